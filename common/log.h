@@ -1,0 +1,47 @@
+/* log.h - level-gated structured logging to one file descriptor (stderr).
+ *
+ * One record is one line: a JSON object {"ts","level","msg",fields...} or,
+ * in text format, "TS LEVEL msg key=value ...". Each record is written with a
+ * single write(2), so records from librdkafka's threads never interleave;
+ * log_msg() may be called from any thread. The logger never sees the server
+ * secret: callers must not pass it, and nothing here reads configuration.
+ *
+ * With redaction on, log_user() replaces a user id by a short keyed hash
+ * (HMAC-SHA256 under a key given at creation, first 12 hex digits), stable
+ * across replicas that share the key, so operators can still correlate. */
+#ifndef ZU_LOG_H
+#define ZU_LOG_H
+
+#include <stddef.h>
+
+typedef enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 } log_level_t;
+typedef enum { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT = 1 } log_format_t;
+
+typedef struct zlog log_t;
+
+/* Creates a logger writing to fd (not closed by log_destroy). redact_key may
+ * be NULL (redaction off) or key_len bytes that are copied. Returns NULL only
+ * on allocation failure. */
+log_t *log_new(int fd, log_level_t level, log_format_t format, const void *redact_key,
+               size_t key_len);
+void log_destroy(log_t *lg);
+void log_set_level(log_t *lg, log_level_t level);
+/* True when a record of this level would be written. */
+int log_enabled(const log_t *lg, log_level_t level);
+
+/* Writes one record. The variadic part is key/value pairs of C strings,
+ * terminated by a NULL key: log_msg(lg, LOG_INFO, "started", "topic", t, NULL).
+ * A NULL value prints as JSON null. Values are escaped; over-long records are
+ * truncated (never split). lg may be NULL (the call does nothing). */
+void log_msg(log_t *lg, log_level_t level, const char *msg, ...);
+
+/* Returns user_id itself, or with redaction on its keyed hash written to
+ * buf (at least 16 bytes). Never NULL for a non-NULL user_id. */
+const char *log_user(const log_t *lg, const char *user_id, char *buf, size_t size);
+
+/* Parses "error"/"warn"/"info"/"debug" and "json"/"text". 0 ok, -1 unknown. */
+int log_level_parse(const char *s, log_level_t *out);
+int log_format_parse(const char *s, log_format_t *out);
+const char *log_level_name(log_level_t level);
+
+#endif

@@ -1,0 +1,35 @@
+/* metrics.h - a small Prometheus registry (text exposition format 0.0.4).
+ *
+ * Families are registered once (name without the zim_unfriend_ prefix,
+ * which rendering adds); series are addressed by a label string such as
+ * "outcome=\"success\"" (NULL or "" = no labels) and created on first use.
+ * Single-threaded: the event loop owns it (the HTTP endpoint runs on the
+ * same loop). Ownership: the registry owns families and series; handles
+ * stay valid until metrics_destroy(). */
+#ifndef ZU_METRICS_H
+#define ZU_METRICS_H
+
+#include <stddef.h>
+
+typedef struct metrics metrics_t;
+typedef struct metric_family metric_family_t;
+
+metrics_t *metrics_new(void);
+void metrics_destroy(metrics_t *m);
+
+/* Registers a counter / gauge family. NULL on allocation failure or a
+ * duplicate name. */
+metric_family_t *metrics_counter(metrics_t *m, const char *name, const char *help);
+metric_family_t *metrics_gauge(metrics_t *m, const char *name, const char *help);
+
+/* Adds v (>= 0 for counters) to / sets the series with these labels. */
+void metric_add(metric_family_t *f, const char *labels, double v);
+void metric_set(metric_family_t *f, const char *labels, double v);
+/* Current value (0 when the series does not exist). */
+double metric_get(const metric_family_t *f, const char *labels);
+
+/* Renders every family, in registration order. malloc'ed (caller frees),
+ * NULL on allocation failure. */
+char *metrics_render(const metrics_t *m, size_t *len);
+
+#endif

@@ -1,0 +1,41 @@
+/* result.h - result events (SPEC.md "Result events") as JSON.
+ *
+ * Pure formatting: the caller fills a result_t of borrowed pointers and gets
+ * back a malloc'ed compact JSON string (the caller frees it). Thread-safe. */
+#ifndef ZU_RESULT_H
+#define ZU_RESULT_H
+
+#include <stdint.h>
+
+#define RESULT_SCHEMA "zim-unfriend/result/v1"
+
+typedef struct result {
+    const char *status;      /* "success" | "failure" | "dry_run" */
+    const char *event_id;
+    const char *event_type;  /* NULL -> null */
+    const char *user_id;     /* NULL -> null */
+    uint32_t app_id;
+    int delete_type;         /* -1 -> null */
+    int has_code;            /* 0 -> "code": null */
+    int64_t code;
+    const char *message;
+    const char *request_id;  /* NULL or "" -> null */
+    int attempts;
+    const char *error_class; /* NULL -> null */
+    const char *occurred_at; /* NULL -> null */
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t received_at_ms;  /* Unix ms -> RFC 3339 UTC with milliseconds */
+    int64_t completed_at_ms;
+    const char *worker;      /* "host/pid" */
+} result_t;
+
+/* Returns the JSON text (NUL-terminated, malloc'ed) or NULL on allocation
+ * failure. Strings that are not valid UTF-8 are emitted with U+FFFD. */
+char *result_to_json(const result_t *r);
+
+/* Formats Unix ms as "2026-11-25T18:00:00.123Z" into buf (>= 25 bytes). */
+void result_format_time(int64_t unix_ms, char *buf, size_t size);
+
+#endif

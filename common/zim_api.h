@@ -1,0 +1,106 @@
+/* zim_api.h - the ZIM DeleteAllFriends client on libcurl's multi interface.
+ *
+ * One zim_api_t owns one CURLM (keep-alive connections are reused across
+ * calls) and belongs to one thread: the event loop. Calls are started with
+ * zim_api_start() and finish through the done callback, which is invoked
+ * from zim_api_perform() (never from start). Every request gets a fresh
+ * nonce, timestamp and signature; TLS is always verified.
+ *
+ * Pure helpers (URL building, response parsing, classification) are
+ * exposed for unit tests and fuzzing. */
+#ifndef ZU_ZIM_API_H
+#define ZU_ZIM_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+
+#define ZIM_MAX_BODY (64 * 1024) /* larger response bodies are cut: not JSON */
+#define ZIM_DELETE_TWO_WAY 0
+#define ZIM_DELETE_ONE_WAY 1
+
+#define ZIM_CODE_RATE_LIMITED 660300005LL
+#define ZIM_CODE_SIGNATURE_EXPIRED 100000004LL
+
+/* How the worker treats one answered (or unanswered) call. */
+typedef enum {
+    ZIM_SUCCESS = 0,       /* Code 0 or in success_codes */
+    ZIM_RETRY,             /* busy / transport: retry with backoff */
+    ZIM_RETRY_SLOWDOWN,    /* 660300005: retry, and slow the limiter down */
+    ZIM_RETRY_CLOCK,       /* 100000004: retry with a new signature; clock skew? */
+    ZIM_REJECTED,          /* input rejected: failure result */
+    ZIM_SYSTEMIC,          /* credentials / set-up wrong: pause, never fail */
+} zim_outcome_t;
+
+const char *zim_outcome_name(zim_outcome_t o);
+
+typedef struct zim_api_result {
+    zim_outcome_t outcome;
+    long http_status;    /* 0 when no HTTP answer */
+    int curl_code;       /* CURLcode; 0 = transfer completed */
+    int has_code;        /* the body was JSON with an integer Code */
+    int64_t code;
+    char message[256];   /* ZIM Message, or the transport error (curl's error buffer) */
+    char request_id[128];/* ZIM RequestId; "" when none */
+    int64_t elapsed_us;
+} zim_api_result_t;
+
+typedef struct zim_api_opts {
+    const char *endpoint; /* e.g. "https://zim-api.zego.im/" */
+    uint32_t app_id;
+    const char *secret;   /* copied; wiped at destroy */
+    long request_timeout_ms;
+    long connect_timeout_ms;
+    const char *ca_file;  /* NULL or "" = system store only */
+    const int64_t *success_codes; /* copied; NULL/0 = { 0 } */
+    size_t success_codes_cnt;
+} zim_api_opts_t;
+
+typedef struct zim_api zim_api_t;
+
+/* Called once per started call from zim_api_perform(), with the opaque
+ * pointer given to zim_api_start(). res is valid during the call only. */
+typedef void(zim_api_done_cb)(void *opaque, const zim_api_result_t *res, void *cb_ctx);
+
+/* Creates the client. log may be NULL. Returns NULL with errstr filled. */
+zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb_ctx, log_t *log,
+                       char *errstr, size_t errstr_size);
+/* Aborts calls still running (their callbacks are not invoked). NULL ok. */
+void zim_api_destroy(zim_api_t *api);
+
+/* Starts one signed DeleteAllFriends GET. user_id is copied. 0 ok, -1 with
+ * errstr (allocation, CSPRNG or curl set-up failure). */
+int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *opaque,
+                  char *errstr, size_t errstr_size);
+
+/* Calls running now. */
+int zim_api_in_flight(const zim_api_t *api);
+
+/* Waits up to timeout_ms for curl's sockets or the extra fds (curl_multi_poll).
+ * 0 ok, -1 on a curl error (errstr). */
+int zim_api_poll(zim_api_t *api, struct curl_waitfd *extra, unsigned extra_cnt, int timeout_ms,
+                 char *errstr, size_t errstr_size);
+
+/* Drives transfers and invokes the done callback for finished calls. */
+int zim_api_perform(zim_api_t *api, char *errstr, size_t errstr_size);
+
+/* Builds the full request URL with every query value percent-encoded.
+ * *out is malloc'ed (caller frees). 0 ok, -1 with errstr. */
+int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
+                      const char *user_id, int delete_type, const char *nonce, int64_t timestamp,
+                      char **out, char *errstr, size_t errstr_size);
+
+/* Parses a response body (any bytes) into res->has_code/code/message/request_id.
+ * Returns 0 when it was a JSON object with an integer Code, -1 otherwise
+ * (res->message then says why). Never crashes on any input. */
+int zim_api_parse_response(const char *body, size_t len, zim_api_result_t *res);
+
+/* Classifies a finished call per SPEC.md's return-code table: curl_code
+ * (CURLE_OK when the transfer completed), HTTP status, and the parsed body. */
+zim_outcome_t zim_api_classify(int curl_code, long http_status, int has_code, int64_t code,
+                               const int64_t *success_codes, size_t success_codes_cnt);
+
+#endif

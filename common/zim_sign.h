@@ -1,0 +1,23 @@
+/* zim_sign.h - ZIM server API request signing.
+ *
+ * Signature = lowercase_hex(md5(AppId + SignatureNonce + ServerSecret + Timestamp)),
+ * the four values concatenated as decimal/text. Nonce: 8 bytes from
+ * OpenSSL's CSPRNG as 16 lowercase hex digits. Thread-safe, no state. */
+#ifndef ZU_ZIM_SIGN_H
+#define ZU_ZIM_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZIM_NONCE_LEN 16     /* hex digits, without the NUL */
+#define ZIM_SIGNATURE_LEN 32 /* hex digits, without the NUL */
+
+/* Fills out[ZIM_NONCE_LEN + 1]. 0 ok, -1 when the CSPRNG fails (errstr says). */
+int zim_sign_nonce(char *out, char *errstr, size_t errstr_size);
+
+/* Fills out[ZIM_SIGNATURE_LEN + 1]. 0 ok, -1 when the digest fails. The
+ * secret is only read; nothing of it is kept or logged. */
+int zim_sign_signature(uint32_t app_id, const char *nonce, const char *secret, int64_t timestamp,
+                       char *out, char *errstr, size_t errstr_size);
+
+#endif
