@@ -1,0 +1,362 @@
+/* consumer.c - group consumer, rebalances, pause/resume, start positions
+ * (see consumer.h). */
+#include "worker/consumer.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/kconf.h"
+
+struct consumer {
+    const config_t *cfg;
+    consumer_opts_t opts;
+    offsets_t *offsets;
+    log_t *log;
+    kconf_ctx_t kctx;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    uint64_t next_gen;
+    int first_done;
+    int paused;
+    int assigned;
+};
+
+int consumer_topic_index(const consumer_t *c, const char *topic)
+{
+    for (size_t i = 0; i < c->cfg->input_topics.n; i++)
+        if (strcmp(c->cfg->input_topics.v[i], topic) == 0)
+            return (int)i;
+    return -1;
+}
+
+void consumer_apply_start(rd_kafka_topic_partition_list_t *parts, consumer_start_t mode,
+                          const rd_kafka_topic_partition_list_t *times)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        switch (mode) {
+        case CONSUMER_START_COMMITTED:
+            break;
+        case CONSUMER_START_BEGINNING:
+            p->offset = RD_KAFKA_OFFSET_BEGINNING;
+            break;
+        case CONSUMER_START_END:
+            p->offset = RD_KAFKA_OFFSET_END;
+            break;
+        case CONSUMER_START_TIMESTAMP: {
+            const rd_kafka_topic_partition_t *t =
+                times ? rd_kafka_topic_partition_list_find(times, p->topic, p->partition) : NULL;
+            p->offset = t && !t->err && t->offset >= 0 ? t->offset : RD_KAFKA_OFFSET_END;
+            break;
+        }
+        }
+    }
+}
+
+static void log_part(consumer_t *c, log_level_t lv, const char *msg,
+                     const rd_kafka_topic_partition_t *p, const char *extra_k, const char *extra_v)
+{
+    char part[16], off[32];
+    snprintf(part, sizeof(part), "%" PRId32, p->partition);
+    snprintf(off, sizeof(off), "%" PRId64, p->offset);
+    log_msg(c->log, lv, msg, "topic", p->topic, "partition", part, "offset", off, extra_k, extra_v,
+            NULL);
+}
+
+/* Start positions for the first assignment. */
+static void first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *times = NULL;
+    if (c->opts.start == CONSUMER_START_TIMESTAMP) {
+        times = rd_kafka_topic_partition_list_copy(parts);
+        for (int i = 0; i < times->cnt; i++)
+            times->elems[i].offset = c->opts.start_ts_ms;
+        rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c->rk, times, 10000);
+        if (err)
+            log_msg(c->log, LOG_WARN, "offsets for --from-timestamp not found; starting at the end",
+                    "error", rd_kafka_err2str(err), NULL);
+    }
+    consumer_apply_start(parts, c->opts.start, times);
+    if (times)
+        rd_kafka_topic_partition_list_destroy(times);
+}
+
+static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo = 0, hi = 0;
+        int tidx = consumer_topic_index(c, p->topic);
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 10000);
+        if (tidx < 0)
+            continue;
+        if (err) {
+            /* Unknown end: wait for the end-of-partition event instead. */
+            log_part(c, LOG_WARN, "end offset unknown; replay ends at end of partition", p,
+                     "error", rd_kafka_err2str(err));
+            hi = 0;
+        }
+        offsets_set_end(c->offsets, (size_t)tidx, p->partition, hi);
+        char end[32];
+        snprintf(end, sizeof(end), "%" PRId64, hi);
+        log_part(c, LOG_INFO, "replay until end offset", p, "end", end);
+    }
+}
+
+/* Reports owned / total input partitions to the share callback. */
+static void report_share(consumer_t *c)
+{
+    int total = 0;
+    for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->cfg->input_topics.v[i], NULL);
+        if (!rkt)
+            continue;
+        if (rd_kafka_metadata(c->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && !md->topics[0].err)
+                total += md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        rd_kafka_topic_destroy(rkt);
+    }
+    if (total < c->assigned)
+        total = c->assigned; /* metadata unavailable: assume we own what we have */
+    if (c->opts.share)
+        c->opts.share(c->opts.ctx, c->assigned, total);
+}
+
+static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        int tidx = consumer_topic_index(c, parts->elems[i].topic);
+        int64_t wm = tidx < 0 ? -1 : offsets_watermark(c->offsets, (size_t)tidx,
+                                                        parts->elems[i].partition);
+        if (wm >= 0)
+            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition)
+                ->offset = wm;
+    }
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log_msg(c->log, LOG_WARN, "commit on revoke failed; the next owner may repeat events",
+                    "error", rd_kafka_err2str(err), NULL);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    consumer_t *c = ((kconf_ctx_t *)opaque)->owner;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        int first = !c->first_done && parts->cnt > 0;
+        if (first)
+            first_assignment(c, parts);
+        for (int i = 0; i < parts->cnt; i++) {
+            int tidx = consumer_topic_index(c, parts->elems[i].topic);
+            if (tidx < 0 ||
+                offsets_assign(c->offsets, (size_t)tidx, parts->elems[i].partition,
+                               ++c->next_gen) == -1)
+                log_part(c, LOG_ERROR, "cannot track partition", &parts->elems[i], NULL, NULL);
+            log_part(c, LOG_INFO, "partition assigned", &parts->elems[i], NULL, NULL);
+        }
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            rerr = rd_kafka_assign(rk, parts);
+        c->assigned += parts->cnt;
+        if (c->paused && parts->cnt)
+            rd_kafka_pause_partitions(rk, parts);
+        if (first && c->opts.until_end)
+            note_ends(c, parts);
+        if (first)
+            c->first_done = 1;
+    } else {
+        int lost = rd_kafka_assignment_lost(rk);
+        if (!lost && !c->opts.dry_run)
+            commit_revoked(c, parts);
+        for (int i = 0; i < parts->cnt; i++) {
+            int tidx = consumer_topic_index(c, parts->elems[i].topic);
+            if (tidx >= 0)
+                offsets_revoke(c->offsets, (size_t)tidx, parts->elems[i].partition);
+            log_part(c, LOG_INFO, lost ? "partition lost" : "partition revoked",
+                     &parts->elems[i], NULL, NULL);
+        }
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rerr = rd_kafka_assign(rk, NULL);
+        c->assigned = cooperative ? c->assigned - parts->cnt : 0;
+        if (c->assigned < 0)
+            c->assigned = 0;
+    }
+    if (error) {
+        log_msg(c->log, LOG_ERROR, "assignment failed", "error", rd_kafka_error_string(error),
+                NULL);
+        rd_kafka_error_destroy(error);
+    } else if (rerr) {
+        log_msg(c->log, LOG_ERROR, "assignment failed", "error", rd_kafka_err2str(rerr), NULL);
+    }
+    report_share(c);
+}
+
+consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offsets_t *offsets,
+                         log_t *log, char *errstr, size_t errstr_size)
+{
+    char err[512];
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    consumer_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(errstr, errstr_size, "kafka: out of memory");
+        return NULL;
+    }
+    c->cfg = cfg;
+    c->opts = *opts;
+    c->offsets = offsets;
+    c->log = log;
+    c->kctx.log = log;
+    c->kctx.owner = c;
+    rd_kafka_conf_t *conf =
+        kconf_consumer(cfg, opts->dry_run, opts->until_end, &c->kctx, errstr, errstr_size);
+    if (!conf)
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "kafka consumer: %s", err);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
+    topics = rd_kafka_topic_partition_list_new((int)cfg->input_topics.n);
+    for (size_t i = 0; i < cfg->input_topics.n; i++)
+        rd_kafka_topic_partition_list_add(topics, cfg->input_topics.v[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t rerr = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (rerr) {
+        snprintf(errstr, errstr_size, "kafka subscribe: %s", rd_kafka_err2str(rerr));
+        goto fail;
+    }
+    return c;
+fail:
+    consumer_destroy(c);
+    return NULL;
+}
+
+void consumer_destroy(consumer_t *c)
+{
+    if (!c)
+        return;
+    if (c->queue)
+        rd_kafka_queue_destroy(c->queue);
+    if (c->rk) {
+        rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+        if (err)
+            log_msg(c->log, LOG_WARN, "consumer close", "error", rd_kafka_err2str(err), NULL);
+        rd_kafka_destroy(c->rk);
+    }
+    free(c);
+}
+
+rd_kafka_t *consumer_rk(consumer_t *c)
+{
+    return c->rk;
+}
+
+rd_kafka_queue_t *consumer_queue(consumer_t *c)
+{
+    return c->queue;
+}
+
+rd_kafka_message_t *consumer_poll(consumer_t *c)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+    if (!m || !m->err)
+        return m;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        int tidx = m->rkt ? consumer_topic_index(c, rd_kafka_topic_name(m->rkt)) : -1;
+        if (tidx >= 0)
+            offsets_set_eof(c->offsets, (size_t)tidx, m->partition, m->offset);
+    } else {
+        log_msg(c->log, LOG_WARN, "consumer error", "error", rd_kafka_err2name(m->err), "reason",
+                rd_kafka_message_errstr(m), NULL);
+    }
+    rd_kafka_message_destroy(m);
+    return NULL;
+}
+
+void consumer_pause(consumer_t *c, int pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (pause == c->paused)
+        return;
+    c->paused = pause;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (parts->cnt > 0) {
+        if (pause)
+            rd_kafka_pause_partitions(c->rk, parts);
+        else
+            rd_kafka_resume_partitions(c->rk, parts);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+int consumer_paused(const consumer_t *c)
+{
+    return c->paused;
+}
+
+void consumer_store(consumer_t *c, size_t tidx, int32_t partition, int64_t offset)
+{
+    if (c->opts.dry_run)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, c->cfg->input_topics.v[tidx], partition)->offset = offset;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+    if (err || l->elems[0].err)
+        log_msg(c->log, LOG_WARN, "offset store refused", "topic", c->cfg->input_topics.v[tidx],
+                "error", rd_kafka_err2str(err ? err : l->elems[0].err), NULL);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+int consumer_assigned(const consumer_t *c)
+{
+    return c->assigned;
+}
+
+int consumer_fatal(consumer_t *c, char *errstr, size_t errstr_size)
+{
+    return rd_kafka_fatal_error(c->rk, errstr, errstr_size) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void consumer_lag_foreach(consumer_t *c,
+                          void (*fn)(void *ctx, const char *topic, int32_t partition, int64_t lag),
+                          void *ctx)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo = -1, hi = -1;
+        int tidx = consumer_topic_index(c, p->topic);
+        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
+            continue;
+        int64_t at = tidx < 0 ? -1 : offsets_watermark(c->offsets, (size_t)tidx, p->partition);
+        if (at < 0)
+            at = p->offset >= 0 ? p->offset : lo;
+        fn(ctx, p->topic, p->partition, hi > at ? hi - at : 0);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}

@@ -1,0 +1,23 @@
+/* job.c - job allocation (see job.h). */
+#include "worker/job.h"
+
+#include <stdlib.h>
+
+job_t *job_new(void)
+{
+    job_t *job = calloc(1, sizeof(*job));
+    if (job)
+        job->ev.delete_type = -1;
+    return job;
+}
+
+void job_free(job_t *job)
+{
+    if (!job)
+        return;
+    event_clear(&job->ev);
+    free(job->key);
+    free(job->value);
+    free(job->traceparent);
+    free(job);
+}

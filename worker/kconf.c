@@ -1,0 +1,136 @@
+/* kconf.c - librdkafka configurations (see kconf.h). */
+#include "worker/kconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    kconf_ctx_t *ctx = rd_kafka_opaque(rk);
+    log_level_t lv = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO
+                                                                                 : LOG_DEBUG;
+    if (ctx)
+        log_msg(ctx->log, lv, buf, "source", "librdkafka", "facility", fac, "client",
+                rd_kafka_name(rk), NULL);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kconf_ctx_t *ctx = opaque;
+    int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+    if (ctx)
+        log_msg(ctx->log, fatal ? LOG_ERROR : LOG_WARN, "kafka client error", "client",
+                rd_kafka_name(rk), "error", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+                "reason", reason, NULL);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *key,
+               char *errstr, size_t errstr_size)
+{
+    char err[512];
+    if (rd_kafka_conf_set(conf, name, value, err, sizeof(err)) == RD_KAFKA_CONF_OK)
+        return 0;
+    snprintf(errstr, errstr_size, "%s: %s=%s: %s", key, name, value, err);
+    return -1;
+}
+
+static int apply(rd_kafka_conf_t *conf, const config_strv_t *props, const char *key, char *errstr,
+                 size_t errstr_size)
+{
+    for (size_t i = 0; i < props->n; i++) {
+        const char *eq = strchr(props->v[i], '=');
+        char name[256];
+        if (!eq || eq == props->v[i] || (size_t)(eq - props->v[i]) >= sizeof(name)) {
+            snprintf(errstr, errstr_size, "%s: \"%s\": expected \"name=value\"", key,
+                     props->v[i]);
+            return -1;
+        }
+        memcpy(name, props->v[i], (size_t)(eq - props->v[i]));
+        name[eq - props->v[i]] = '\0';
+        if (set(conf, name, eq + 1, key, errstr, errstr_size) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+static rd_kafka_conf_t *base(const config_t *cfg, kconf_ctx_t *ctx)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (!conf)
+        return NULL;
+    if (ctx) {
+        rd_kafka_conf_set_opaque(conf, ctx);
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+        rd_kafka_conf_set_error_cb(conf, error_cb);
+    }
+    (void)cfg;
+    return conf;
+}
+
+rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, int until_end, kconf_ctx_t *ctx,
+                                char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = base(cfg, ctx);
+    if (!conf) {
+        snprintf(errstr, errstr_size, "kafka: out of memory");
+        return NULL;
+    }
+    /* Defaults the user may change. Memory stays bounded: librdkafka's
+     * prefetch queue is kept small, the worker's own queue is bounded too. */
+    if (set(conf, "bootstrap.servers", cfg->brokers, "kafka.brokers", errstr, errstr_size) ||
+        set(conf, "group.id", cfg->group_id, "kafka.group_id", errstr, errstr_size) ||
+        set(conf, "client.id", "zim-unfriend", "kafka", errstr, errstr_size) ||
+        set(conf, "partition.assignment.strategy", "cooperative-sticky", "kafka", errstr,
+            errstr_size) ||
+        set(conf, "auto.offset.reset", "earliest", "kafka", errstr, errstr_size) ||
+        set(conf, "queued.max.messages.kbytes", "16384", "kafka", errstr, errstr_size) ||
+        set(conf, "queued.min.messages", "1000", "kafka", errstr, errstr_size) ||
+        apply(conf, &cfg->consumer_props, "kafka.consumer", errstr, errstr_size))
+        goto fail;
+    /* What the guarantees rest on, after the user's properties. */
+    if (set(conf, "enable.auto.offset.store", "false", "kafka", errstr, errstr_size) ||
+        set(conf, "enable.auto.commit", dry_run ? "false" : "true", "kafka", errstr,
+            errstr_size) ||
+        set(conf, "enable.partition.eof", until_end ? "true" : "false", "kafka", errstr,
+            errstr_size))
+        goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_conf_t *kconf_producer(const config_t *cfg, kconf_ctx_t *ctx, char *errstr,
+                                size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = base(cfg, ctx);
+    if (!conf) {
+        snprintf(errstr, errstr_size, "kafka: out of memory");
+        return NULL;
+    }
+    if (set(conf, "bootstrap.servers", cfg->brokers, "kafka.brokers", errstr, errstr_size) ||
+        set(conf, "client.id", "zim-unfriend", "kafka", errstr, errstr_size) ||
+        set(conf, "linger.ms", "5", "kafka", errstr, errstr_size) ||
+        apply(conf, &cfg->producer_props, "kafka.producer", errstr, errstr_size))
+        goto fail;
+    if (set(conf, "enable.idempotence", "true", "kafka", errstr, errstr_size) ||
+        set(conf, "acks", "all", "kafka", errstr, errstr_size))
+        goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+int kconf_validate(const config_t *cfg, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *c = kconf_consumer(cfg, 0, 0, NULL, errstr, errstr_size);
+    if (!c)
+        return -1;
+    rd_kafka_conf_destroy(c);
+    c = kconf_producer(cfg, NULL, errstr, errstr_size);
+    if (!c)
+        return -1;
+    rd_kafka_conf_destroy(c);
+    return 0;
+}

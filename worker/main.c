@@ -1,0 +1,152 @@
+/* main.c - zim-unfriend-worker: command line, configuration, signals, and
+ * the one place that decides the exit code. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "common/config.h"
+#include "common/event.h"
+#include "common/log.h"
+#include "worker/cli.h"
+#include "worker/kconf.h"
+#include "worker/loop.h"
+#include "worker/once.h"
+
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
+        return -1;
+    sa.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* The key for redacted user ids: derived one-way from the server secret, so
+ * replicas agree and the secret itself is never used or shown as a key. */
+static int redact_key(const config_t *cfg, unsigned char *key, unsigned int *len)
+{
+    static const char label[] = "zim-unfriend user id redaction v1";
+    return HMAC(EVP_sha256(), cfg->server_secret, (int)strlen(cfg->server_secret),
+                (const unsigned char *)label, sizeof(label) - 1, key, len)
+               ? 0
+               : -1;
+}
+
+static int wake_pipe(int fds[2])
+{
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
+            return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli_t cli;
+    config_t cfg;
+    char err[1024];
+    int code = 1;
+    log_t *log = NULL;
+    unsigned char key[EVP_MAX_MD_SIZE];
+    unsigned int key_len = 0;
+    int fds[2] = {-1, -1};
+
+    memset(&cfg, 0, sizeof(cfg));
+    if (cli_parse(&cli, argc, argv, getenv("ZIM_UNFRIEND_CONFIG"), err, sizeof(err)) == -1) {
+        fprintf(stderr, "zim-unfriend-worker: %s\n%s", err, cli_usage());
+        return EXIT_USAGE;
+    }
+    if (cli.help) {
+        fputs(cli_usage(), stdout);
+        return 0;
+    }
+    if (cli.version) {
+        printf("zim-unfriend-worker %s (librdkafka %s, %s)\n", ZU_VERSION, rd_kafka_version_str(),
+               curl_version());
+        return 0;
+    }
+    if (cli.once_user && !event_user_id_valid(cli.once_user, strlen(cli.once_user))) {
+        fprintf(stderr,
+                "zim-unfriend-worker: --once: \"%s\" is not a ZIM user id (1-32 characters "
+                "from 0-9 A-Z a-z and !#$%%&()+-:;<=.>?@[]^_{}|~)\n",
+                cli.once_user);
+        return EXIT_USAGE;
+    }
+    if (config_load(&cfg, cli.config_path, err, sizeof(err)) == -1 ||
+        kconf_validate(&cfg, err, sizeof(err)) == -1) {
+        fprintf(stderr, "zim-unfriend-worker: %s\n", err);
+        config_free(&cfg);
+        return EXIT_CONFIG;
+    }
+    if (cli.check_config) {
+        config_print(&cfg, stdout);
+        config_free(&cfg);
+        return 0;
+    }
+
+    log_level_t level;
+    log_format_t format;
+    if (log_level_parse(cli.log_level ? cli.log_level : cfg.log_level, &level) == -1 ||
+        log_format_parse(cfg.log_format, &format) == -1 ||
+        (cfg.redact_user_ids && redact_key(&cfg, key, &key_len) == -1) ||
+        !(log = log_new(STDERR_FILENO, level, format, cfg.redact_user_ids ? key : NULL,
+                        key_len))) {
+        fprintf(stderr, "zim-unfriend-worker: cannot set up logging\n");
+        goto out;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    if (install_signals() == -1 || wake_pipe(fds) == -1) {
+        log_msg(log, LOG_ERROR, "cannot set up signals", NULL);
+        goto out;
+    }
+    if (cli.once_user) {
+        code = once_run(&cfg, log, cli.once_user, cli.delete_type < 0 ? 0 : cli.delete_type,
+                        &stop_flag);
+        goto out;
+    }
+    loop_opts_t lo = {
+        .cfg = &cfg,
+        .log = log,
+        .dry_run = cli.dry_run,
+        .until_end = cli.until_end,
+        .start = cli.start,
+        .start_ts_ms = cli.start_ts_ms,
+        .stop = &stop_flag,
+        .wake_fd = fds[0],
+        .wake_wfd = fds[1],
+    };
+    code = loop_run(&lo);
+out:
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    log_destroy(log);
+    config_free(&cfg);
+    return code;
+}

@@ -1,0 +1,125 @@
+/* once.c - a single DeleteAllFriends call (see once.h). */
+#include "worker/once.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ratelimit.h"
+#include "common/zim_sign.h"
+#include "worker/publisher.h"
+#include "worker/scheduler.h"
+
+typedef struct once_ctx {
+    job_t *done;
+} once_ctx_t;
+
+static void on_final(void *ctx, job_t *job)
+{
+    ((once_ctx_t *)ctx)->done = job;
+}
+
+static void on_drop(void *ctx, job_t *job)
+{
+    (void)ctx;
+    job_free(job);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_type,
+             volatile sig_atomic_t *stop)
+{
+    char err[512] = "", nonce[ZIM_NONCE_LEN + 1], worker[320];
+    once_ctx_t ctx = {NULL};
+    int code = 1;
+    ratelimit_t *rl = ratelimit_new(cfg->rate_limit_qps, mono_us());
+    scheduler_t *s = NULL;
+    job_t *job = job_new();
+
+    if (!rl || !job || zim_sign_nonce(nonce, err, sizeof(err)) == -1)
+        goto out;
+    scheduler_opts_t so = {
+        .max_in_flight = 1,
+        .max_attempts = cfg->max_attempts,
+        .initial_backoff_ms = cfg->initial_backoff_ms,
+        .max_backoff_ms = cfg->max_backoff_ms,
+        .systemic_final = 1,
+        .seed = (uint64_t)mono_us(),
+    };
+    zim_api_opts_t ao = {
+        .endpoint = cfg->endpoint,
+        .app_id = cfg->app_id,
+        .secret = cfg->server_secret,
+        .request_timeout_ms = cfg->request_timeout_ms,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .ca_file = cfg->ca_file,
+        .success_codes = cfg->success_codes,
+        .success_codes_cnt = cfg->success_codes_cnt,
+    };
+    scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .ctx = &ctx};
+    s = scheduler_new(&so, &ao, rl, log, NULL, &cbs, err, sizeof(err));
+    if (!s)
+        goto out;
+
+    size_t idlen = strlen("once/") + ZIM_NONCE_LEN + 1;
+    job->ev.user_id = strdup(user_id);
+    job->ev.event_id = malloc(idlen);
+    if (!job->ev.user_id || !job->ev.event_id) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    snprintf(job->ev.event_id, idlen, "once/%s", nonce);
+    job->ev.delete_type = delete_type;
+    job->ev_status = EVENT_OK;
+    job->partition = -1;
+    job->offset = -1;
+    job->received_at_ms = scheduler_unix_ms();
+    int rc = scheduler_submit(s, job);
+    job = NULL; /* the scheduler's now (freed on failure) */
+    if (rc == -1) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+
+    while (!ctx.done && !*stop) {
+        scheduler_run(s, mono_us());
+        if (zim_api_perform(scheduler_api(s), err, sizeof(err)) == -1)
+            goto out;
+        if (ctx.done)
+            break;
+        int64_t next = scheduler_next_us(s, mono_us());
+        int wait_ms = next < 0 || next > 100000 ? 100 : (int)((next + 999) / 1000);
+        if (zim_api_poll(scheduler_api(s), NULL, 0, wait_ms, err, sizeof(err)) == -1)
+            goto out;
+    }
+    if (!ctx.done) {
+        snprintf(err, sizeof(err), "stopped by a signal before the call finished");
+        goto out;
+    }
+    publisher_worker_id(worker, sizeof(worker));
+    char *json = publisher_result_json(cfg, worker, ctx.done, NULL);
+    if (!json) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
+    printf("%s\n", json);
+    fflush(stdout);
+    free(json);
+    code = ctx.done->status == JOB_SUCCESS ? 0 : 1;
+    err[0] = '\0';
+out:
+    if (code != 0 && err[0])
+        log_msg(log, LOG_ERROR, "--once failed", "error", err, NULL);
+    job_free(ctx.done);
+    job_free(job);
+    scheduler_destroy(s);
+    ratelimit_destroy(rl);
+    return code;
+}

@@ -1,0 +1,20 @@
+/* once.h - `--once USER_ID`: one DeleteAllFriends call, no Kafka.
+ *
+ * Runs the same scheduler as the worker (rate limiter, retries with
+ * backoff), except that a systemic answer ends the call as a failure with
+ * error_class "systemic" instead of pausing. Prints the result JSON (the
+ * result-event format, source fields null) on stdout. */
+#ifndef ZU_ONCE_H
+#define ZU_ONCE_H
+
+#include <signal.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+/* Returns the exit code: 0 success, 1 otherwise (also when stopped by a
+ * signal first). */
+int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_type,
+             volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,319 @@
+/* publisher.c - result events, dead-letter copies and delivery reports
+ * (see publisher.h). */
+#include "worker/publisher.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/result.h"
+
+typedef struct pub_msg {
+    struct publisher *p;
+    job_t *job;
+    const char *topic;
+    char *payload; /* owned when owns_payload, else the job's raw value */
+    size_t len;
+    int owns_payload;
+    const void *key;
+    size_t key_len;
+    rd_kafka_headers_t *hdrs; /* template; a copy goes with every produce */
+    int64_t retry_at_ms;
+    struct pub_msg *next; /* backlog link */
+} pub_msg_t;
+
+struct publisher {
+    const config_t *cfg;
+    const char *worker_id;
+    log_t *log;
+    rd_kafka_t *rk;
+    publisher_done_cb *done;
+    void *ctx;
+    pub_msg_t *backlog, *backlog_tail;
+    size_t pending;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void publisher_worker_id(char *buf, size_t size)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(buf, size, "%s/%ld", host, (long)getpid());
+}
+
+publisher_t *publisher_new(const config_t *cfg, const char *worker_id, log_t *log,
+                           publisher_done_cb *done, void *ctx, char *errstr, size_t errstr_size)
+{
+    publisher_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(errstr, errstr_size, "publisher: out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->worker_id = worker_id;
+    p->log = log;
+    p->done = done;
+    p->ctx = ctx;
+    return p;
+}
+
+static void msg_free(pub_msg_t *m)
+{
+    if (!m)
+        return;
+    if (m->owns_payload)
+        free(m->payload);
+    if (m->hdrs)
+        rd_kafka_headers_destroy(m->hdrs);
+    free(m);
+}
+
+void publisher_destroy(publisher_t *p)
+{
+    if (!p)
+        return;
+    /* Messages still inside the producer are freed by their delivery reports
+     * (rd_kafka_destroy purges them with an error); the backlog is ours. */
+    pub_msg_t *m = p->backlog, *n;
+    for (; m; m = n) {
+        n = m->next;
+        if (--m->job->deliveries_pending == 0)
+            job_free(m->job);
+        msg_free(m);
+    }
+    free(p);
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+
+void publisher_conf(publisher_t *p, rd_kafka_conf_t *conf)
+{
+    (void)p;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+}
+
+void publisher_set_producer(publisher_t *p, rd_kafka_t *producer)
+{
+    p->rk = producer;
+}
+
+size_t publisher_pending(const publisher_t *p)
+{
+    return p->pending;
+}
+
+static void backlog_push(publisher_t *p, pub_msg_t *m, int64_t delay_ms)
+{
+    m->retry_at_ms = now_ms() + delay_ms;
+    m->next = NULL;
+    if (p->backlog_tail)
+        p->backlog_tail->next = m;
+    else
+        p->backlog = m;
+    p->backlog_tail = m;
+}
+
+/* Produces m; on a refusal it goes to the backlog. */
+static void produce(publisher_t *p, pub_msg_t *m)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_copy(m->hdrs);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_VALUE(m->payload, m->len),
+                          RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h),
+                          RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+    if (!err)
+        return;
+    rd_kafka_headers_destroy(h); /* only a successful produce takes them */
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        log_msg(p->log, LOG_ERROR, "produce refused; retrying", "topic", m->topic, "error",
+                rd_kafka_err2str(err), "event_id", m->job->ev.event_id, NULL);
+    backlog_push(p, m, err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? 0 : 1000);
+}
+
+void publisher_retry(publisher_t *p)
+{
+    int64_t now = now_ms();
+    pub_msg_t *m = p->backlog, *keep = NULL, *keep_tail = NULL, *n;
+    p->backlog = p->backlog_tail = NULL;
+    for (; m; m = n) {
+        n = m->next;
+        m->next = NULL;
+        if (m->retry_at_ms <= now) {
+            produce(p, m); /* may append to the (new) backlog */
+            continue;
+        }
+        if (keep_tail)
+            keep_tail->next = m;
+        else
+            keep = m;
+        keep_tail = m;
+    }
+    /* Waiting ones first, then those that were refused just now. */
+    if (keep) {
+        keep_tail->next = p->backlog;
+        if (!p->backlog)
+            p->backlog_tail = keep_tail;
+        p->backlog = keep;
+    }
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    pub_msg_t *m = rkm->_private;
+    publisher_t *p = m->p;
+    (void)rk;
+    (void)opaque;
+    if (rkm->err) {
+        if (rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+            rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT || rkm->err == RD_KAFKA_RESP_ERR__DESTROY) {
+            /* Shutting down: the offset stays uncommitted. */
+            p->pending--;
+            if (--m->job->deliveries_pending == 0)
+                job_free(m->job);
+            msg_free(m);
+            return;
+        }
+        log_msg(p->log, LOG_ERROR, "delivery failed; producing again", "topic", m->topic, "error",
+                rd_kafka_err2str(rkm->err), "event_id", m->job->ev.event_id, NULL);
+        backlog_push(p, m, 1000);
+        return;
+    }
+    job_t *job = m->job;
+    p->pending--;
+    msg_free(m);
+    if (--job->deliveries_pending == 0)
+        p->done(p->ctx, job);
+}
+
+static const char *job_status_name(const job_t *job)
+{
+    return job->status == JOB_SUCCESS ? "success" : "failure";
+}
+
+char *publisher_result_json(const config_t *cfg, const char *worker_id, const job_t *job,
+                            const char *status)
+{
+    result_t r;
+    memset(&r, 0, sizeof(r));
+    r.status = status ? status : job_status_name(job);
+    r.event_id = job->ev.event_id;
+    r.event_type = job->ev.type;
+    r.user_id = job->ev.user_id;
+    r.app_id = cfg->app_id;
+    /* As sent; a dry run shows what would be sent. */
+    r.delete_type = (job->attempts > 0 || status) ? job->ev.delete_type : -1;
+    r.has_code = job->answered && job->last.has_code;
+    r.code = job->last.code;
+    if (job->reason[0])
+        r.message = job->reason;
+    else if (job->answered)
+        r.message = job->last.message;
+    else if (job->ev.error[0])
+        r.message = job->ev.error;
+    else
+        r.message = status ? "valid" : "";
+    r.request_id = job->answered && job->last.request_id[0] ? job->last.request_id : NULL;
+    r.attempts = job->attempts;
+    r.error_class = job->error_class;
+    r.occurred_at = job->ev.occurred_at;
+    r.topic = job->topic;
+    r.partition = job->partition;
+    r.offset = job->offset;
+    r.received_at_ms = job->received_at_ms;
+    r.completed_at_ms = job->completed_at_ms;
+    r.worker = worker_id;
+    return result_to_json(&r);
+}
+
+static pub_msg_t *msg_new(publisher_t *p, job_t *job, const char *topic)
+{
+    pub_msg_t *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->p = p;
+    m->job = job;
+    m->topic = topic;
+    m->hdrs = rd_kafka_headers_new(5);
+    if (!m->hdrs) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static pub_msg_t *result_msg(publisher_t *p, job_t *job)
+{
+    pub_msg_t *m = msg_new(p, job, p->cfg->result_topic);
+    if (!m)
+        return NULL;
+    m->payload = publisher_result_json(p->cfg, p->worker_id, job, NULL);
+    m->owns_payload = 1;
+    if (!m->payload) {
+        msg_free(m);
+        return NULL;
+    }
+    m->len = strlen(m->payload);
+    if (job->ev.user_id) {
+        m->key = job->ev.user_id;
+        m->key_len = strlen(job->ev.user_id);
+    } else {
+        m->key = job->key;
+        m->key_len = job->key_len;
+    }
+    rd_kafka_header_add(m->hdrs, "event_id", -1, job->ev.event_id, -1);
+    rd_kafka_header_add(m->hdrs, "status", -1, job_status_name(job), -1);
+    if (job->traceparent)
+        rd_kafka_header_add(m->hdrs, "traceparent", -1, job->traceparent, -1);
+    return m;
+}
+
+static pub_msg_t *dlq_msg(publisher_t *p, job_t *job)
+{
+    pub_msg_t *m = msg_new(p, job, p->cfg->dead_letter_topic);
+    char part[16], off[24];
+    if (!m)
+        return NULL;
+    m->payload = job->value;
+    m->len = job->value_len;
+    m->key = job->key;
+    m->key_len = job->key_len;
+    snprintf(part, sizeof(part), "%" PRId32, job->partition);
+    snprintf(off, sizeof(off), "%" PRId64, job->offset);
+    rd_kafka_header_add(m->hdrs, "error_class", -1, job->error_class ? job->error_class : "", -1);
+    rd_kafka_header_add(m->hdrs, "error", -1, job->reason[0] ? job->reason : job->ev.error, -1);
+    rd_kafka_header_add(m->hdrs, "source_topic", -1, job->topic, -1);
+    rd_kafka_header_add(m->hdrs, "source_partition", -1, part, -1);
+    rd_kafka_header_add(m->hdrs, "source_offset", -1, off, -1);
+    return m;
+}
+
+int publisher_publish(publisher_t *p, job_t *job)
+{
+    pub_msg_t *res = result_msg(p, job), *dlq = NULL;
+    int want_dlq = job->error_class && strcmp(job->error_class, "invalid_event") == 0 &&
+                   p->cfg->dead_letter_topic[0];
+    if (!res || (want_dlq && !(dlq = dlq_msg(p, job)))) {
+        log_msg(p->log, LOG_ERROR, "out of memory building a result; the event will be retried "
+                                   "after restart", "event_id", job->ev.event_id, NULL);
+        msg_free(res);
+        job_free(job);
+        return -1;
+    }
+    job->deliveries_pending = dlq ? 2 : 1;
+    p->pending += (size_t)job->deliveries_pending;
+    produce(p, res);
+    if (dlq)
+        produce(p, dlq);
+    return 0;
+}
