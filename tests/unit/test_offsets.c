@@ -1,0 +1,182 @@
+/* Offset watermarks: out-of-order completions, gaps, generations, the stop
+ * cut and replay ends. */
+#include "worker/offsets.h"
+
+#include <stdlib.h>
+
+#include "tests/unit/tt.h"
+
+static void test_in_order(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm = -7;
+    TT_EQ_INT(offsets_assign(o, 0, 3, 1), 0);
+    TT_EQ_INT(offsets_watermark(o, 0, 3), -1);
+    for (int64_t off = 10; off < 15; off++)
+        TT_EQ_INT(offsets_received(o, 0, 3, 1, off), 0);
+    TT_EQ_INT(offsets_pending(o, 0, 3), 5);
+    TT_EQ_INT(offsets_done(o, 0, 3, 1, 10, &wm), 1);
+    TT_EQ_INT(wm, 11);
+    TT_EQ_INT(offsets_done(o, 0, 3, 1, 11, &wm), 1);
+    TT_EQ_INT(wm, 12);
+    TT_EQ_INT(offsets_pending(o, 0, 3), 3);
+    offsets_destroy(o);
+}
+
+static void test_out_of_order_and_gaps(void)
+{
+    offsets_t *o = offsets_new(2);
+    int64_t wm = -1;
+    offsets_assign(o, 1, 0, 5);
+    /* Offsets with gaps, as after compaction. */
+    int64_t offs[] = {3, 7, 8, 20, 21};
+    for (size_t i = 0; i < 5; i++)
+        TT_EQ_INT(offsets_received(o, 1, 0, 5, offs[i]), 0);
+    TT_EQ_INT(offsets_done(o, 1, 0, 5, 8, &wm), 0);
+    TT_EQ_INT(offsets_done(o, 1, 0, 5, 21, &wm), 0);
+    TT_EQ_INT(offsets_watermark(o, 1, 0), -1);
+    TT_EQ_INT(offsets_done(o, 1, 0, 5, 3, &wm), 1);
+    TT_EQ_INT(wm, 4); /* 7 is not done: commit 4, not 9 */
+    TT_EQ_INT(offsets_done(o, 1, 0, 5, 7, &wm), 1);
+    TT_EQ_INT(wm, 9); /* 7 and 8 done */
+    TT_EQ_INT(offsets_done(o, 1, 0, 5, 20, &wm), 1);
+    TT_EQ_INT(wm, 22); /* 20 and 21 */
+    TT_EQ_INT(offsets_pending_total(o), 0);
+    /* Done twice or never received: refused. */
+    TT_EQ_INT(offsets_done(o, 1, 0, 5, 20, &wm), -1);
+    TT_EQ_INT(offsets_done(o, 1, 0, 5, 99, &wm), -1);
+    offsets_destroy(o);
+}
+
+static void test_refusals(void)
+{
+    offsets_t *o = offsets_new(1);
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, 1), -1); /* not assigned */
+    TT_EQ_INT(offsets_assign(o, 1, 0, 1), -1);      /* bad topic index */
+    TT_EQ_INT(offsets_assign(o, 0, -1, 1), -1);     /* bad partition */
+    offsets_assign(o, 0, 0, 1);
+    TT_EQ_INT(offsets_received(o, 0, 0, 2, 1), -1); /* wrong generation */
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, 5), 0);
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, 5), -1); /* not increasing */
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, 4), -1);
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, -3), -1);
+    offsets_destroy(o);
+}
+
+static void test_generations(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm;
+    offsets_assign(o, 0, 2, 1);
+    offsets_received(o, 0, 2, 1, 100);
+    TT_EQ_INT(offsets_gen(o, 0, 2), 1);
+    offsets_revoke(o, 0, 2);
+    TT_EQ_INT(offsets_gen(o, 0, 2), 0);
+    TT_CHECK(!offsets_is_current(o, 0, 2, 1));
+    /* A late completion from the revoked assignment is dropped. */
+    TT_EQ_INT(offsets_done(o, 0, 2, 1, 100, &wm), -1);
+    offsets_assign(o, 0, 2, 2);
+    TT_CHECK(offsets_is_current(o, 0, 2, 2));
+    TT_EQ_INT(offsets_done(o, 0, 2, 1, 100, &wm), -1);
+    TT_EQ_INT(offsets_pending(o, 0, 2), 0);
+    TT_EQ_INT(offsets_received(o, 0, 2, 2, 100), 0); /* redelivered after reassign */
+    TT_EQ_INT(offsets_done(o, 0, 2, 2, 100, &wm), 1);
+    TT_EQ_INT(wm, 101);
+    offsets_destroy(o);
+}
+
+static void test_ring_growth(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm = 0;
+    offsets_assign(o, 0, 0, 1);
+    /* Interleave receive and done so the ring wraps and grows. */
+    for (int64_t i = 0; i < 1000; i++) {
+        TT_EQ_INT(offsets_received(o, 0, 0, 1, 2 * i), 0);
+        if (i % 3 == 2) {
+            offsets_done(o, 0, 0, 1, 2 * (i - 2), &wm);
+            offsets_done(o, 0, 0, 1, 2 * (i - 1), &wm);
+        }
+    }
+    for (int64_t i = 999; i >= 0; i--)
+        offsets_done(o, 0, 0, 1, 2 * i, &wm);
+    TT_EQ_INT(wm, 1999);
+    TT_EQ_INT(offsets_pending(o, 0, 0), 0);
+    offsets_destroy(o);
+}
+
+static void test_stop_cut(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm;
+    offsets_assign(o, 0, 0, 1);
+    offsets_assign(o, 0, 1, 2);
+    for (int64_t i = 0; i < 10; i++) {
+        offsets_received(o, 0, 0, 1, i);
+        offsets_received(o, 0, 1, 2, i);
+    }
+    TT_CHECK(offsets_may_start(o, 0, 0, 9)); /* no stop yet */
+    offsets_done(o, 0, 0, 1, 0, &wm);
+    offsets_touch(o, 0, 0, 4); /* a call for offset 4 started */
+    offsets_stop_begin(o);
+    TT_CHECK(offsets_may_start(o, 0, 0, 3));
+    TT_CHECK(offsets_may_start(o, 0, 0, 4));
+    TT_CHECK(!offsets_may_start(o, 0, 0, 5));
+    TT_CHECK(!offsets_may_start(o, 0, 1, 0)); /* partition 1: nothing started */
+    TT_CHECK(!offsets_stop_drained(o));
+    for (int64_t i = 1; i <= 4; i++)
+        offsets_done(o, 0, 0, 1, i, &wm);
+    TT_CHECK(offsets_stop_drained(o));
+    TT_EQ_INT(offsets_watermark(o, 0, 0), 5);
+    offsets_destroy(o);
+}
+
+static void test_reached_end(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm;
+    TT_CHECK(!offsets_reached_end(o)); /* no end noted */
+    offsets_assign(o, 0, 0, 1);
+    offsets_assign(o, 0, 1, 2);
+    offsets_set_end(o, 0, 0, 3);
+    offsets_set_end(o, 0, 1, 0); /* empty partition */
+    TT_CHECK(!offsets_reached_end(o));
+    offsets_set_eof(o, 0, 1, 0);
+    for (int64_t i = 0; i < 3; i++)
+        offsets_received(o, 0, 0, 1, i);
+    offsets_done(o, 0, 0, 1, 0, &wm);
+    offsets_done(o, 0, 0, 1, 2, &wm);
+    TT_CHECK(!offsets_reached_end(o));
+    offsets_done(o, 0, 0, 1, 1, &wm);
+    TT_CHECK(offsets_reached_end(o));
+    offsets_destroy(o);
+}
+
+static void test_end_already_committed(void)
+{
+    /* Committed position already at the end: the end-of-partition event
+     * alone finishes the partition. */
+    offsets_t *o = offsets_new(1);
+    offsets_assign(o, 0, 0, 1);
+    offsets_set_end(o, 0, 0, 50);
+    TT_CHECK(!offsets_reached_end(o));
+    offsets_set_eof(o, 0, 0, 49);
+    TT_CHECK(!offsets_reached_end(o));
+    offsets_set_eof(o, 0, 0, 50);
+    TT_CHECK(offsets_reached_end(o));
+    offsets_destroy(o);
+}
+
+int main(void)
+{
+    TT_RUN(test_in_order);
+    TT_RUN(test_out_of_order_and_gaps);
+    TT_RUN(test_refusals);
+    TT_RUN(test_generations);
+    TT_RUN(test_ring_growth);
+    TT_RUN(test_stop_cut);
+    TT_RUN(test_reached_end);
+    TT_RUN(test_end_already_committed);
+    offsets_destroy(NULL);
+    TT_DONE();
+}
