@@ -5,6 +5,7 @@
 #ifndef ZU_RESULT_H
 #define ZU_RESULT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define RESULT_SCHEMA "zim-unfriend/result/v1"

@@ -1,0 +1,539 @@
+/* event.c - input events: parsing and validation (SPEC.md "Input events").
+ *
+ * The order of work: cheap byte checks on the raw value (empty, size, NUL,
+ * UTF-8), then jansson (duplicate keys rejected), then every field is read
+ * and its first problem noted. Problems that hide the event's type (bad
+ * CloudEvents envelope, bad "type") make the event invalid; otherwise an
+ * unmatched type makes it EVENT_UNKNOWN_TYPE before any other field is
+ * judged (other event types in the topic need not follow our field rules);
+ * otherwise the first field problem makes it invalid. Every field that could
+ * be read is filled regardless.
+ *
+ * Error texts are composed with snprintf into a scratch buffer and then
+ * copied into ev->error by error_sanitize(): control characters and bytes
+ * that are not valid UTF-8 become \xNN, and the cut never splits a
+ * character, so ev->error is always one line of valid UTF-8. */
+#include "common/event.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define OCCURRED_AT_MAX 64 /* bytes */
+#define QUOTE_MAX       64 /* bytes of input quoted in an error message */
+
+/* Decodes one UTF-8 character at s (len bytes available) strictly per RFC
+ * 3629: no overlong forms, no surrogates, nothing above U+10FFFF. Returns
+ * its length (1-4) and stores the code point, or 0 when invalid. */
+static size_t ev_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t n, i;
+    uint32_t v, min;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/* Number of characters in a valid UTF-8 string (invalid bytes count as one). */
+static size_t ev_utf8_count(const char *s, size_t len)
+{
+    size_t i = 0, count = 0;
+    uint32_t cp;
+
+    while (i < len) {
+        size_t n = ev_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        i += n ? n : 1;
+        count++;
+    }
+    return count;
+}
+
+/* Copies src into ev->error as one line of valid UTF-8 (see the top). */
+static void error_sanitize(char *dst, size_t size, const char *src)
+{
+    size_t di = 0, si = 0, slen = strlen(src);
+
+    while (si < slen) {
+        const unsigned char *p = (const unsigned char *)src + si;
+        char tmp[8];
+        size_t tlen, n;
+        uint32_t cp;
+
+        n = ev_utf8_next(p, slen - si, &cp);
+        if (n == 0 || cp < 0x20 || cp == 0x7F) {
+            snprintf(tmp, sizeof(tmp), "\\x%02X", (unsigned)p[0]);
+            tlen = 4;
+            n = 1;
+        } else {
+            memcpy(tmp, p, n);
+            tlen = n;
+        }
+        if (di + tlen + 1 > size)
+            break;
+        memcpy(dst + di, tmp, tlen);
+        di += tlen;
+        si += n;
+    }
+    dst[di] = '\0';
+}
+
+static void ev_error(event_t *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void ev_error(event_t *ev, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    error_sanitize(ev->error, sizeof(ev->error), tmp);
+}
+
+/* The first problem found in one group of checks. */
+typedef struct problem {
+    int set;
+    char text[512];
+} problem_t;
+
+static void note(problem_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(problem_t *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (p->set)
+        return;
+    p->set = 1;
+    va_start(ap, fmt);
+    vsnprintf(p->text, sizeof(p->text), fmt, ap);
+    va_end(ap);
+}
+
+/* Writes at most QUOTE_MAX bytes of s (whole characters), then "..." when
+ * cut, so a message quoting user input stays short. */
+static void quote_cut(char *dst, size_t size, const char *s, size_t len)
+{
+    size_t i = 0;
+    uint32_t cp;
+
+    while (i < len) {
+        size_t n = ev_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        if (n == 0)
+            n = 1;
+        if (i + n > QUOTE_MAX)
+            break;
+        i += n;
+    }
+    snprintf(dst, size, "%.*s%s", (int)i, s, i < len ? "..." : "");
+}
+
+/* Describes one character for an error message: 'c' for printable ASCII,
+ * else U+XXXX. */
+static void char_name(char *dst, size_t size, uint32_t cp)
+{
+    if (cp > 0x20 && cp < 0x7F)
+        snprintf(dst, size, "'%c'", (char)cp);
+    else
+        snprintf(dst, size, "U+%04" PRIX32, cp);
+}
+
+static int user_id_char_ok(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
+        return 1;
+    return c != '\0' && strchr("!#$%&()+-:;<=.>?@[]^_{}|~", c) != NULL;
+}
+
+int event_user_id_valid(const char *s, size_t len)
+{
+    size_t i;
+
+    if (!s || len < 1 || len > EVENT_USER_ID_MAX)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!user_id_char_ok((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+static const char *json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+    default:
+        return "null";
+    }
+}
+
+/* Reads user_id from body into ev->user_id when valid; notes the problem. */
+static int read_user_id(event_t *ev, const json_t *body, const char *pfx, problem_t *pb)
+{
+    const json_t *j = json_object_get(body, "user_id");
+    const char *s;
+    size_t len, count, i = 0;
+    uint32_t cp;
+
+    if (!j) {
+        note(pb, "%suser_id: missing", pfx);
+        return 0;
+    }
+    if (!json_is_string(j)) {
+        note(pb, "%suser_id: must be a string, not %s", pfx, json_kind(j));
+        return 0;
+    }
+    s = json_string_value(j);
+    len = json_string_length(j);
+    if (len == 0) {
+        note(pb, "%suser_id: empty, must be 1-%d characters", pfx, EVENT_USER_ID_MAX);
+        return 0;
+    }
+    count = ev_utf8_count(s, len);
+    if (count > EVENT_USER_ID_MAX) {
+        note(pb, "%suser_id: %zu characters, at most %d", pfx, count, EVENT_USER_ID_MAX);
+        return 0;
+    }
+    while (i < len) {
+        size_t n = ev_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        if (n == 0) {
+            cp = (unsigned char)s[i]; /* not reached: jansson checked UTF-8 */
+            n = 1;
+        }
+        if (cp >= 0x80 || !user_id_char_ok((unsigned char)cp)) {
+            char name[16];
+            char_name(name, sizeof(name), cp);
+            note(pb, "%suser_id: character %s not allowed", pfx, name);
+            return 0;
+        }
+        i += n;
+    }
+    ev->user_id = strndup(s, len);
+    return ev->user_id ? 0 : -1;
+}
+
+/* Reads an optional delete_type; *out = 0/1, or -1 when absent or bad. */
+static void read_delete_type(const json_t *body, const char *pfx, problem_t *pb, int *out)
+{
+    const json_t *j = json_object_get(body, "delete_type");
+
+    *out = -1;
+    if (!j)
+        return;
+    if (json_is_string(j) && strcmp(json_string_value(j), "two-way") == 0 &&
+        json_string_length(j) == 7)
+        *out = 0;
+    else if (json_is_string(j) && strcmp(json_string_value(j), "one-way") == 0 &&
+             json_string_length(j) == 7)
+        *out = 1;
+    else if (json_is_integer(j) && (json_integer_value(j) == 0 || json_integer_value(j) == 1))
+        *out = (int)json_integer_value(j);
+    else
+        note(pb, "%sdelete_type: must be \"two-way\", \"one-way\", 0 or 1", pfx);
+}
+
+static void read_app_id(const config_t *cfg, const json_t *body, const char *pfx, problem_t *pb)
+{
+    const json_t *j = json_object_get(body, "app_id");
+    uint32_t want = cfg ? cfg->app_id : 0;
+
+    if (!j)
+        return;
+    if (!json_is_integer(j)) {
+        note(pb, "%sapp_id: must be an integer, not %s", pfx, json_kind(j));
+        return;
+    }
+    if (json_integer_value(j) != (json_int_t)want)
+        note(pb, "%sapp_id %" JSON_INTEGER_FORMAT " does not match configured %" PRIu32, pfx,
+             json_integer_value(j), want);
+}
+
+/* The class whose match list holds type exactly, or NULL. */
+static const config_event_class_t *match_class(const config_t *cfg, const char *type)
+{
+    const config_event_class_t *classes[2];
+    size_t c, i;
+
+    if (!cfg || !type)
+        return NULL;
+    classes[0] = &cfg->account_deleted;
+    classes[1] = &cfg->friend_reset;
+    for (c = 0; c < 2; c++)
+        for (i = 0; i < classes[c]->match.n; i++)
+            if (classes[c]->match.v && classes[c]->match.v[i] &&
+                strcmp(classes[c]->match.v[i], type) == 0)
+                return classes[c];
+    return NULL;
+}
+
+/* Byte-level checks before parsing. 0 ok, -1 invalid (error set). */
+static int check_bytes(event_t *ev, const unsigned char *v, size_t len)
+{
+    size_t i = 0;
+    uint32_t cp;
+
+    if (!v || len == 0) {
+        ev_error(ev, "empty value");
+        return -1;
+    }
+    if (len > EVENT_VALUE_MAX) {
+        ev_error(ev, "value is %zu bytes, more than %d", len, EVENT_VALUE_MAX);
+        return -1;
+    }
+    while (i < len) {
+        size_t n = ev_utf8_next(v + i, len - i, &cp);
+        if (n == 0) {
+            ev_error(ev, "value is not valid UTF-8: byte 0x%02X at offset %zu", (unsigned)v[i], i);
+            return -1;
+        }
+        if (cp == 0) {
+            ev_error(ev, "value contains a NUL byte at offset %zu", i);
+            return -1;
+        }
+        i += n;
+    }
+    return 0;
+}
+
+/* Parses the JSON object. Returns it (caller decrefs) or NULL (error set). */
+static json_t *parse_object(event_t *ev, const char *v, size_t len)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(v, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+
+    if (!root) {
+        size_t i = 0;
+        while (i < len && v[i] != '\0' && strchr(" \t\r\n", v[i]))
+            i++;
+        if (i == len)
+            ev_error(ev, "value is only whitespace");
+        else if (strstr(jerr.text, "JSON_ALLOW_NUL"))
+            ev_error(ev, "invalid JSON: \\u0000 not allowed in strings (line %d, column %d)",
+                     jerr.line, jerr.column);
+        else
+            ev_error(ev, "invalid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                     jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        ev_error(ev, "value is %s, not a JSON object", json_kind(root));
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Reads an optional string field into *dst when it is a string of
+ * min..max units (characters when chars, else bytes); notes a problem
+ * otherwise. Returns -1 only on allocation failure. */
+static int read_string(const json_t *obj, const char *key, size_t min, size_t max, int chars,
+                       char **dst, problem_t *pb)
+{
+    const json_t *j = json_object_get(obj, key);
+    size_t len, n;
+
+    if (!j)
+        return 0;
+    if (!json_is_string(j))
+        goto bad;
+    len = json_string_length(j);
+    n = chars ? ev_utf8_count(json_string_value(j), len) : len;
+    if (n < min || n > max)
+        goto bad;
+    free(*dst);
+    *dst = strndup(json_string_value(j), len);
+    return *dst ? 0 : -1;
+bad:
+    if (min > 0)
+        note(pb, "%s: must be a string of %zu-%zu %s", key, min, max,
+             chars ? "characters" : "bytes");
+    else
+        note(pb, "%s: must be a string of at most %zu %s", key, max,
+             chars ? "characters" : "bytes");
+    return 0;
+}
+
+/* Reads "type" into ev->type; problems go to pre (they hide the class). */
+static int read_type(event_t *ev, const json_t *root, problem_t *pre)
+{
+    const json_t *j = json_object_get(root, "type");
+    size_t len;
+
+    if (!j) {
+        note(pre, "type: missing");
+        return 0;
+    }
+    if (!json_is_string(j)) {
+        note(pre, "type: must be a string, not %s", json_kind(j));
+        return 0;
+    }
+    len = json_string_length(j);
+    if (len == 0) {
+        note(pre, "type: empty");
+        return 0;
+    }
+    if (len > EVENT_TYPE_MAX) {
+        note(pre, "type: %zu bytes, at most %d", len, EVENT_TYPE_MAX);
+        return 0;
+    }
+    ev->type = strndup(json_string_value(j), len);
+    return ev->type ? 0 : -1;
+}
+
+/* The CloudEvents envelope: specversion, id, data. Returns the body holding
+ * user_id etc. (NULL when data is unusable). */
+static const json_t *read_envelope(const json_t *root, problem_t *pre, problem_t *post)
+{
+    const json_t *spec = json_object_get(root, "specversion");
+    const json_t *data = json_object_get(root, "data");
+
+    if (!json_is_string(spec) || strcmp(json_string_value(spec), "1.0") != 0 ||
+        json_string_length(spec) != 3)
+        note(pre, "specversion: must be \"1.0\" (CloudEvents 1.0 structured mode)");
+    if (!json_object_get(root, "id"))
+        note(post, "id: missing (required by CloudEvents)");
+    if (!data) {
+        if (json_object_get(root, "data_base64"))
+            note(post, "data_base64: not supported, send data as a JSON object");
+        else
+            note(post, "data: missing (CloudEvents data must hold user_id)");
+        return NULL;
+    }
+    if (!json_is_object(data)) {
+        note(post, "data: must be a JSON object, not %s", json_kind(data));
+        return NULL;
+    }
+    return data;
+}
+
+event_status_t event_parse(const config_t *cfg, const void *value, size_t len, const char *topic,
+                           int32_t partition, int64_t offset, event_t *ev)
+{
+    problem_t pre = {0, ""}, post = {0, ""};
+    const config_event_class_t *cls;
+    const json_t *body;
+    json_t *root = NULL;
+    event_status_t st = EVENT_INVALID;
+    char idbuf[512], quoted[QUOTE_MAX + 8];
+    int ce, override = -1, oom = 0;
+
+    memset(ev, 0, sizeof(*ev));
+    ev->delete_type = -1;
+    snprintf(idbuf, sizeof(idbuf), "%s/%" PRId32 "/%" PRId64, topic ? topic : "", partition,
+             offset);
+    ev->event_id = strdup(idbuf);
+    if (!ev->event_id)
+        goto nomem;
+
+    if (check_bytes(ev, value, len) == -1)
+        goto out;
+    /* RFC 8259 lets a parser ignore a byte order mark: skip it */
+    if (len >= 3 && memcmp(value, "\xEF\xBB\xBF", 3) == 0) {
+        value = (const char *)value + 3;
+        len -= 3;
+    }
+    root = parse_object(ev, value, len);
+    if (!root)
+        goto out;
+
+    ce = json_object_get(root, "specversion") != NULL;
+    body = ce ? read_envelope(root, &pre, &post) : root;
+    oom |= read_string(root, ce ? "id" : "event_id", 1, EVENT_ID_MAX, 1, &ev->event_id, &post);
+    oom |= read_type(ev, root, &pre);
+    oom |= read_string(root, ce ? "time" : "occurred_at", 0, OCCURRED_AT_MAX, 0, &ev->occurred_at,
+                       &post);
+    if (body) {
+        const char *pfx = ce ? "data." : "";
+        oom |= read_user_id(ev, body, pfx, &post);
+        read_delete_type(body, pfx, &post, &override);
+        read_app_id(cfg, body, pfx, &post);
+    }
+    if (oom)
+        goto nomem;
+    ev->delete_type = override;
+
+    if (pre.set) {
+        ev_error(ev, "%s", pre.text);
+        goto out;
+    }
+    cls = match_class(cfg, ev->type);
+    if (!cls) {
+        quote_cut(quoted, sizeof(quoted), ev->type, strlen(ev->type));
+        ev_error(ev,
+                 "type \"%s\" is in neither events.account_deleted.match nor "
+                 "events.friend_reset.match",
+                 quoted);
+        st = EVENT_UNKNOWN_TYPE;
+        goto out;
+    }
+    if (override == -1)
+        ev->delete_type = cls->delete_type;
+    if (post.set) {
+        ev_error(ev, "%s", post.text);
+        goto out;
+    }
+    st = EVENT_OK;
+    goto out;
+
+nomem:
+    ev_error(ev, "out of memory while parsing the event");
+    st = EVENT_INVALID;
+out:
+    json_decref(root);
+    return st;
+}
+
+void event_clear(event_t *ev)
+{
+    if (!ev)
+        return;
+    free(ev->type);
+    free(ev->user_id);
+    free(ev->event_id);
+    free(ev->occurred_at);
+    memset(ev, 0, sizeof(*ev));
+}

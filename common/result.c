@@ -1,0 +1,183 @@
+/* result.c - result events (SPEC.md "Result events") as compact JSON.
+ *
+ * The members come out in the order of SPEC.md's example, with
+ * "occurred_at" (copied from the input event) placed between "source" and
+ * "received_at" so the three times sit together:
+ *   schema status event_id event_type user_id app_id delete_type code
+ *   message request_id attempts error_class source occurred_at received_at
+ *   completed_at worker
+ * schemas/result.schema.json documents the same. */
+#include "common/result.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+/* RFC 3339 needs a four-digit year: 0000-01-01 .. 9999-12-31T23:59:59.999. */
+#define TIME_MIN_MS (-62167219200000LL)
+#define TIME_MAX_MS (253402300799999LL)
+
+/* Length (1-4) of the valid UTF-8 character at s, or 0 when the bytes there
+ * are not one (RFC 3629: no overlongs, surrogates or values > U+10FFFF). */
+static size_t res_utf8_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n, i;
+    uint32_t v, min;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* A JSON string for s (NULL -> null). Bytes that are not valid UTF-8 are
+ * each replaced by U+FFFD. NULL only on allocation failure. */
+static json_t *jstr(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len, i, o = 0;
+    char *fixed;
+    json_t *j;
+
+    if (!s)
+        return json_null();
+    len = strlen(s);
+    for (i = 0; i < len;) {
+        size_t n = res_utf8_len(p + i, len - i);
+        if (n == 0)
+            break;
+        i += n;
+    }
+    if (i == len)
+        return json_stringn(s, len);
+
+    fixed = malloc(len * 3 + 1); /* each bad byte becomes 3 bytes */
+    if (!fixed)
+        return NULL;
+    for (i = 0; i < len;) {
+        size_t n = res_utf8_len(p + i, len - i);
+        if (n == 0) {
+            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(fixed + o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    j = json_stringn(fixed, o);
+    free(fixed);
+    return j;
+}
+
+static json_t *jtime(int64_t unix_ms)
+{
+    char buf[32];
+
+    result_format_time(unix_ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+/* Sets obj[key] = v (stolen); counts a failure when v is NULL or set fails. */
+static void put(json_t *obj, const char *key, json_t *v, int *failed)
+{
+    if (!v || json_object_set_new(obj, key, v) != 0)
+        *failed = 1;
+}
+
+char *result_to_json(const result_t *r)
+{
+    json_t *o, *src;
+    char *out = NULL;
+    int failed = 0;
+
+    if (!r)
+        return NULL;
+    o = json_object();
+    src = json_object();
+    if (!o || !src) {
+        json_decref(src);
+        goto out;
+    }
+    put(o, "schema", json_string(RESULT_SCHEMA), &failed);
+    put(o, "status", jstr(r->status), &failed);
+    put(o, "event_id", jstr(r->event_id), &failed);
+    put(o, "event_type", jstr(r->event_type), &failed);
+    put(o, "user_id", jstr(r->user_id), &failed);
+    put(o, "app_id", json_integer((json_int_t)r->app_id), &failed);
+    put(o, "delete_type", r->delete_type < 0 ? json_null() : json_integer(r->delete_type), &failed);
+    put(o, "code", r->has_code ? json_integer((json_int_t)r->code) : json_null(), &failed);
+    put(o, "message", jstr(r->message), &failed);
+    put(o, "request_id", jstr(r->request_id && r->request_id[0] ? r->request_id : NULL), &failed);
+    put(o, "attempts", json_integer(r->attempts), &failed);
+    put(o, "error_class", jstr(r->error_class), &failed);
+    put(src, "topic", jstr(r->topic), &failed);
+    put(src, "partition", json_integer(r->partition), &failed);
+    put(src, "offset", json_integer((json_int_t)r->offset), &failed);
+    put(o, "source", src, &failed);
+    put(o, "occurred_at", jstr(r->occurred_at), &failed);
+    put(o, "received_at", jtime(r->received_at_ms), &failed);
+    put(o, "completed_at", jtime(r->completed_at_ms), &failed);
+    put(o, "worker", jstr(r->worker), &failed);
+    if (!failed)
+        out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+    json_decref(o);
+    return out;
+}
+
+void result_format_time(int64_t unix_ms, char *buf, size_t size)
+{
+    int64_t secs, ms;
+    time_t t;
+    struct tm tm;
+
+    if (!buf || size == 0)
+        return;
+    if (unix_ms < TIME_MIN_MS)
+        unix_ms = TIME_MIN_MS;
+    if (unix_ms > TIME_MAX_MS)
+        unix_ms = TIME_MAX_MS;
+    secs = unix_ms / 1000;
+    ms = unix_ms % 1000;
+    if (ms < 0) {
+        ms += 1000;
+        secs--;
+    }
+    t = (time_t)secs;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, size, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+}

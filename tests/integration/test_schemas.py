@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""test_schemas.py - the JSON Schemas in schemas/ and their examples.
+
+Checks that schemas/event.schema.json and schemas/result.schema.json are
+valid JSON Schema 2020-12, that every schemas/examples/event-*.json and
+result-*.json validates against its schema, that documents the worker must
+refuse are refused, and that result documents keep the documented member
+order.
+
+When ZU_RESULT_SAMPLES names a directory, every *.json in it (real output
+of result_to_json, written there by tests/unit/test_result when it runs
+with the same variable) is validated against the result schema too:
+
+    mkdir -p /tmp/s && ZU_RESULT_SAMPLES=/tmp/s build/test_result &&
+        ZU_RESULT_SAMPLES=/tmp/s python3 tests/integration/test_schemas.py
+
+Needs python3 and the jsonschema module (Debian: python3-jsonschema).
+"""
+import glob
+import json
+import os
+import sys
+import unittest
+
+try:
+    from jsonschema import Draft202012Validator
+except ImportError:  # pragma: no cover
+    sys.stderr.write("test_schemas.py: needs the jsonschema module (apt install python3-jsonschema)\n")
+    sys.exit(1)
+
+SRC = os.environ.get("ZU_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SCHEMAS = os.path.join(SRC, "schemas")
+EXAMPLES = os.path.join(SCHEMAS, "examples")
+
+RESULT_ORDER = [
+    "schema", "status", "event_id", "event_type", "user_id", "app_id", "delete_type", "code",
+    "message", "request_id", "attempts", "error_class", "source", "occurred_at", "received_at",
+    "completed_at", "worker",
+]
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_pairs(path):
+    """The top-level member names of a JSON object file, in file order."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f, object_pairs_hook=lambda pairs: pairs)
+
+
+def validator(name):
+    schema = load(os.path.join(SCHEMAS, name))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def errors(v, doc):
+    return [e.message for e in v.iter_errors(doc)]
+
+
+GOOD_RESULT = {
+    "schema": "zim-unfriend/result/v1", "status": "success", "event_id": "e-1",
+    "event_type": "account-deleted", "user_id": "u1", "app_id": 1, "delete_type": 0, "code": 0,
+    "message": "success", "request_id": "r1", "attempts": 1, "error_class": None,
+    "source": {"topic": "t", "partition": 0, "offset": 0}, "occurred_at": None,
+    "received_at": "2026-11-25T18:00:00.123Z", "completed_at": "2026-11-25T18:00:00.456Z",
+    "worker": "h/1",
+}
+
+
+class Schemas(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.event = validator("event.schema.json")
+        cls.result = validator("result.schema.json")
+
+    def test_examples_present(self):
+        names = {os.path.basename(p) for p in glob.glob(os.path.join(EXAMPLES, "*.json"))}
+        for want in ["event-cloudevents.json", "result-success.json",
+                     "result-failure-rejected.json", "result-invalid-event.json"]:
+            self.assertIn(want, names)
+        for n in names:
+            self.assertTrue(n.startswith("event-") or n.startswith("result-"), n)
+
+    def test_event_examples(self):
+        paths = sorted(glob.glob(os.path.join(EXAMPLES, "event-*.json")))
+        self.assertGreaterEqual(len(paths), 3)
+        for p in paths:
+            with self.subTest(example=os.path.basename(p)):
+                self.assertEqual(errors(self.event, load(p)), [])
+
+    def test_result_examples(self):
+        paths = sorted(glob.glob(os.path.join(EXAMPLES, "result-*.json")))
+        self.assertGreaterEqual(len(paths), 3)
+        for p in paths:
+            with self.subTest(example=os.path.basename(p)):
+                self.assertEqual(errors(self.result, load(p)), [])
+                self.assertEqual([k for k, _ in load_pairs(p)], RESULT_ORDER)
+
+    def test_result_samples(self):
+        d = os.environ.get("ZU_RESULT_SAMPLES")
+        if not d:
+            self.skipTest("ZU_RESULT_SAMPLES not set")
+        paths = sorted(glob.glob(os.path.join(d, "*.json")))
+        self.assertGreater(len(paths), 0, "no samples in " + d)
+        for p in paths:
+            with self.subTest(sample=os.path.basename(p)):
+                self.assertEqual(errors(self.result, load(p)), [])
+                self.assertEqual([k for k, _ in load_pairs(p)], RESULT_ORDER)
+
+    def test_events_refused(self):
+        base = {"type": "account-deleted", "user_id": "u1"}
+        ce = {"specversion": "1.0", "type": "account-deleted", "id": "c1", "source": "/s",
+              "data": {"user_id": "u1"}}
+        self.assertEqual(errors(self.event, base), [])
+        self.assertEqual(errors(self.event, ce), [])
+        bad = [
+            {"user_id": "u1"},
+            {"type": "account-deleted"},
+            {"type": "", "user_id": "u1"},
+            {"type": 5, "user_id": "u1"},
+            dict(base, user_id="a/b"),
+            dict(base, user_id="a b"),
+            dict(base, user_id=""),
+            dict(base, user_id="x" * 33),
+            dict(base, user_id="u1\n"),
+            dict(base, user_id="j\u00f6hn"),
+            dict(base, user_id=12),
+            dict(base, delete_type="TWO-WAY"),
+            dict(base, delete_type=2),
+            dict(base, delete_type=True),
+            dict(base, delete_type=None),
+            dict(base, app_id="1"),
+            dict(base, app_id=-1),
+            dict(base, event_id=""),
+            dict(base, event_id="x" * 129),
+            dict(base, occurred_at=5),
+            dict(base, occurred_at="x" * 65),
+            [base],
+            "account-deleted",
+            dict(ce, specversion="0.3"),
+            {k: v for k, v in ce.items() if k != "id"},
+            {k: v for k, v in ce.items() if k != "data"},
+            dict({k: v for k, v in ce.items() if k != "data"}, data_base64="eyJ9"),
+            dict(ce, data="u1"),
+            dict(ce, data={}),
+            dict(ce, data={"user_id": "a/b"}),
+            dict(ce, data={"user_id": "u1", "delete_type": "both"}),
+        ]
+        for doc in bad:
+            with self.subTest(doc=doc):
+                self.assertNotEqual(errors(self.event, doc), [])
+        self.assertEqual(errors(self.event, dict(base, user_id="!#$%&()+-:;<=.>?@[]^_{}|~")), [])
+        self.assertEqual(errors(self.event, dict(base, user_id="x" * 32)), [])
+
+    def test_results_refused(self):
+        self.assertEqual(errors(self.result, GOOD_RESULT), [])
+        bad = [
+            dict(GOOD_RESULT, schema="zim-unfriend/result/v2"),
+            dict(GOOD_RESULT, status="ok"),
+            dict(GOOD_RESULT, error_class="rejected"),
+            dict(GOOD_RESULT, attempts=0),
+            dict(GOOD_RESULT, status="failure"),
+            dict(GOOD_RESULT, status="failure", error_class="bogus"),
+            dict(GOOD_RESULT, status="failure", error_class="invalid_event"),
+            dict(GOOD_RESULT, status="dry_run", code=None, attempts=1),
+            dict(GOOD_RESULT, delete_type=2),
+            dict(GOOD_RESULT, user_id="a/b"),
+            dict(GOOD_RESULT, user_id="u1\n"),
+            dict(GOOD_RESULT, request_id=""),
+            dict(GOOD_RESULT, received_at="2026-11-25T18:00:00Z"),
+            dict(GOOD_RESULT, completed_at="2026-11-25 18:00:00.456Z"),
+            dict(GOOD_RESULT, source={"topic": "t", "partition": 0}),
+            {k: v for k, v in GOOD_RESULT.items() if k != "occurred_at"},
+            {k: v for k, v in GOOD_RESULT.items() if k != "worker"},
+        ]
+        for doc in bad:
+            with self.subTest(doc=doc):
+                self.assertNotEqual(errors(self.result, doc), [])
+        ok = [
+            dict(GOOD_RESULT, user_id=None, event_type=None),
+            dict(GOOD_RESULT, status="failure", error_class="retries_exhausted", code=None),
+            dict(GOOD_RESULT, status="failure", error_class="invalid_event", code=None,
+                 attempts=0, delete_type=None, request_id=None),
+            dict(GOOD_RESULT, status="dry_run", code=None, attempts=0, request_id=None),
+        ]
+        for doc in ok:
+            with self.subTest(doc=doc):
+                self.assertEqual(errors(self.result, doc), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
