@@ -17,7 +17,8 @@ uint64_t backoff_rng_next(backoff_rng_t *rng);
 
 /* Delay before retry number `attempt` (1 = the first retry):
  * uniform in [0, min(max_ms, initial_ms * 2^(attempt-1))], overflow-safe.
- * initial_ms and max_ms are > 0; attempt < 1 is treated as 1. */
+ * initial_ms and max_ms are > 0; attempt < 1 is treated as 1. (Outside that
+ * contract: max_ms <= 0 gives 0, initial_ms <= 0 acts as 1.) Unbiased. */
 int64_t backoff_delay_ms(backoff_rng_t *rng, int attempt, int64_t initial_ms, int64_t max_ms);
 
 /* The capped, unjittered ceiling of the same schedule (for logs, tests and

@@ -18,11 +18,16 @@ metrics_t *metrics_new(void);
 void metrics_destroy(metrics_t *m);
 
 /* Registers a counter / gauge family. NULL on allocation failure or a
- * duplicate name. */
+ * duplicate name (or a name that is not [a-zA-Z_:][a-zA-Z0-9_:]*). help may
+ * be NULL; it is escaped on output. A family without series renders only
+ * its HELP and TYPE lines. */
 metric_family_t *metrics_counter(metrics_t *m, const char *name, const char *help);
 metric_family_t *metrics_gauge(metrics_t *m, const char *name, const char *help);
 
-/* Adds v (>= 0 for counters) to / sets the series with these labels. */
+/* Adds v (>= 0 for counters) to / sets the series with these labels. A
+ * negative add to a counter, a NaN add, and f == NULL are ignored; if the
+ * series cannot be allocated the update is dropped. labels are copied
+ * verbatim into the output (label values must already be escaped). */
 void metric_add(metric_family_t *f, const char *labels, double v);
 void metric_set(metric_family_t *f, const char *labels, double v);
 /* Current value (0 when the series does not exist). */

@@ -18,28 +18,37 @@
 #include <stdint.h>
 
 #define RATELIMIT_JITTER_US 20000 /* 20 ms of the window kept as margin */
+#define RATELIMIT_MAX_RATE  1e6   /* higher rates are clamped (1 us resolution) */
 
 typedef struct ratelimit ratelimit_t;
 
-/* rate > 0. Returns NULL on allocation failure. */
+/* rate > 0. Returns NULL on allocation failure (or a rate that is not a
+ * finite number > 0). */
 ratelimit_t *ratelimit_new(double rate, int64_t now_us);
 void ratelimit_destroy(ratelimit_t *rl);
 
 /* Changes the configured rate R (a new partition share). Takes effect for
- * the next start; never lets the starts already made break the window. */
+ * the next start; never lets the starts already made break the window.
+ * A rate that is not a finite number > 0 is ignored (R stays). */
 void ratelimit_set_rate(ratelimit_t *rl, double rate, int64_t now_us);
 double ratelimit_rate(const ratelimit_t *rl);
 /* The effective rate now, after slow-downs and recovery. */
 double ratelimit_effective_rate(ratelimit_t *rl, int64_t now_us);
 
 /* Tries to take a start slot at now_us. Returns 0 when taken (the caller
- * must start the call now), else the microseconds until the next slot. */
+ * must start the call now), else the microseconds until the next slot.
+ * A caller that wakes late (up to min(spacing / 2, 10 ms)) keeps its slot on
+ * the grid; the window guarantee uses the actual times, so waking late costs
+ * at most one latency per floor(R) starts: wake within ~0.4 ms of the wait
+ * (not rounded up to whole milliseconds) to keep the 98%. */
 int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us);
 
 /* Microseconds until a slot would be free, without taking it (0 = now). */
 int64_t ratelimit_wait_us(ratelimit_t *rl, int64_t now_us);
 
-/* The server said the AppId limit was exceeded: slow down. */
+/* The server said the AppId limit was exceeded: slow down. Answers from
+ * calls already in flight arrive together, so further calls within
+ * max(250 ms, the new start spacing) of an applied slow-down are ignored. */
 void ratelimit_slow_down(ratelimit_t *rl, int64_t now_us);
 
 #endif
