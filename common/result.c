@@ -140,10 +140,16 @@ char *result_to_json(const result_t *r)
     put(o, "request_id", jstr(r->request_id && r->request_id[0] ? r->request_id : NULL), &failed);
     put(o, "attempts", json_integer(r->attempts), &failed);
     put(o, "error_class", jstr(r->error_class), &failed);
-    put(src, "topic", jstr(r->topic), &failed);
-    put(src, "partition", json_integer(r->partition), &failed);
-    put(src, "offset", json_integer((json_int_t)r->offset), &failed);
-    put(o, "source", src, &failed);
+    if (r->topic) {
+        put(src, "topic", jstr(r->topic), &failed);
+        put(src, "partition", json_integer(r->partition), &failed);
+        put(src, "offset", json_integer((json_int_t)r->offset), &failed);
+        put(o, "source", src, &failed);
+    } else {
+        /* Not from Kafka (--once). */
+        json_decref(src);
+        put(o, "source", json_null(), &failed);
+    }
     put(o, "occurred_at", jstr(r->occurred_at), &failed);
     put(o, "received_at", jtime(r->received_at_ms), &failed);
     put(o, "completed_at", jtime(r->completed_at_ms), &failed);

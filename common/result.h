@@ -24,7 +24,7 @@ typedef struct result {
     int attempts;
     const char *error_class; /* NULL -> null */
     const char *occurred_at; /* NULL -> null */
-    const char *topic;
+    const char *topic;       /* NULL -> "source": null (not from Kafka: --once) */
     int32_t partition;
     int64_t offset;
     int64_t received_at_ms;  /* Unix ms -> RFC 3339 UTC with milliseconds */

@@ -62,7 +62,9 @@ typedef struct zim_api_opts {
 typedef struct zim_api zim_api_t;
 
 /* Called once per started call from zim_api_perform(), with the opaque
- * pointer given to zim_api_start(). res is valid during the call only. */
+ * pointer given to zim_api_start(). res is valid during the call only.
+ * The callback may call zim_api_start() (the finished call's bookkeeping is
+ * complete by then); it must not call zim_api_perform() or zim_api_destroy(). */
 typedef void(zim_api_done_cb)(void *opaque, const zim_api_result_t *res, void *cb_ctx);
 
 /* Creates the client. log may be NULL. Returns NULL with errstr filled. */

@@ -211,7 +211,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offsets_t *offsets,
                          log_t *log, char *errstr, size_t errstr_size)
 {
-    char err[512];
+    char err[256];
     rd_kafka_topic_partition_list_t *topics = NULL;
     consumer_t *c = calloc(1, sizeof(*c));
     if (!c) {

@@ -389,7 +389,7 @@ static int setup(loop_t *l, char *err, size_t errsz)
         if (!pconf)
             return -1;
         publisher_conf(l->pub, pconf);
-        char kerr[512];
+        char kerr[256];
         if (!(l->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, kerr, sizeof(kerr)))) {
             rd_kafka_conf_destroy(pconf);
             snprintf(err, errsz, "kafka producer: %s", kerr);

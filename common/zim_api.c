@@ -1,0 +1,780 @@
+/* zim_api.c - the ZIM DeleteAllFriends client on libcurl's multi interface.
+ *
+ * Response bodies are collected up to ZIM_MAX_BODY bytes. A body that grows
+ * past the cap is not aborted (the transfer runs to its end, so a keep-alive
+ * connection stays reusable and request_timeout_ms still bounds it); the
+ * extra bytes are dropped and the call is classified as "body not JSON",
+ * i.e. ZIM_RETRY.
+ *
+ * Code parsing: a JSON integer, or a JSON real with an integral value of at
+ * most 2^53 in magnitude (exactly representable; some gateways emit 0.0),
+ * counts as an integer Code. Anything else is "no integer Code". */
+#include "common/zim_api.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "common/zim_sign.h"
+
+#ifndef ZU_VERSION
+#define ZU_VERSION "0.0.0"
+#endif
+
+#define ZIM_DEFAULT_REQUEST_TIMEOUT_MS 5000L
+#define ZIM_DEFAULT_CONNECT_TIMEOUT_MS 3000L
+#define ZIM_DEFAULT_MAXCONNECTS        64L        /* raised to the peak number of calls in flight */
+#define ZIM_IDLE_CALLS_MAX             64         /* finished easy handles kept for reuse */
+#define ZIM_IDLE_BODY_KEEP             (8 * 1024) /* larger body buffers are freed when idle */
+#define ZIM_EXACT_DOUBLE_MAX           9007199254740992.0 /* 2^53 */
+
+/* One call: running (on api->running) or idle (on api->idle, easy handle kept). */
+typedef struct zim_call {
+    struct zim_call *prev, *next;
+    CURL *easy;
+    char *body; /* body_cap + 1 bytes */
+    size_t body_len, body_cap;
+    int body_over; /* the body went past ZIM_MAX_BODY */
+    char *user_id;
+    int delete_type;
+    void *opaque;
+    char errbuf[CURL_ERROR_SIZE];
+} zim_call_t;
+
+struct zim_api {
+    CURLM *multi;
+    char *endpoint;
+    uint32_t app_id;
+    char *secret; /* wiped at destroy */
+    size_t secret_len;
+    long request_timeout_ms;
+    long connect_timeout_ms;
+    char *ca_file; /* NULL = system store only */
+    int64_t *success_codes;
+    size_t success_codes_cnt;
+    zim_api_done_cb *cb;
+    void *cb_ctx;
+    log_t *log;
+    zim_call_t *running; /* doubly linked */
+    zim_call_t *idle;    /* singly linked through next */
+    int idle_cnt;
+    int in_flight;
+    long maxconnects;
+    int global_init; /* curl_global_init succeeded */
+};
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errstr || errstr_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
+}
+
+const char *zim_outcome_name(zim_outcome_t o)
+{
+    switch (o) {
+    case ZIM_SUCCESS:
+        return "success";
+    case ZIM_RETRY:
+        return "retry";
+    case ZIM_RETRY_SLOWDOWN:
+        return "retry_slowdown";
+    case ZIM_RETRY_CLOCK:
+        return "retry_clock";
+    case ZIM_REJECTED:
+        return "rejected";
+    case ZIM_SYSTEMIC:
+        return "systemic";
+    }
+    return "unknown";
+}
+
+/* ---- URL building ---------------------------------------------------------------------- */
+
+static int is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static size_t enc_len(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += is_unreserved((unsigned char)*s) ? 1 : 3;
+    return n;
+}
+
+/* Writes s percent-encoded (RFC 3986, uppercase hex) at p; returns the new end. */
+static char *put_enc(char *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (is_unreserved(c)) {
+            *p++ = (char)c;
+        } else {
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 0x0f];
+        }
+    }
+    return p;
+}
+
+/* Checks an endpoint: http:// or https://, a host, no query, fragment, space or
+ * control character. *needs_slash is set when it has no path. */
+static int endpoint_check(const char *endpoint, int *needs_slash, char *errstr, size_t errstr_size)
+{
+    const char *host;
+
+    if (!endpoint || !*endpoint) {
+        seterr(errstr, errstr_size, "endpoint: empty");
+        return -1;
+    }
+    if (strncasecmp(endpoint, "https://", 8) == 0) {
+        host = endpoint + 8;
+    } else if (strncasecmp(endpoint, "http://", 7) == 0) {
+        host = endpoint + 7;
+    } else {
+        seterr(errstr, errstr_size, "endpoint \"%.64s\": must start with http:// or https://",
+               endpoint);
+        return -1;
+    }
+    if (*host == '\0' || *host == '/') {
+        seterr(errstr, errstr_size, "endpoint \"%.64s\": no host", endpoint);
+        return -1;
+    }
+    for (const char *p = endpoint; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= ' ' || c == 0x7f || c == '?' || c == '#') {
+            seterr(errstr, errstr_size,
+                   "endpoint \"%.64s\": must not contain a query, fragment, space or control "
+                   "character",
+                   endpoint);
+            return -1;
+        }
+    }
+    *needs_slash = strchr(host, '/') == NULL;
+    return 0;
+}
+
+int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
+                      const char *user_id, int delete_type, const char *nonce, int64_t timestamp,
+                      char **out, char *errstr, size_t errstr_size)
+{
+    char app_s[16], ts_s[24], dt_s[4], sig[ZIM_SIGNATURE_LEN + 1];
+    const char *names[8] = {"Action",           "AppId",     "SignatureNonce", "Timestamp",
+                            "SignatureVersion", "Signature", "FromUserId",     "DeleteType"};
+    const char *values[8];
+    int needs_slash = 0;
+    size_t total, ep_len;
+    char *url, *p;
+
+    if (endpoint_check(endpoint, &needs_slash, errstr, errstr_size) != 0)
+        return -1;
+    if (!user_id || !*user_id) {
+        seterr(errstr, errstr_size, "FromUserId: empty");
+        return -1;
+    }
+    if (delete_type != ZIM_DELETE_TWO_WAY && delete_type != ZIM_DELETE_ONE_WAY) {
+        seterr(errstr, errstr_size, "DeleteType %d: must be 0 or 1", delete_type);
+        return -1;
+    }
+    if (!nonce || !*nonce) {
+        seterr(errstr, errstr_size, "SignatureNonce: empty");
+        return -1;
+    }
+    if (timestamp < 0) {
+        seterr(errstr, errstr_size, "Timestamp %" PRId64 ": negative", timestamp);
+        return -1;
+    }
+    if (zim_sign_signature(app_id, nonce, secret, timestamp, sig, errstr, errstr_size) != 0)
+        return -1;
+    snprintf(app_s, sizeof(app_s), "%" PRIu32, app_id);
+    snprintf(ts_s, sizeof(ts_s), "%" PRId64, timestamp);
+    snprintf(dt_s, sizeof(dt_s), "%d", delete_type);
+    values[0] = "DeleteAllFriends";
+    values[1] = app_s;
+    values[2] = nonce;
+    values[3] = ts_s;
+    values[4] = "2.0";
+    values[5] = sig;
+    values[6] = user_id;
+    values[7] = dt_s;
+
+    ep_len = strlen(endpoint);
+    total = ep_len + (size_t)needs_slash + 1;
+    for (size_t i = 0; i < 8; i++)
+        total += 2 + strlen(names[i]) + enc_len(values[i]); /* '?'/'&', name, '=', value */
+
+    url = malloc(total);
+    if (!url) {
+        seterr(errstr, errstr_size, "request URL: out of memory");
+        return -1;
+    }
+    memcpy(url, endpoint, ep_len);
+    p = url + ep_len;
+    if (needs_slash)
+        *p++ = '/';
+    for (size_t i = 0; i < 8; i++) {
+        size_t nl = strlen(names[i]);
+        *p++ = i == 0 ? '?' : '&';
+        memcpy(p, names[i], nl);
+        p += nl;
+        *p++ = '=';
+        p = put_enc(p, values[i]);
+    }
+    *p = '\0';
+    *out = url;
+    return 0;
+}
+
+/* ---- response parsing and classification --------------------------------------------- */
+
+/* Copies len bytes of UTF-8 into dst, cut to fit without splitting a character. */
+static void copy_utf8(char *dst, size_t dst_size, const char *src, size_t len)
+{
+    size_t n = len < dst_size - 1 ? len : dst_size - 1;
+
+    if (n < len) {
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int zim_api_parse_response(const char *body, size_t len, zim_api_result_t *res)
+{
+    json_t *root = NULL, *v;
+    json_error_t jerr;
+    int ret = -1;
+
+    res->has_code = 0;
+    res->code = 0;
+    res->message[0] = '\0';
+    res->request_id[0] = '\0';
+    if (!body || len == 0) {
+        snprintf(res->message, sizeof(res->message), "response body is empty");
+        goto out;
+    }
+    /* flags 0: duplicates allowed (last wins), "\u0000" refused, object or array only */
+    root = json_loadb(body, len, 0, &jerr);
+    if (!root) {
+        snprintf(res->message, sizeof(res->message), "response body is not JSON (at byte %d)",
+                 jerr.position);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        snprintf(res->message, sizeof(res->message), "response body is not a JSON object");
+        goto out;
+    }
+
+    v = json_object_get(root, "Message");
+    if (json_is_string(v))
+        copy_utf8(res->message, sizeof(res->message), json_string_value(v), json_string_length(v));
+    v = json_object_get(root, "RequestId");
+    if (json_is_string(v)) {
+        copy_utf8(res->request_id, sizeof(res->request_id), json_string_value(v),
+                  json_string_length(v));
+    } else if (json_is_integer(v)) {
+        snprintf(res->request_id, sizeof(res->request_id), "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+    } else if (json_is_real(v)) {
+        snprintf(res->request_id, sizeof(res->request_id), "%.17g", json_real_value(v));
+    }
+
+    v = json_object_get(root, "Code");
+    if (json_is_integer(v)) {
+        res->code = (int64_t)json_integer_value(v);
+    } else if (json_is_real(v) && isfinite(json_real_value(v)) &&
+               floor(json_real_value(v)) == json_real_value(v) &&
+               fabs(json_real_value(v)) <= ZIM_EXACT_DOUBLE_MAX) {
+        res->code = (int64_t)json_real_value(v);
+    } else {
+        snprintf(res->message, sizeof(res->message), "response has no integer Code");
+        goto out;
+    }
+    res->has_code = 1;
+    ret = 0;
+out:
+    json_decref(root);
+    return ret;
+}
+
+/* curl errors that mean the set-up is wrong (TLS trust, endpoint), not the network. */
+static int curl_is_systemic(int curl_code)
+{
+    switch (curl_code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+zim_outcome_t zim_api_classify(int curl_code, long http_status, int has_code, int64_t code,
+                               const int64_t *success_codes, size_t success_codes_cnt)
+{
+    if (curl_code != CURLE_OK)
+        return curl_is_systemic(curl_code) ? ZIM_SYSTEMIC : ZIM_RETRY;
+    if (http_status == 401 || http_status == 403)
+        return ZIM_SYSTEMIC;
+    if (http_status == 408 || http_status == 429 || (http_status >= 500 && http_status <= 599))
+        return ZIM_RETRY;
+    if (!has_code)
+        return ZIM_RETRY;
+    if (code == 0)
+        return ZIM_SUCCESS;
+    for (size_t i = 0; success_codes && i < success_codes_cnt; i++) {
+        if (success_codes[i] == code)
+            return ZIM_SUCCESS;
+    }
+    if (code == 1 || code == 7 || code == 660000001LL || code == 100000015LL)
+        return ZIM_RETRY;
+    if (code == ZIM_CODE_RATE_LIMITED)
+        return ZIM_RETRY_SLOWDOWN;
+    if (code == ZIM_CODE_SIGNATURE_EXPIRED)
+        return ZIM_RETRY_CLOCK;
+    if (code == 3 || (code >= 100000001LL && code <= 100000003LL) ||
+        (code >= 100000005LL && code <= 100000014LL) || code == 100000016LL || code == 100000017LL)
+        return ZIM_SYSTEMIC;
+    return ZIM_REJECTED;
+}
+
+/* ---- transport ------------------------------------------------------------------------- */
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    zim_call_t *c = userdata;
+    size_t n = size * nmemb;
+
+    if (c->body_over)
+        return n;
+    if (n > (size_t)ZIM_MAX_BODY - c->body_len) {
+        c->body_over = 1; /* dropped; the body now counts as not JSON */
+        return n;
+    }
+    if (c->body_len + n > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 1024;
+        char *nb;
+        while (cap < c->body_len + n)
+            cap *= 2;
+        if (cap > (size_t)ZIM_MAX_BODY)
+            cap = ZIM_MAX_BODY;
+        nb = realloc(c->body, cap + 1);
+        if (!nb)
+            return 0; /* CURLE_WRITE_ERROR: a transport failure, retried */
+        c->body = nb;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, ptr, n);
+    c->body_len += n;
+    return n;
+}
+
+static void call_free(zim_call_t *c)
+{
+    if (!c)
+        return;
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
+    free(c->body);
+    free(c->user_id);
+    free(c);
+}
+
+/* Puts a finished (or never started) call on the idle list, or frees it. */
+static void call_release(zim_api_t *api, zim_call_t *c)
+{
+    free(c->user_id);
+    c->user_id = NULL;
+    c->opaque = NULL;
+    c->body_len = 0;
+    c->body_over = 0;
+    if (c->body_cap > ZIM_IDLE_BODY_KEEP) {
+        free(c->body);
+        c->body = NULL;
+        c->body_cap = 0;
+    }
+    if (!c->easy || api->idle_cnt >= ZIM_IDLE_CALLS_MAX) {
+        call_free(c);
+        return;
+    }
+    c->prev = NULL;
+    c->next = api->idle;
+    api->idle = c;
+    api->idle_cnt++;
+}
+
+static zim_call_t *call_get(zim_api_t *api)
+{
+    zim_call_t *c = api->idle;
+
+    if (c) {
+        api->idle = c->next;
+        api->idle_cnt--;
+        c->next = NULL;
+        return c;
+    }
+    return calloc(1, sizeof(*c));
+}
+
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        rc = curl_easy_setopt(c->easy, opt, val);                                                  \
+        if (rc != CURLE_OK) {                                                                      \
+            what = #opt;                                                                           \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* (Re)initialises the call's easy handle for one GET of url. */
+static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errstr,
+                      size_t errstr_size)
+{
+    CURLcode rc = CURLE_OK;
+    const char *what = "curl_easy_init";
+
+    if (c->easy) {
+        curl_easy_reset(c->easy);
+    } else {
+        c->easy = curl_easy_init();
+        if (!c->easy) {
+            rc = CURLE_FAILED_INIT;
+            goto out;
+        }
+    }
+    c->errbuf[0] = '\0';
+    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+    SETOPT(CURLOPT_PRIVATE, (void *)c);
+    SETOPT(CURLOPT_URL, url);
+    SETOPT(CURLOPT_HTTPGET, 1L);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(CURLOPT_TIMEOUT_MS, api->request_timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, api->connect_timeout_ms);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (api->ca_file)
+        SETOPT(CURLOPT_CAINFO, api->ca_file);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_TCP_KEEPIDLE, 30L);
+    SETOPT(CURLOPT_TCP_KEEPINTVL, 15L);
+    SETOPT(CURLOPT_USERAGENT, "zim-unfriend/" ZU_VERSION);
+    SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
+    SETOPT(CURLOPT_WRITEDATA, (void *)c);
+out:
+    if (rc != CURLE_OK) {
+        seterr(errstr, errstr_size, "curl: %s: %s", what, curl_easy_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb_ctx, log_t *log,
+                       char *errstr, size_t errstr_size)
+{
+    zim_api_t *api = NULL;
+    int needs_slash;
+    CURLMcode mc;
+    size_t n;
+
+    if (!opts || !cb) {
+        seterr(errstr, errstr_size, "zim_api_new: %s is NULL", !opts ? "opts" : "callback");
+        return NULL;
+    }
+    if (endpoint_check(opts->endpoint, &needs_slash, errstr, errstr_size) != 0)
+        return NULL;
+    if (!opts->secret || !*opts->secret) {
+        seterr(errstr, errstr_size, "server secret: empty");
+        return NULL;
+    }
+    api = calloc(1, sizeof(*api));
+    if (!api)
+        goto oom;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        seterr(errstr, errstr_size, "curl_global_init failed");
+        goto fail;
+    }
+    api->global_init = 1;
+    api->app_id = opts->app_id;
+    api->cb = cb;
+    api->cb_ctx = cb_ctx;
+    api->log = log;
+    api->request_timeout_ms =
+        opts->request_timeout_ms > 0 ? opts->request_timeout_ms : ZIM_DEFAULT_REQUEST_TIMEOUT_MS;
+    api->connect_timeout_ms =
+        opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : ZIM_DEFAULT_CONNECT_TIMEOUT_MS;
+    api->endpoint = strdup(opts->endpoint);
+    api->secret_len = strlen(opts->secret);
+    api->secret = malloc(api->secret_len + 1);
+    if (!api->endpoint || !api->secret)
+        goto oom;
+    memcpy(api->secret, opts->secret, api->secret_len + 1);
+    if (opts->ca_file && *opts->ca_file) {
+        api->ca_file = strdup(opts->ca_file);
+        if (!api->ca_file)
+            goto oom;
+    }
+    n = opts->success_codes && opts->success_codes_cnt ? opts->success_codes_cnt : 1;
+    api->success_codes = calloc(n, sizeof(int64_t));
+    if (!api->success_codes)
+        goto oom;
+    if (opts->success_codes && opts->success_codes_cnt)
+        memcpy(api->success_codes, opts->success_codes, n * sizeof(int64_t));
+    api->success_codes_cnt = n;
+
+    api->multi = curl_multi_init();
+    if (!api->multi) {
+        seterr(errstr, errstr_size, "curl_multi_init failed");
+        goto fail;
+    }
+    api->maxconnects = ZIM_DEFAULT_MAXCONNECTS;
+    mc = curl_multi_setopt(api->multi, CURLMOPT_MAXCONNECTS, api->maxconnects);
+    if (mc != CURLM_OK) {
+        seterr(errstr, errstr_size, "curl: CURLMOPT_MAXCONNECTS: %s", curl_multi_strerror(mc));
+        goto fail;
+    }
+    return api;
+oom:
+    seterr(errstr, errstr_size, "zim_api_new: out of memory");
+fail:
+    zim_api_destroy(api);
+    return NULL;
+}
+
+void zim_api_destroy(zim_api_t *api)
+{
+    zim_call_t *c, *next;
+
+    if (!api)
+        return;
+    for (c = api->running; c; c = next) {
+        next = c->next;
+        if (api->multi && c->easy)
+            curl_multi_remove_handle(api->multi, c->easy);
+        call_free(c);
+    }
+    for (c = api->idle; c; c = next) {
+        next = c->next;
+        call_free(c);
+    }
+    if (api->multi)
+        curl_multi_cleanup(api->multi);
+    if (api->secret) {
+        OPENSSL_cleanse(api->secret, api->secret_len);
+        free(api->secret);
+    }
+    free(api->endpoint);
+    free(api->ca_file);
+    free(api->success_codes);
+    if (api->global_init)
+        curl_global_cleanup();
+    free(api);
+}
+
+int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *opaque, char *errstr,
+                  size_t errstr_size)
+{
+    char nonce[ZIM_NONCE_LEN + 1];
+    char *url = NULL;
+    zim_call_t *c = NULL;
+    CURLMcode mc;
+    int ret = -1;
+
+    if (!api) {
+        seterr(errstr, errstr_size, "zim_api_start: api is NULL");
+        return -1;
+    }
+    if (zim_sign_nonce(nonce, errstr, errstr_size) != 0)
+        goto out;
+    if (zim_api_build_url(api->endpoint, api->app_id, api->secret, user_id, delete_type, nonce,
+                          (int64_t)time(NULL), &url, errstr, errstr_size) != 0)
+        goto out;
+    c = call_get(api);
+    if (!c || !(c->user_id = strdup(user_id))) {
+        seterr(errstr, errstr_size, "zim_api_start: out of memory");
+        goto out;
+    }
+    c->delete_type = delete_type;
+    c->opaque = opaque;
+    if (call_setup(api, c, url, errstr, errstr_size) != 0)
+        goto out;
+    mc = curl_multi_add_handle(api->multi, c->easy);
+    if (mc != CURLM_OK) {
+        seterr(errstr, errstr_size, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+        goto out;
+    }
+    c->prev = NULL;
+    c->next = api->running;
+    if (api->running)
+        api->running->prev = c;
+    api->running = c;
+    api->in_flight++;
+    if (api->in_flight > api->maxconnects &&
+        curl_multi_setopt(api->multi, CURLMOPT_MAXCONNECTS, (long)api->in_flight) == CURLM_OK)
+        api->maxconnects = api->in_flight;
+    if (log_enabled(api->log, LOG_DEBUG)) {
+        char ubuf[64];
+        log_msg(api->log, LOG_DEBUG, "zim call started", "user_id",
+                log_user(api->log, user_id, ubuf, sizeof(ubuf)), "delete_type",
+                delete_type == ZIM_DELETE_ONE_WAY ? "1" : "0", NULL);
+    }
+    ret = 0;
+out:
+    if (url) {
+        OPENSSL_cleanse(url, strlen(url)); /* it carries the signature */
+        free(url);
+    }
+    if (ret != 0 && c)
+        call_release(api, c);
+    return ret;
+}
+
+int zim_api_in_flight(const zim_api_t *api)
+{
+    return api ? api->in_flight : 0;
+}
+
+int zim_api_poll(zim_api_t *api, struct curl_waitfd *extra, unsigned extra_cnt, int timeout_ms,
+                 char *errstr, size_t errstr_size)
+{
+    CURLMcode mc;
+
+    if (!api) {
+        seterr(errstr, errstr_size, "zim_api_poll: api is NULL");
+        return -1;
+    }
+    mc = curl_multi_poll(api->multi, extra, extra_cnt, timeout_ms, NULL);
+    if (mc != CURLM_OK) {
+        seterr(errstr, errstr_size, "curl_multi_poll: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills res for a finished transfer (before its handle is released). */
+static void call_result(zim_api_t *api, zim_call_t *c, CURLcode cc, zim_api_result_t *res)
+{
+    long status = 0;
+    curl_off_t total_us = 0;
+
+    memset(res, 0, sizeof(*res));
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+    res->curl_code = (int)cc;
+    res->http_status = status;
+    res->elapsed_us = (int64_t)total_us;
+    if (cc != CURLE_OK) {
+        snprintf(res->message, sizeof(res->message), "%s",
+                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+    } else if (c->body_over) {
+        snprintf(res->message, sizeof(res->message), "HTTP %ld: response body exceeds %d bytes",
+                 status, ZIM_MAX_BODY);
+    } else if (zim_api_parse_response(c->body, c->body_len, res) != 0 || status < 200 ||
+               status > 299) {
+        /* not a ZIM answer, or one under a failure status: name the status */
+        char why[sizeof(res->message)];
+        int n;
+        memcpy(why, res->message, sizeof(why));
+        n = snprintf(res->message, sizeof(res->message), why[0] ? "HTTP %ld: " : "HTTP %ld",
+                     status);
+        if (n > 0 && (size_t)n < sizeof(res->message))
+            copy_utf8(res->message + n, sizeof(res->message) - (size_t)n, why, strlen(why));
+    }
+    res->outcome = zim_api_classify(res->curl_code, status, res->has_code, res->code,
+                                    api->success_codes, api->success_codes_cnt);
+}
+
+static void call_finish(zim_api_t *api, zim_call_t *c, CURLcode cc)
+{
+    zim_api_result_t res;
+    void *opaque = c->opaque;
+
+    call_result(api, c, cc, &res);
+    curl_multi_remove_handle(api->multi, c->easy);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        api->running = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    api->in_flight--;
+    if (log_enabled(api->log, LOG_DEBUG)) {
+        char ubuf[64], status[24], code[24], us[24];
+        snprintf(status, sizeof(status), "%ld", res.http_status);
+        snprintf(code, sizeof(code), "%" PRId64, res.code);
+        snprintf(us, sizeof(us), "%" PRId64, res.elapsed_us);
+        log_msg(api->log, LOG_DEBUG, "zim call finished", "user_id",
+                log_user(api->log, c->user_id, ubuf, sizeof(ubuf)), "outcome",
+                zim_outcome_name(res.outcome), "http_status", status, "code",
+                res.has_code ? code : NULL, "elapsed_us", us, NULL);
+    }
+    call_release(api, c);
+    /* Bookkeeping is complete: the callback may start new calls. */
+    api->cb(opaque, &res, api->cb_ctx);
+}
+
+int zim_api_perform(zim_api_t *api, char *errstr, size_t errstr_size)
+{
+    CURLMcode mc;
+    CURLMsg *msg;
+    int running = 0, left = 0;
+
+    if (!api) {
+        seterr(errstr, errstr_size, "zim_api_perform: api is NULL");
+        return -1;
+    }
+    mc = curl_multi_perform(api->multi, &running);
+    if (mc != CURLM_OK) {
+        seterr(errstr, errstr_size, "curl_multi_perform: %s", curl_multi_strerror(mc));
+        return -1;
+    }
+    while ((msg = curl_multi_info_read(api->multi, &left)) != NULL) {
+        char *priv = NULL;
+        CURLcode cc;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        cc = msg->data.result;
+        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
+            continue;
+        call_finish(api, (zim_call_t *)(void *)priv, cc);
+    }
+    return 0;
+}
