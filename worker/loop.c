@@ -370,8 +370,14 @@ static int setup(loop_t *l, char *err, size_t errsz)
         snprintf(err, errsz, "metrics: out of memory");
         return -1;
     }
-    if (cfg->listen[0] && !(l->httpd = httpd_new(cfg->listen, on_http, l, err, errsz)))
-        return -1;
+    if (cfg->listen[0]) {
+        char port[16];
+        if (!(l->httpd = httpd_new(cfg->listen, on_http, l, err, errsz)))
+            return -1;
+        snprintf(port, sizeof(port), "%d", httpd_port(l->httpd));
+        log_msg(l->log, LOG_INFO, "observability endpoint", "listen", cfg->listen, "port", port,
+                NULL);
+    }
     if (!(l->offsets = offsets_new(cfg->input_topics.n)) ||
         !(l->rl = ratelimit_new(cfg->rate_limit_qps, now))) {
         snprintf(err, errsz, "out of memory");

@@ -1,0 +1,284 @@
+"""zu_harness - start zim-sandbox and zim-unfriend-worker for integration tests.
+
+    from zu_harness import Sandbox, Worker, write_config, event, results, TestRun
+
+    with MockKafka().start(topics={"account-events": 3}) as mk, Sandbox().start() as sb:
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
+        with Worker(cfg).start() as w:
+            ...
+        rs = results(mk.bootstrap)
+
+Everything binds 127.0.0.1 on kernel-chosen ports and is stopped at the end.
+Binaries come from $ZU_BUILD_DIR (default ./build). python3 stdlib only.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+from zu_kafka import consume_all, wait_for  # noqa: F401  (re-exported for tests)
+
+APP_ID = 1234567890
+SECRET = "zu-test-secret-Q9x!"
+RESULT_TOPIC = "zim-unfriend-results"
+DLQ_TOPIC = "zim-unfriend-dlq"
+INPUT_TOPIC = "account-events"
+
+
+def build_dir():
+    return os.environ.get("ZU_BUILD_DIR", "build")
+
+
+def binary(name):
+    return os.path.join(build_dir(), name)
+
+
+class Sandbox:
+    """One zim-sandbox process with a request log."""
+
+    def __init__(self, app_id=APP_ID, secret=SECRET, qps=20, latency_ms=0, extra=()):
+        self.args = ["--port", "0", "--app-id", str(app_id), "--secret", secret,
+                     "--qps", str(qps), "--latency-ms", str(latency_ms)] + list(extra)
+        self.dir = tempfile.mkdtemp(prefix="zu-sandbox-")
+        self.log_path = os.path.join(self.dir, "requests.jsonl")
+        self.proc = None
+        self.endpoint = None
+
+    def start(self):
+        self.proc = subprocess.Popen([binary("zim-sandbox")] + self.args + ["--log", self.log_path],
+                                     stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "stderr"), "wb"))
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith("listening "):
+            raise RuntimeError("zim-sandbox did not start: %r" % line)
+        self.endpoint = "http://%s/" % line.split()[1]
+        return self
+
+    def control(self, path, **params):
+        url = self.endpoint + path.lstrip("/")
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.loads(r.read())
+
+    def fault(self, kind, count=1, user=None):
+        params = {"kind": kind, "count": count}
+        if user is not None:
+            params["user"] = user
+        return self.control("_sandbox/fault", **params)
+
+    def set_secret(self, value):
+        return self.control("_sandbox/secret", value=value)
+
+    def stats(self):
+        return self.control("_sandbox/stats")
+
+    def requests(self):
+        """Every DeleteAllFriends request logged so far (dicts)."""
+        out = []
+        try:
+            with open(self.log_path, "rb") as f:
+                for raw in f:
+                    if raw.strip():
+                        out.append(json.loads(raw))
+        except FileNotFoundError:
+            pass
+        return out
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def write_config(directory, bootstrap, endpoint, **sections):
+    """Writes a worker config for tests; sections override/add keys, e.g.
+    write_config(d, b, e, zim={"rate_limit_qps": 5.0}, worker={"max_in_flight": 4}).
+    Values: str -> quoted, bool -> true/false, list -> [ ... ], else as is."""
+    conf = {
+        "kafka": {
+            "brokers": bootstrap,
+            "group_id": "zu-test",
+            "input_topics": [INPUT_TOPIC],
+            "result_topic": RESULT_TOPIC,
+            "dead_letter_topic": DLQ_TOPIC,
+            "consumer": ["session.timeout.ms=6000", "heartbeat.interval.ms=500",
+                         "socket.connection.setup.timeout.ms=5000"],
+        },
+        "zim": {"endpoint": endpoint, "app_id": APP_ID, "request_timeout_ms": 3000},
+        "retry": {"initial_backoff_ms": 50, "max_backoff_ms": 1000},
+        "worker": {"shutdown_grace_ms": 10000},
+        "observability": {"listen": "127.0.0.1:0", "log_format": "json", "log_level": "info"},
+    }
+    for group, keys in sections.items():
+        conf.setdefault(group, {}).update(keys)
+
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[ " + ", ".join(val(x) for x in v) + " ]"
+        if isinstance(v, dict):
+            return "{ " + " ".join("%s = %s;" % (k, val(x)) if not isinstance(x, dict)
+                                   else "%s: %s;" % (k, val(x)) for k, x in v.items()) + " }"
+        return str(v)
+
+    lines = []
+    for group, keys in conf.items():
+        lines.append("%s: {" % group)
+        for k, v in keys.items():
+            lines.append("  %s%s %s;" % (k, ":" if isinstance(v, dict) else " =", val(v)))
+        lines.append("};")
+    path = os.path.join(directory, "worker-%d.cfg" % int(time.time() * 1e6))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+class Worker:
+    """One zim-unfriend-worker process; stderr (JSON log lines) kept in a file."""
+
+    def __init__(self, config, args=(), secret=SECRET, env=None):
+        self.argv = [binary("zim-unfriend-worker"), "-c", config] + list(args)
+        self.env = dict(os.environ)
+        self.env["ZIM_SERVER_SECRET"] = secret
+        self.env.update(env or {})
+        fd, self.log_path = tempfile.mkstemp(prefix="zu-worker-", suffix=".log")
+        os.close(fd)
+        self.proc = None
+        self.stdout = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.PIPE,
+                                     stderr=open(self.log_path, "wb"))
+        return self
+
+    def logs(self):
+        out = []
+        with open(self.log_path, "rb") as f:
+            for raw in f:
+                try:
+                    out.append(json.loads(raw))
+                except ValueError:
+                    out.append({"raw": raw.decode("utf-8", "replace")})
+        return out
+
+    def metrics_port(self):
+        """The observability port, from the log line of the endpoint (None if off)."""
+        for rec in self.logs():
+            if rec.get("msg") == "observability endpoint" and rec.get("port"):
+                return int(rec["port"])
+        return None
+
+    def http(self, path):
+        """(status, body) of GET path on the observability endpoint."""
+        port = wait_for(self.metrics_port, timeout=20)
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metric(self, name, labels=None):
+        """Value of zim_unfriend_<name>{labels} from /metrics (0.0 when absent)."""
+        _, body = self.http("/metrics")
+        want = "zim_unfriend_" + name + ("{" + labels + "}" if labels else "")
+        for line in body.splitlines():
+            if line.startswith(want + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self, timeout=30):
+        """SIGTERM; returns the exit code."""
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def kill9(self):
+        if self.running():
+            self.proc.kill()
+        return self.proc.wait()
+
+    def wait(self, timeout=60):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("worker did not exit within %ss; log: %s" % (timeout, self.log_path))
+        if self.stdout is None:
+            self.stdout = self.proc.stdout.read().decode("utf-8", "replace")
+        return rc
+
+    def dump(self, n=40):
+        """The last n log lines, for failure messages."""
+        with open(self.log_path, "rb") as f:
+            return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.running():
+            self.kill9()
+
+
+def event(type_="account-deleted", user_id="u1", **fields):
+    """An input event value (bytes)."""
+    d = {"type": type_, "user_id": user_id}
+    d.update(fields)
+    return json.dumps(d).encode()
+
+
+def results(bootstrap, topic=RESULT_TOPIC, timeout=60):
+    """Result messages: list of (message dict, parsed JSON value)."""
+    out = []
+    for m in consume_all(bootstrap, topic, timeout=timeout):
+        out.append((m, json.loads(m["value"])))
+    return out
+
+
+class TestRun:
+    """Collects named checks and prints the closing 'N passed, N failed' line."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def case(self, fn):
+        name = fn.__name__
+        t0 = time.time()
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - report every failure, keep going
+            import traceback
+            traceback.print_exc()
+            print("FAIL %s (%.1fs): %s" % (name, time.time() - t0, e), flush=True)
+            self.failed += 1
+        else:
+            print("ok   %s (%.1fs)" % (name, time.time() - t0), flush=True)
+            self.passed += 1
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        sys.exit(1 if self.failed or not self.passed else 0)
