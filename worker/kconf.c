@@ -111,6 +111,8 @@ rd_kafka_conf_t *kconf_producer(const config_t *cfg, kconf_ctx_t *ctx, char *err
     if (set(conf, "bootstrap.servers", cfg->brokers, "kafka.brokers", errstr, errstr_size) ||
         set(conf, "client.id", "zim-unfriend", "kafka", errstr, errstr_size) ||
         set(conf, "linger.ms", "5", "kafka", errstr, errstr_size) ||
+        /* DLQ copies are byte-exact copies of whatever the input held. */
+        set(conf, "message.max.bytes", "16777216", "kafka", errstr, errstr_size) ||
         apply(conf, &cfg->producer_props, "kafka.producer", errstr, errstr_size))
         goto fail;
     if (set(conf, "enable.idempotence", "true", "kafka", errstr, errstr_size) ||

@@ -17,7 +17,7 @@ typedef struct pub_msg {
     const char *topic;
     char *payload; /* owned when owns_payload, else the job's raw value */
     size_t len;
-    int owns_payload;
+    int owns_payload; /* a result (owned JSON); else a DLQ copy */
     const void *key;
     size_t key_len;
     rd_kafka_headers_t *hdrs; /* template; a copy goes with every produce */
@@ -124,6 +124,31 @@ static void backlog_push(publisher_t *p, pub_msg_t *m, int64_t delay_ms)
     p->backlog_tail = m;
 }
 
+static void delivered(publisher_t *p, pub_msg_t *m)
+{
+    job_t *job = m->job;
+    p->pending--;
+    msg_free(m);
+    if (--job->deliveries_pending == 0)
+        p->done(p->ctx, job);
+}
+
+/* A DLQ copy the cluster can never take (too large): it is given up, loudly,
+ * rather than stalling the partition; the failure result still goes out. */
+static int dlq_refused(publisher_t *p, pub_msg_t *m, rd_kafka_resp_err_t err)
+{
+    if (m->owns_payload || (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+                            err != RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE))
+        return 0;
+    char size[24];
+    snprintf(size, sizeof(size), "%zu", m->len);
+    log_msg(p->log, LOG_ERROR, "dead-letter copy refused as too large; not retried", "topic",
+            m->topic, "bytes", size, "error", rd_kafka_err2str(err), "event_id",
+            m->job->ev.event_id, NULL);
+    delivered(p, m);
+    return 1;
+}
+
 /* Produces m; on a refusal it goes to the backlog. */
 static void produce(publisher_t *p, pub_msg_t *m)
 {
@@ -135,6 +160,8 @@ static void produce(publisher_t *p, pub_msg_t *m)
     if (!err)
         return;
     rd_kafka_headers_destroy(h); /* only a successful produce takes them */
+    if (dlq_refused(p, m, err))
+        return;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         log_msg(p->log, LOG_ERROR, "produce refused; retrying", "topic", m->topic, "error",
                 rd_kafka_err2str(err), "event_id", m->job->ev.event_id, NULL);
@@ -184,16 +211,14 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
             msg_free(m);
             return;
         }
+        if (dlq_refused(p, m, rkm->err))
+            return;
         log_msg(p->log, LOG_ERROR, "delivery failed; producing again", "topic", m->topic, "error",
                 rd_kafka_err2str(rkm->err), "event_id", m->job->ev.event_id, NULL);
         backlog_push(p, m, 1000);
         return;
     }
-    job_t *job = m->job;
-    p->pending--;
-    msg_free(m);
-    if (--job->deliveries_pending == 0)
-        p->done(p->ctx, job);
+    delivered(p, m);
 }
 
 static const char *job_status_name(const job_t *job)
