@@ -100,7 +100,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
     line[l] = '\0';
     line[strcspn(line, "\r\n")] = '\0';
     if (strncasecmp(line, "Allow: ", 7) == 0)
-        snprintf(r->allow, sizeof(r->allow), "%s", line + 7);
+        snprintf(r->allow, sizeof(r->allow), "%.63s", line + 7);
     return len;
 }
 
