@@ -1,0 +1,1015 @@
+/* config.c - the worker's configuration, driven by one table.
+ *
+ * keys[] is the only list of configuration keys. Each default is written in
+ * the table as libconfig text: config_defaults() renders the defaults as a
+ * document and loads it with the same code that loads a file, and
+ * config_write_example() prints the same text with the help. config_print()
+ * walks the table over a loaded config. Cross-key rules (secret, backoff
+ * order, topic overlaps) find their keys through the table too, so every
+ * error names "file:line: group.key". */
+
+/* libconfig's handle is also called config_t: rename it on the way in. */
+#define config_t lc_config_t
+#include <libconfig.h>
+#undef config_t
+
+#include "common/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#define SECRET_FILE_MAX 4096
+#define SECRET_ENV      "ZIM_SERVER_SECRET"
+#define BROKERS_ENV     "KAFKA_BROKERS"
+
+typedef enum {
+    KT_STR,      /* char * */
+    KT_INT,      /* int */
+    KT_U32,      /* uint32_t */
+    KT_FLOAT,    /* double; a libconfig integer is accepted */
+    KT_BOOL,     /* int 0/1 */
+    KT_STRV,     /* config_strv_t */
+    KT_I64V,     /* int64_t *, then its size_t count */
+    KT_ENUM,     /* an enum (int): the index into choices */
+    KT_ENUM_STR, /* char *: one of choices */
+    KT_EVCLASS   /* config_event_class_t: { match = [ ... ]; delete_type = "..."; } */
+} ktype_t;
+
+enum {
+    F_REQUIRED = 1, /* no default: must be set in the file */
+    F_SECRET = 2,   /* never printed nor echoed; wiped on free */
+    F_MIN_EXCL = 4, /* range excludes min */
+    F_NONEMPTY = 8, /* string or list must not be empty */
+    F_UNIQUE = 16   /* list entries must be distinct */
+};
+
+/* Extra check of one string (or list entry); fills why on error. */
+typedef int check_fn(const char *s, char *why, size_t why_size);
+
+typedef struct cfg_key {
+    const char *group;
+    const char *name;
+    ktype_t type;
+    size_t off;
+    int flags;
+    const char *def;     /* libconfig text of the default (the empty value when required) */
+    const char *example; /* shown in the example instead of def (required keys) */
+    double min, max;     /* KT_INT, KT_U32, KT_FLOAT */
+    const char *const *choices;
+    check_fn *check;
+    const char *help;
+} cfg_key_t;
+
+_Static_assert(sizeof(config_share_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(config_unknown_t) == sizeof(int), "enums are stored as int");
+_Static_assert(offsetof(config_t, success_codes_cnt) ==
+                   offsetof(config_t, success_codes) + sizeof(int64_t *),
+               "a KT_I64V count follows its array");
+
+/* ---- value checks used by the table ---- */
+
+static const char *q(char *buf, size_t size, const char *s);
+
+static int bad(const char *s, const char *reason, char *why, size_t n)
+{
+    char qb[80];
+    snprintf(why, n, "\"%s\" %s", q(qb, sizeof(qb), s), reason);
+    return -1;
+}
+
+static int name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-';
+}
+
+static int check_topic(const char *s, char *why, size_t n)
+{
+    size_t len = strlen(s), i = 0;
+    while (i < len && name_char(s[i]))
+        i++;
+    if (i < len || len > 249 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return bad(s, "is not a valid topic name (a-z A-Z 0-9 . _ -, at most 249)", why, n);
+    return 0;
+}
+
+static int check_input_topic(const char *s, char *why, size_t n)
+{
+    return s[0] == '^' ? 0 : check_topic(s, why, n); /* "^regex": a pattern subscription */
+}
+
+static int check_opt_topic(const char *s, char *why, size_t n)
+{
+    return s[0] ? check_topic(s, why, n) : 0;
+}
+
+static int check_prop(const char *s, char *why, size_t n)
+{
+    const char *eq = strchr(s, '='), *p = s;
+    while (p < eq && name_char(*p))
+        p++;
+    if (!eq || eq == s || p != eq)
+        return bad(s, "is not \"name=value\" with a property name", why, n);
+    return 0;
+}
+
+static int check_endpoint(const char *s, char *why, size_t n)
+{
+    size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
+    if (!skip || !s[skip] || s[skip] == '/')
+        return bad(s, "must start with http:// or https:// and a host", why, n);
+    for (const char *p = s; *p; p++)
+        if (*p == '?' || *p == '#' || (unsigned char)*p <= 0x20 || *p == 0x7F)
+            return bad(s, "must not contain '?', '#' or spaces", why, n);
+    return 0;
+}
+
+static int check_listen(const char *s, char *why, size_t n)
+{
+    const char *colon = strrchr(s, ':');
+    size_t hlen = colon ? (size_t)(colon - s) : 0, plen = colon ? strlen(colon + 1) : 0;
+    long port = 0;
+    int ok = colon && hlen > 0 && plen >= 1 && plen <= 5;
+    for (size_t i = 0; ok && i < plen; i++) {
+        ok = colon[1 + i] >= '0' && colon[1 + i] <= '9';
+        port = port * 10 + (colon[1 + i] - '0');
+    }
+    if (ok && s[0] == '[')
+        ok = hlen > 2 && s[hlen - 1] == ']';
+    else if (ok)
+        ok = memchr(s, ':', hlen) == NULL;
+    for (size_t i = 0; ok && i < hlen; i++)
+        ok = (unsigned char)s[i] > 0x20 && s[i] != 0x7F;
+    if (s[0] && (!ok || port > 65535))
+        return bad(s, "must be \"\" or host:port with port 0..65535", why, n);
+    return 0;
+}
+
+static int check_ca_file(const char *s, char *why, size_t n)
+{
+    char qb[80];
+    if (s[0] && access(s, R_OK) != 0) {
+        snprintf(why, n, "cannot read \"%s\": %s", q(qb, sizeof(qb), s), strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the table ---- */
+
+static const char *const share_names[] = {"partitions", "none", NULL};
+static const char *const unknown_names[] = {"ignore", "fail", NULL};
+static const char *const format_names[] = {"json", "text", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const delete_names[] = {"two-way", "one-way", NULL};
+
+#define KEY(g, n, t, f, fl, def, ex, lo, hi, ch, chk, help)                                        \
+    {                                                                                              \
+        g, n, t, offsetof(config_t, f), fl, def, ex, lo, hi, ch, chk, help                         \
+    }
+
+static const cfg_key_t keys[] = {
+    KEY("kafka", "brokers", KT_STR, brokers, F_NONEMPTY, "\"localhost:9092\"", NULL, 0, 0, NULL,
+        NULL, "Bootstrap brokers, \"host:port\" separated by commas. Env KAFKA_BROKERS overrides."),
+    KEY("kafka", "group_id", KT_STR, group_id, F_NONEMPTY, "\"zim-unfriend\"", NULL, 0, 0, NULL,
+        NULL, "Consumer group. All replicas share it, and the rate budget with it."),
+    KEY("kafka", "input_topics", KT_STRV, input_topics, F_REQUIRED | F_NONEMPTY | F_UNIQUE, "[ ]",
+        "[ \"account-events\" ]", 0, 0, NULL, check_input_topic,
+        "Topics to consume events from, one or more (\"^regex\" subscribes by pattern)."),
+    KEY("kafka", "result_topic", KT_STR, result_topic, F_REQUIRED | F_NONEMPTY, "\"\"",
+        "\"zim-unfriend-results\"", 0, 0, NULL, check_topic,
+        "Topic that receives one result event per input event."),
+    KEY("kafka", "dead_letter_topic", KT_STR, dead_letter_topic, 0, "\"\"", NULL, 0, 0, NULL,
+        check_opt_topic, "Raw copies of invalid events go here; \"\" = none."),
+    KEY("kafka", "consumer", KT_STRV, consumer_props, 0, "[ ]", NULL, 0, 0, NULL, check_prop,
+        "Extra librdkafka consumer properties as \"name=value\" strings,\n"
+        "e.g. [ \"session.timeout.ms=6000\", \"heartbeat.interval.ms=500\" ]."),
+    KEY("kafka", "producer", KT_STRV, producer_props, 0, "[ ]", NULL, 0, 0, NULL, check_prop,
+        "Extra librdkafka producer properties as \"name=value\" strings,\n"
+        "e.g. [ \"compression.type=zstd\", \"linger.ms=10\" ]."),
+
+    KEY("zim", "endpoint", KT_STR, endpoint, F_NONEMPTY, "\"https://zim-api.zego.im/\"", NULL, 0, 0,
+        NULL, check_endpoint,
+        "ZIM server API base URL. Regional hosts: zim-api-sha.zego.im, -hkg, -fra, -lax,\n"
+        "-bom, -sgp."),
+    KEY("zim", "app_id", KT_U32, app_id, F_REQUIRED, "0", "1234567890", 1, 4294967295.0, NULL, NULL,
+        "Your ZIM AppId. Values above 2147483647 need libconfig's L suffix (3000000000L)."),
+    KEY("zim", "server_secret", KT_STR, server_secret, F_SECRET, "\"\"", NULL, 0, 0, NULL, NULL,
+        "The ServerSecret. Better leave it empty and set env ZIM_SERVER_SECRET (which wins\n"
+        "over both settings) or server_secret_file. Setting both server_secret and\n"
+        "server_secret_file is an error."),
+    KEY("zim", "server_secret_file", KT_STR, server_secret_file, 0, "\"\"", NULL, 0, 0, NULL, NULL,
+        "File holding the ServerSecret (one trailing newline is ignored)."),
+    KEY("zim", "rate_limit_qps", KT_FLOAT, rate_limit_qps, F_MIN_EXCL, "20.0", NULL, 0, 100000,
+        NULL, NULL, "The AppId-wide budget of calls per second, all replicas together."),
+    KEY("zim", "rate_limit_share", KT_ENUM, rate_limit_share, 0, "\"partitions\"", NULL, 0, 0,
+        share_names, NULL,
+        "\"partitions\": each replica spends the budget in proportion to the input\n"
+        "partitions it owns; \"none\": each replica may spend all of it."),
+    KEY("zim", "request_timeout_ms", KT_INT, request_timeout_ms, 0, "5000", NULL, 1, 600000, NULL,
+        NULL, "Time-out of one API call, connect included."),
+    KEY("zim", "connect_timeout_ms", KT_INT, connect_timeout_ms, 0, "3000", NULL, 1, 600000, NULL,
+        NULL, "Time-out of the TCP and TLS connect."),
+    KEY("zim", "success_codes", KT_I64V, success_codes, F_NONEMPTY, "[ 0 ]", NULL, 0, 0, NULL, NULL,
+        "ZIM Codes that count as success."),
+    KEY("zim", "ca_file", KT_STR, ca_file, 0, "\"\"", NULL, 0, 0, NULL, check_ca_file,
+        "Extra CA bundle (PEM) trusted besides the system's; TLS is always verified."),
+
+    KEY("retry", "max_attempts", KT_INT, max_attempts, 0, "8", NULL, 1, 1000, NULL, NULL,
+        "API calls per event before it fails as retries_exhausted."),
+    KEY("retry", "initial_backoff_ms", KT_INT, initial_backoff_ms, 0, "250", NULL, 1, 3600000, NULL,
+        NULL, "Cap of the first retry delay; doubles per attempt (full jitter)."),
+    KEY("retry", "max_backoff_ms", KT_INT, max_backoff_ms, 0, "30000", NULL, 1, 3600000, NULL, NULL,
+        "Largest retry delay; at least initial_backoff_ms."),
+
+    KEY("worker", "max_in_flight", KT_INT, max_in_flight, 0, "64", NULL, 1, 10000, NULL, NULL,
+        "Concurrent API calls (one per user at a time)."),
+    KEY("worker", "shutdown_grace_ms", KT_INT, shutdown_grace_ms, 0, "15000", NULL, 0, 3600000,
+        NULL, NULL, "On SIGTERM/SIGINT, time given to in-flight calls to finish."),
+
+    KEY("events", "account_deleted", KT_EVCLASS, account_deleted, F_UNIQUE,
+        "{ match = [ \"account-deleted\" ]; delete_type = \"two-way\"; }", NULL, 0, 0, delete_names,
+        NULL,
+        "Event types handled as account deletions, and the DeleteType used unless the\n"
+        "event says otherwise."),
+    KEY("events", "friend_reset", KT_EVCLASS, friend_reset, F_UNIQUE,
+        "{ match = [ \"friend-reset\" ]; delete_type = \"two-way\"; }", NULL, 0, 0, delete_names,
+        NULL, "Event types handled as friend-list resets, and their default DeleteType."),
+    KEY("events", "unknown_types", KT_ENUM, unknown_types, 0, "\"ignore\"", NULL, 0, 0,
+        unknown_names, NULL,
+        "Events of any other type: \"ignore\" (skip and count) or \"fail\" (failure result)."),
+
+    KEY("observability", "listen", KT_STR, listen, 0, "\"\"", NULL, 0, 0, NULL, check_listen,
+        "\"host:port\" serving /metrics, /healthz and /readyz, e.g. \"127.0.0.1:9464\";\n"
+        "\"\" = off."),
+    KEY("observability", "log_format", KT_ENUM_STR, log_format, 0, "\"json\"", NULL, 0, 0,
+        format_names, NULL, "Log lines on stderr: JSON objects or plain text."),
+    KEY("observability", "log_level", KT_ENUM_STR, log_level, 0, "\"info\"", NULL, 0, 0,
+        level_names, NULL, "Least severe level logged."),
+    KEY("observability", "redact_user_ids", KT_BOOL, redact_user_ids, 0, "false", NULL, 0, 0, NULL,
+        NULL, "Logs show a short keyed hash instead of user ids."),
+};
+
+#define NKEYS              (sizeof(keys) / sizeof(keys[0]))
+#define FIELD(cfg, k, T)   ((T *)(void *)((char *)(cfg) + (k)->off))
+#define I64V_COUNT(cfg, k) ((size_t *)(void *)((char *)(cfg) + (k)->off + sizeof(int64_t *)))
+
+/* Load-time state. strict is off while loading the table's own defaults. */
+typedef struct ctx {
+    config_t *cfg;
+    const char *path;
+    char *errstr;
+    size_t errstr_size;
+    int strict;
+    const char *file[NKEYS]; /* where each key was set; NULL: not in the file */
+    unsigned line[NKEYS];
+} ctx_t;
+
+/* ---- helpers ---- */
+
+/* A value made safe to quote in a one-line message: at most 64 bytes,
+ * control and non-ASCII bytes shown as '?'. */
+static const char *q(char *buf, size_t size, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 4 < size && i < 64; i++)
+        buf[i] = ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7F) ? '?' : s[i];
+    if (s[i]) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static int choice_index(const char *const *choices, const char *s)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(choices[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* "a" | "b" | "c" */
+static const char *choices_text(const char *const *choices, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; choices[i] && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s\"%s\"", i ? " | " : "", choices[i]);
+    return buf;
+}
+
+static void wipe_free(char *s)
+{
+    if (s)
+        OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}
+
+static void strv_free(config_strv_t *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+static int set_str(char **field, const char *v, int secret)
+{
+    char *d = strdup(v);
+    if (!d)
+        return -1;
+    if (secret)
+        wipe_free(*field);
+    else
+        free(*field);
+    *field = d;
+    return 0;
+}
+
+static const cfg_key_t *find_key(const char *group, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].group, group) == 0 && (!name || strcmp(keys[i].name, name) == 0))
+            return &keys[i];
+    return NULL;
+}
+
+/* The index of the key stored at offset off. */
+static size_t key_at(size_t off)
+{
+    size_t i = 0;
+    while (i < NKEYS - 1 && keys[i].off != off)
+        i++;
+    return i;
+}
+
+__attribute__((format(printf, 5, 6))) static int fail(ctx_t *c, const char *file, unsigned line,
+                                                      const char *key, const char *fmt, ...)
+{
+    char why[300];
+    va_list ap;
+    if (!c->errstr || !c->errstr_size)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (line)
+        snprintf(c->errstr, c->errstr_size, "%s:%u: %s: %s", file ? file : c->path, line, key, why);
+    else
+        snprintf(c->errstr, c->errstr_size, "%s: %s: %s", file ? file : c->path, key, why);
+    return -1;
+}
+
+/* Fails at a setting of the parsed file. */
+#define SFAIL(c, s, key, ...)                                                                      \
+    fail(c, config_setting_source_file(s), config_setting_source_line(s), key, __VA_ARGS__)
+/* Fails at the line where the key stored at offset off was set. */
+#define KFAIL(c, off, ...)                                                                         \
+    fail(c, (c)->file[key_at(off)], (c)->line[key_at(off)], key_name(key_at(off), kbuf),           \
+         __VA_ARGS__)
+
+static const char *key_name(size_t i, char *buf)
+{
+    snprintf(buf, 96, "%s.%s", keys[i].group, keys[i].name);
+    return buf;
+}
+
+/* ---- loading one setting ---- */
+
+static int get_int(const config_setting_t *s, long long *v)
+{
+    if (config_setting_type(s) == CONFIG_TYPE_INT)
+        *v = config_setting_get_int(s);
+    else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+        *v = config_setting_get_int64(s);
+    else
+        return -1;
+    return 0;
+}
+
+/* Reads a list of strings (strv) or integers (i64, i64_n), replacing the
+ * field's previous value on success. */
+static int load_list(ctx_t *c, const config_setting_t *s, const char *kname, int flags,
+                     check_fn *check, config_strv_t *strv, int64_t **i64, size_t *i64_n)
+{
+    config_strv_t sv = {NULL, 0};
+    int64_t *iv = NULL;
+    int n = config_setting_length(s), rc = -1;
+    long long x;
+    char why[200], qb[80];
+    const char *what = strv ? "must be a list of strings" : "must be a list of integers";
+
+    if (!config_setting_is_array(s) && !config_setting_is_list(s))
+        return SFAIL(c, s, kname, "%s", what);
+    if (c->strict && n == 0 && (flags & F_NONEMPTY))
+        return SFAIL(c, s, kname, "must not be empty");
+    if (!(sv.v = calloc((size_t)n + 1, sizeof(char *))) ||
+        !(iv = calloc((size_t)n + 1, sizeof(*iv))))
+        goto oom;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *v = config_setting_get_string(e);
+        if (!strv) {
+            if (get_int(e, &x) != 0) {
+                SFAIL(c, e, kname, "%s", what);
+                goto out;
+            }
+            iv[i] = x;
+            continue;
+        }
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            SFAIL(c, e, kname, "%s", what);
+            goto out;
+        }
+        if (c->strict && !v[0]) {
+            SFAIL(c, e, kname, "entries must not be empty");
+            goto out;
+        }
+        if (c->strict && check && check(v, why, sizeof(why)) != 0) {
+            SFAIL(c, e, kname, "%s", why);
+            goto out;
+        }
+        for (size_t j = 0; (flags & F_UNIQUE) && j < sv.n; j++) {
+            if (strcmp(sv.v[j], v) == 0) {
+                SFAIL(c, e, kname, "duplicate entry \"%s\"", q(qb, sizeof(qb), v));
+                goto out;
+            }
+        }
+        if (!(sv.v[sv.n] = strdup(v)))
+            goto oom;
+        sv.n++;
+    }
+    if (strv) {
+        strv_free(strv);
+        *strv = sv;
+        sv.v = NULL;
+        sv.n = 0;
+    } else {
+        free(*i64);
+        *i64 = iv;
+        *i64_n = (size_t)n;
+        iv = NULL;
+    }
+    rc = 0;
+    goto out;
+oom:
+    SFAIL(c, s, kname, "out of memory");
+out:
+    strv_free(&sv);
+    free(iv);
+    return rc;
+}
+
+static int load_evclass(ctx_t *c, const cfg_key_t *k, const config_setting_t *s, const char *kname)
+{
+    config_event_class_t *ev = FIELD(c->cfg, k, config_event_class_t);
+    char sub[160], qb[80], ch[80];
+    if (!config_setting_is_group(s))
+        return SFAIL(c, s, kname, "must be a group { match = [ ... ]; delete_type = \"...\"; }");
+    for (int i = 0; i < config_setting_length(s); i++) {
+        const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+        const char *name = config_setting_name(m), *v = config_setting_get_string(m);
+        snprintf(sub, sizeof(sub), "%.80s.%.64s", kname, name);
+        if (strcmp(name, "match") == 0) {
+            if (load_list(c, m, sub, k->flags, NULL, &ev->match, NULL, NULL) != 0)
+                return -1;
+        } else if (strcmp(name, "delete_type") == 0) {
+            if (config_setting_type(m) != CONFIG_TYPE_STRING)
+                return SFAIL(c, m, sub, "must be a string");
+            if ((ev->delete_type = config_delete_type_parse(v)) < 0)
+                return SFAIL(c, m, sub, "must be one of %s (not \"%s\")",
+                             choices_text(k->choices, ch, sizeof(ch)), q(qb, sizeof(qb), v));
+        } else {
+            return SFAIL(c, m, sub, "unknown setting");
+        }
+    }
+    return 0;
+}
+
+static int load_key(ctx_t *c, const cfg_key_t *k, const config_setting_t *s, const char *kname)
+{
+    char why[200], qb[80], ch[80];
+    const char *v = config_setting_get_string(s);
+    int type = config_setting_type(s), idx = 0;
+    long long iv = 0;
+    double fv;
+
+    switch (k->type) {
+    case KT_STR:
+    case KT_ENUM:
+    case KT_ENUM_STR:
+        if (type != CONFIG_TYPE_STRING)
+            return SFAIL(c, s, kname, "must be a string");
+        if (k->choices && (idx = choice_index(k->choices, v)) < 0)
+            return SFAIL(c, s, kname, "must be one of %s (not \"%s\")",
+                         choices_text(k->choices, ch, sizeof(ch)), q(qb, sizeof(qb), v));
+        if (k->type == KT_ENUM) {
+            *FIELD(c->cfg, k, int) = idx;
+            return 0;
+        }
+        if (c->strict && (k->flags & F_NONEMPTY) && !v[0])
+            return SFAIL(c, s, kname, "must not be empty");
+        if (c->strict && k->check && k->check(v, why, sizeof(why)) != 0)
+            return SFAIL(c, s, kname, "%s", why);
+        if (set_str(FIELD(c->cfg, k, char *), v, k->flags & F_SECRET) != 0)
+            return SFAIL(c, s, kname, "out of memory");
+        return 0;
+    case KT_INT:
+    case KT_U32:
+        if (get_int(s, &iv) != 0)
+            return SFAIL(c, s, kname, "must be an integer");
+        if (c->strict && (iv < (long long)k->min || iv > (long long)k->max))
+            return SFAIL(c, s, kname, "must be between %.0f and %.0f%s", k->min, k->max,
+                         k->type == KT_U32 && iv < 0 && type == CONFIG_TYPE_INT
+                             ? " (write values above 2147483647 with an L suffix)"
+                             : "");
+        if (k->type == KT_INT)
+            *FIELD(c->cfg, k, int) = (int)iv;
+        else
+            *FIELD(c->cfg, k, uint32_t) = (uint32_t)iv;
+        return 0;
+    case KT_FLOAT:
+        if (get_int(s, &iv) == 0)
+            fv = (double)iv;
+        else if (type == CONFIG_TYPE_FLOAT)
+            fv = config_setting_get_float(s);
+        else
+            return SFAIL(c, s, kname, "must be a number");
+        if (c->strict &&
+            (!((k->flags & F_MIN_EXCL) ? fv > k->min : fv >= k->min) || !(fv <= k->max)))
+            return SFAIL(c, s, kname, "must be %s %g and <= %g",
+                         (k->flags & F_MIN_EXCL) ? ">" : ">=", k->min, k->max);
+        *FIELD(c->cfg, k, double) = fv;
+        return 0;
+    case KT_BOOL:
+        if (type != CONFIG_TYPE_BOOL)
+            return SFAIL(c, s, kname, "must be true or false");
+        *FIELD(c->cfg, k, int) = config_setting_get_bool(s) ? 1 : 0;
+        return 0;
+    case KT_STRV:
+        return load_list(c, s, kname, k->flags, k->check, FIELD(c->cfg, k, config_strv_t), NULL,
+                         NULL);
+    case KT_I64V:
+        return load_list(c, s, kname, k->flags, NULL, NULL, FIELD(c->cfg, k, int64_t *),
+                         I64V_COUNT(c->cfg, k));
+    case KT_EVCLASS:
+        return load_evclass(c, k, s, kname);
+    }
+    return SFAIL(c, s, kname, "unsupported type");
+}
+
+/* Walks a parsed document: every group and key must be in the table. */
+static int load_tree(ctx_t *c, const config_setting_t *root)
+{
+    char kname[160]; /* names are cut at 64 bytes in messages */
+    for (int i = 0; i < config_setting_length(root); i++) {
+        const config_setting_t *g = config_setting_get_elem(root, (unsigned)i);
+        const char *gname = config_setting_name(g);
+        if (!find_key(gname, NULL))
+            return SFAIL(c, g, gname, "unknown setting");
+        if (!config_setting_is_group(g))
+            return SFAIL(c, g, gname, "must be a group");
+        for (int j = 0; j < config_setting_length(g); j++) {
+            const config_setting_t *s = config_setting_get_elem(g, (unsigned)j);
+            const cfg_key_t *k = find_key(gname, config_setting_name(s));
+            snprintf(kname, sizeof(kname), "%.64s.%.64s", gname, config_setting_name(s));
+            if (!k)
+                return SFAIL(c, s, kname, "unknown setting");
+            if (c->strict) {
+                c->file[k - keys] =
+                    config_setting_source_file(s) ? config_setting_source_file(s) : c->path;
+                c->line[k - keys] = config_setting_source_line(s);
+            }
+            if (load_key(c, k, s, kname) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- whole-config rules ---- */
+
+static int read_secret_file(ctx_t *c, const char *path)
+{
+    char buf[SECRET_FILE_MAX + 2], kbuf[96];
+    size_t len = 0;
+    ssize_t n;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), rc = -1;
+
+    /* The path is not echoed: a secret pasted here by mistake must not leak. */
+    if (fd < 0)
+        return KFAIL(c, offsetof(config_t, server_secret_file), "cannot open: %s", strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        KFAIL(c, offsetof(config_t, server_secret_file), "not a regular file");
+        goto out;
+    }
+    while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            KFAIL(c, offsetof(config_t, server_secret_file), "cannot read: %s", strerror(errno));
+            goto out;
+        }
+        len += (size_t)n;
+    }
+    if (len && buf[len - 1] == '\n')
+        len--;
+    if (len && buf[len - 1] == '\r')
+        len--;
+    buf[len] = '\0';
+    if (len > SECRET_FILE_MAX || !len || memchr(buf, '\0', len)) {
+        KFAIL(c, offsetof(config_t, server_secret_file), "%s",
+              !len                    ? "is empty"
+              : len > SECRET_FILE_MAX ? "is larger than 4096 bytes"
+                                      : "contains a NUL byte");
+        goto out;
+    }
+    if (set_str(&c->cfg->server_secret, buf, 1) != 0) {
+        KFAIL(c, offsetof(config_t, server_secret_file), "out of memory");
+        goto out;
+    }
+    c->cfg->secret_source = "file";
+    rc = 0;
+out:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    close(fd);
+    return rc;
+}
+
+static int resolve_secret(ctx_t *c)
+{
+    config_t *cfg = c->cfg;
+    const char *env = getenv(SECRET_ENV);
+    char kbuf[96];
+
+    if (cfg->server_secret[0] && cfg->server_secret_file[0])
+        return KFAIL(c, offsetof(config_t, server_secret_file),
+                     "cannot be set together with zim.server_secret");
+    if (env && env[0]) {
+        if (set_str(&cfg->server_secret, env, 1) != 0)
+            return fail(c, NULL, 0, "zim.server_secret", "out of memory");
+        cfg->secret_source = "env";
+        return 0;
+    }
+    if (cfg->server_secret[0]) {
+        cfg->secret_source = "config";
+        return 0;
+    }
+    if (cfg->server_secret_file[0])
+        return read_secret_file(c, cfg->server_secret_file);
+    return fail(c, NULL, 0, "zim.server_secret",
+                "required (or zim.server_secret_file, or env " SECRET_ENV ")");
+}
+
+static int strv_has(const config_strv_t *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static int check_rules(ctx_t *c)
+{
+    config_t *cfg = c->cfg;
+    const char *env = getenv(BROKERS_ENV);
+    char kbuf[96], qb[80];
+
+    for (size_t i = 0; i < NKEYS; i++)
+        if ((keys[i].flags & F_REQUIRED) && !c->file[i])
+            return fail(c, NULL, 0, key_name(i, kbuf), "required");
+    if (env && env[0] && set_str(&cfg->brokers, env, 0) != 0)
+        return fail(c, NULL, 0, "kafka.brokers", "out of memory");
+    if (cfg->max_backoff_ms < cfg->initial_backoff_ms) {
+        if (c->file[key_at(offsetof(config_t, max_backoff_ms))])
+            return KFAIL(c, offsetof(config_t, max_backoff_ms),
+                         "must be >= retry.initial_backoff_ms (%d)", cfg->initial_backoff_ms);
+        return KFAIL(c, offsetof(config_t, initial_backoff_ms),
+                     "must be <= retry.max_backoff_ms (%d)", cfg->max_backoff_ms);
+    }
+    if (strv_has(&cfg->input_topics, cfg->result_topic))
+        return KFAIL(c, offsetof(config_t, result_topic), "\"%s\" is also an input topic",
+                     q(qb, sizeof(qb), cfg->result_topic));
+    if (cfg->dead_letter_topic[0] && (strv_has(&cfg->input_topics, cfg->dead_letter_topic) ||
+                                      strcmp(cfg->dead_letter_topic, cfg->result_topic) == 0))
+        return KFAIL(c, offsetof(config_t, dead_letter_topic),
+                     "\"%s\" is also an input or the result topic",
+                     q(qb, sizeof(qb), cfg->dead_letter_topic));
+    for (size_t i = 0; i < cfg->friend_reset.match.n; i++) {
+        const char *t = cfg->friend_reset.match.v[i];
+        size_t at = c->file[key_at(offsetof(config_t, friend_reset))]
+                        ? offsetof(config_t, friend_reset)
+                        : offsetof(config_t, account_deleted);
+        if (strv_has(&cfg->account_deleted.match, t))
+            return KFAIL(c, at, "event type \"%s\" is also in another event class",
+                         q(qb, sizeof(qb), t));
+    }
+    return resolve_secret(c);
+}
+
+/* ---- printing: --check-config, the example, and the defaults document ---- */
+
+typedef enum { OUT_PRINT, OUT_EXAMPLE, OUT_DEFAULTS } out_mode_t;
+
+static void put_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7F)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void put_strv(FILE *out, const config_strv_t *sv)
+{
+    fputs("[ ", out);
+    for (size_t i = 0; i < sv->n; i++) {
+        put_str(out, sv->v[i]);
+        fputs(i + 1 < sv->n ? ", " : " ", out);
+    }
+    fputc(']', out);
+}
+
+/* Text that reads back as the same double, always with a '.'. */
+static void put_float(FILE *out, double f)
+{
+    char buf[64];
+    int prec = 1;
+    if (f == (double)(long long)f && f > -1e15 && f < 1e15) {
+        fprintf(out, "%.1f", f);
+        return;
+    }
+    do
+        snprintf(buf, sizeof(buf), "%.*g", prec, f);
+    while (strtod(buf, NULL) != f && ++prec <= 17);
+    fprintf(out, "%s%s", buf, strpbrk(buf, ".eEni") ? "" : ".0");
+}
+
+/* Writes the value of key k in cfg as libconfig text. */
+static void put_value(FILE *out, const cfg_key_t *k, const config_t *cfg)
+{
+    const void *f = (const char *)cfg + k->off;
+    const char *src = cfg->secret_source ? cfg->secret_source : "";
+    switch (k->type) {
+    case KT_STR:
+    case KT_ENUM_STR:
+        if ((k->flags & F_SECRET) && cfg->server_secret && cfg->server_secret[0])
+            fprintf(out, "\"***\"; # from %s\n",
+                    strcmp(src, "env") == 0    ? "env " SECRET_ENV
+                    : strcmp(src, "file") == 0 ? "zim.server_secret_file"
+                                               : "zim.server_secret");
+        else
+            put_str(out, *(char *const *)f);
+        break;
+    case KT_INT:
+        fprintf(out, "%d", *(const int *)f);
+        break;
+    case KT_U32:
+        fprintf(out, "%lu%s", (unsigned long)*(const uint32_t *)f,
+                *(const uint32_t *)f > INT_MAX ? "L" : "");
+        break;
+    case KT_FLOAT:
+        put_float(out, *(const double *)f);
+        break;
+    case KT_BOOL:
+        fputs(*(const int *)f ? "true" : "false", out);
+        break;
+    case KT_ENUM:
+        put_str(out, (unsigned)*(const int *)f < 2 ? k->choices[*(const int *)f] : "?");
+        break;
+    case KT_STRV:
+        put_strv(out, f);
+        break;
+    case KT_I64V: {
+        const int64_t *v = *(int64_t *const *)f;
+        size_t n = *I64V_COUNT(cfg, k);
+        int wide = 0; /* libconfig needs all of an array's ints in one width */
+        for (size_t i = 0; i < n; i++)
+            wide |= v[i] > INT_MAX || v[i] < INT_MIN;
+        fputs("[ ", out);
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, "%lld%s%s", (long long)v[i], wide ? "L" : "", i + 1 < n ? ", " : " ");
+        fputc(']', out);
+        break;
+    }
+    case KT_EVCLASS: {
+        const config_event_class_t *ev = f;
+        fputs("{ match = ", out);
+        put_strv(out, &ev->match);
+        fputs("; delete_type = ", out);
+        put_str(out, ev->delete_type == 1 ? "one-way" : "two-way");
+        fputs("; }", out);
+        break;
+    }
+    }
+}
+
+static void put_comment(FILE *out, const char *indent, const char *text)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        fprintf(out, "%s# %.*s\n", indent, (int)n, text);
+        text += n + (text[n] == '\n');
+    }
+}
+
+/* The groups and keys in table order: values of cfg (OUT_PRINT), or the
+ * table's defaults with help (OUT_EXAMPLE) or without (OUT_DEFAULTS). */
+static void put_all(FILE *out, const config_t *cfg, out_mode_t mode)
+{
+    char buf[200], ch[120];
+    for (size_t i = 0; i < NKEYS; i++) {
+        const cfg_key_t *k = &keys[i];
+        if (i == 0 || strcmp(keys[i - 1].group, k->group) != 0)
+            fprintf(out, "%s%s: {\n", i ? "\n" : "", k->group);
+        else if (mode == OUT_EXAMPLE)
+            fputc('\n', out);
+        if (mode == OUT_EXAMPLE) {
+            buf[0] = '\0';
+            if (k->type == KT_INT || k->type == KT_U32)
+                snprintf(buf, sizeof(buf), "Range: %.0f .. %.0f.", k->min, k->max);
+            else if (k->type == KT_FLOAT)
+                snprintf(buf, sizeof(buf), "Range: %s %g, <= %g.",
+                         (k->flags & F_MIN_EXCL) ? ">" : ">=", k->min, k->max);
+            else if (k->choices)
+                snprintf(buf, sizeof(buf), "One of: %s%s", choices_text(k->choices, ch, sizeof(ch)),
+                         k->type == KT_EVCLASS ? " (delete_type)." : ".");
+            if (k->flags & F_REQUIRED)
+                put_comment(out, "  ", "Required.");
+            put_comment(out, "  ", k->help);
+            put_comment(out, "  ", buf);
+        }
+        fprintf(out, "  %s%s ", k->name, k->type == KT_EVCLASS ? ":" : " =");
+        if (mode == OUT_PRINT)
+            put_value(out, k, cfg);
+        else
+            fputs(mode == OUT_EXAMPLE && k->example ? k->example : k->def, out);
+        if (!(mode == OUT_PRINT && (k->flags & F_SECRET) && cfg->server_secret &&
+              cfg->server_secret[0]))
+            fputs(";\n", out);
+        if (i + 1 == NKEYS || strcmp(keys[i + 1].group, k->group) != 0)
+            fputs("};\n", out);
+    }
+}
+
+void config_print(const config_t *cfg, FILE *out)
+{
+    fputs("# zim-unfriend-worker effective configuration", out);
+    if (cfg->path) {
+        fputs(", loaded from ", out);
+        for (const char *p = cfg->path; *p; p++)
+            fputc((unsigned char)*p < 0x20 ? '?' : *p, out);
+    }
+    fputs("\n\n", out);
+    put_all(out, cfg, OUT_PRINT);
+}
+
+void config_write_example(FILE *out)
+{
+    put_comment(out, "",
+                "zim-unfriend-worker configuration (libconfig syntax).\n"
+                "Generated by config_write_example() from the worker's key table: every key is\n"
+                "listed with its default. \"Required\" keys have no default; the values shown\n"
+                "for them are examples to replace. An unknown key, a wrong type or an\n"
+                "out-of-range value is an error (exit 78): check with --check-config.");
+    fputc('\n', out);
+    put_all(out, NULL, OUT_EXAMPLE);
+}
+
+/* ---- public: defaults, load, free ---- */
+
+static void free_key(config_t *cfg, const cfg_key_t *k)
+{
+    if (k->type == KT_STR || k->type == KT_ENUM_STR) {
+        if (k->flags & F_SECRET)
+            wipe_free(*FIELD(cfg, k, char *));
+        else
+            free(*FIELD(cfg, k, char *));
+    } else if (k->type == KT_STRV) {
+        strv_free(FIELD(cfg, k, config_strv_t));
+    } else if (k->type == KT_I64V) {
+        free(*FIELD(cfg, k, int64_t *));
+    } else if (k->type == KT_EVCLASS) {
+        strv_free(&FIELD(cfg, k, config_event_class_t)->match);
+    }
+}
+
+void config_free(config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < NKEYS; i++)
+        free_key(cfg, &keys[i]);
+    free(cfg->path);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+int config_delete_type_parse(const char *s)
+{
+    return s ? choice_index(delete_names, s) : -1;
+}
+
+int config_defaults(config_t *cfg, char *errstr, size_t errstr_size)
+{
+    ctx_t c = {cfg, "defaults", errstr, errstr_size, 0, {NULL}, {0}};
+    lc_config_t lc;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out;
+    int rc = -1;
+
+    memset(cfg, 0, sizeof(*cfg));
+    config_init(&lc);
+    if (!(out = open_memstream(&text, &len))) {
+        fail(&c, NULL, 0, "config", "out of memory");
+        goto out;
+    }
+    put_all(out, NULL, OUT_DEFAULTS);
+    if (fclose(out) != 0 || !text) {
+        fail(&c, NULL, 0, "config", "out of memory");
+        goto out;
+    }
+    if (!config_read_string(&lc, text)) {
+        fail(&c, NULL, (unsigned)config_error_line(&lc), "config", "%s", config_error_text(&lc));
+        goto out;
+    }
+    rc = load_tree(&c, config_root_setting(&lc));
+out:
+    config_destroy(&lc);
+    free(text);
+    if (rc != 0)
+        config_free(cfg);
+    return rc;
+}
+
+/* Overwrites the inline secret inside libconfig's tree before it is freed. */
+static void wipe_tree_secret(lc_config_t *lc)
+{
+    config_setting_t *s = config_lookup(lc, "zim.server_secret");
+    if (s && config_setting_type(s) == CONFIG_TYPE_STRING && s->value.sval)
+        OPENSSL_cleanse(s->value.sval, strlen(s->value.sval));
+}
+
+int config_load(config_t *cfg, const char *path, char *errstr, size_t errstr_size)
+{
+    ctx_t c = {cfg, path ? path : "config", errstr, errstr_size, 1, {NULL}, {0}};
+    lc_config_t lc;
+    FILE *fp = NULL;
+    char *dir = NULL, *slash;
+    struct stat st;
+    int rc = -1;
+
+    if (config_defaults(cfg, errstr, errstr_size) != 0)
+        return -1;
+    config_init(&lc);
+    if (!path || !(cfg->path = strdup(path)) || !(dir = strdup(path))) {
+        fail(&c, NULL, 0, "config", "%s", path ? "out of memory" : "no file given");
+        goto out;
+    }
+    if (!(fp = fopen(path, "r")) || fstat(fileno(fp), &st) != 0 || S_ISDIR(st.st_mode)) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
+                     fp ? "is a directory" : strerror(errno));
+        goto out;
+    }
+    /* @include paths are relative to the config file's directory. */
+    if ((slash = strrchr(dir, '/')) != NULL)
+        slash[slash == dir ? 1 : 0] = '\0';
+    config_set_include_dir(&lc, slash ? dir : ".");
+    if (!config_read(&lc, fp)) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "%s:%d: %s",
+                     config_error_file(&lc) ? config_error_file(&lc) : path, config_error_line(&lc),
+                     config_error_text(&lc));
+        goto out;
+    }
+    if (load_tree(&c, config_root_setting(&lc)) != 0 || check_rules(&c) != 0)
+        goto out;
+    rc = 0;
+out:
+    wipe_tree_secret(&lc);
+    config_destroy(&lc);
+    if (fp)
+        fclose(fp);
+    free(dir);
+    if (rc != 0)
+        config_free(cfg);
+    return rc;
+}

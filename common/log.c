@@ -1,0 +1,367 @@
+/* log.c - level-gated structured logging: one record, one line, one write(2).
+ *
+ * A record is formatted into a stack buffer of LOG_RECORD_MAX bytes and
+ * written with a single write(2). Strings are escaped (JSON or text rules),
+ * invalid UTF-8 bytes become U+FFFD, and a record that does not fit is cut at
+ * a character boundary and marked "truncated":true, so every line is a
+ * complete JSON object. The only mutable state is the level (atomic). */
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#define LOG_RECORD_MAX 8192
+/* Room kept back for the record's closing: '"' + ",\"truncated\":true}\n". */
+#define LOG_TAIL_RESERVE 32
+
+struct zlog {
+    int fd;
+    int level; /* accessed with __atomic builtins */
+    log_format_t format;
+    unsigned char *key; /* NULL: redaction off */
+    size_t key_len;
+};
+
+/* Bounded writer over the record buffer. cap excludes the tail reserve. */
+typedef struct wbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+    int truncated;
+} wbuf_t;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_upper[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+
+log_t *log_new(int fd, log_level_t level, log_format_t format, const void *redact_key,
+               size_t key_len)
+{
+    log_t *lg = calloc(1, sizeof(*lg));
+    if (!lg)
+        return NULL;
+    lg->fd = fd;
+    lg->level = (unsigned)level <= LOG_DEBUG ? (int)level : LOG_INFO;
+    lg->format = format == LOG_FORMAT_TEXT ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
+    if (redact_key) {
+        lg->key = malloc(key_len ? key_len : 1);
+        if (!lg->key) {
+            free(lg);
+            return NULL;
+        }
+        if (key_len)
+            memcpy(lg->key, redact_key, key_len);
+        lg->key_len = key_len;
+    }
+    return lg;
+}
+
+void log_destroy(log_t *lg)
+{
+    if (!lg)
+        return;
+    if (lg->key) {
+        OPENSSL_cleanse(lg->key, lg->key_len);
+        free(lg->key);
+    }
+    free(lg);
+}
+
+void log_set_level(log_t *lg, log_level_t level)
+{
+    if (lg && (unsigned)level <= LOG_DEBUG)
+        __atomic_store_n(&lg->level, (int)level, __ATOMIC_RELAXED);
+}
+
+int log_enabled(const log_t *lg, log_level_t level)
+{
+    if (!lg || (unsigned)level > LOG_DEBUG)
+        return 0;
+    return (int)level <= __atomic_load_n(&lg->level, __ATOMIC_RELAXED);
+}
+
+/* Appends n bytes whole, or nothing (and marks the record truncated). */
+static int put(wbuf_t *w, const char *s, size_t n)
+{
+    if (w->len + n > w->cap) {
+        w->truncated = 1;
+        return -1;
+    }
+    memcpy(w->p + w->len, s, n);
+    w->len += n;
+    return 0;
+}
+
+/* Appends the record's closing into the reserved tail (never fails). */
+static void tail(wbuf_t *w, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(w->p + w->len, s, n);
+    w->len += n;
+}
+
+static int puts_(wbuf_t *w, const char *s)
+{
+    return put(w, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s[0] starts an
+ * invalid one (overlong forms, surrogates and values above U+10FFFF too). */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (avail < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* Writes s escaped, without quotes. JSON: \" \\ \n \r \t \b \f \u00XX,
+ * invalid UTF-8 as \ufffd. Text: \" \\ \n \r \t \xXX, invalid UTF-8 as the
+ * U+FFFD character. Stops at the last unit that fits, marking truncation. */
+static void put_escaped(wbuf_t *w, const char *str, log_format_t fmt)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t len = strlen(str);
+    for (size_t i = 0; i < len;) {
+        char esc[8];
+        const char *out = esc;
+        size_t n, adv = 1;
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            n = 2;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            n = 2;
+        } else if (c < 0x20 || c == 0x7F) {
+            n = (size_t)snprintf(esc, sizeof(esc), fmt == LOG_FORMAT_JSON ? "\\u%04x" : "\\x%02x",
+                                 c);
+        } else if ((adv = utf8_len(s + i, len - i)) != 0) {
+            out = (const char *)s + i;
+            n = adv;
+        } else {
+            out = fmt == LOG_FORMAT_JSON ? "\\ufffd" : "\xEF\xBF\xBD";
+            n = strlen(out);
+            adv = 1;
+        }
+        if (put(w, out, n) != 0)
+            return;
+        i += adv;
+    }
+}
+
+static void put_json_string(wbuf_t *w, const char *s)
+{
+    put_escaped(w, s, LOG_FORMAT_JSON);
+    w->p[w->len++] = '"'; /* the closing quote always fits: see LOG_TAIL_RESERVE */
+}
+
+/* A text value goes bare when it is non-empty and has no space, quote,
+ * '=', backslash or control character; otherwise it is quoted. */
+static int text_needs_quotes(const char *s)
+{
+    if (!*s)
+        return 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7F || *p >= 0x80)
+            return 1;
+    return 0;
+}
+
+static void format_ts(char *ts, size_t size)
+{
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(ts, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000L);
+}
+
+static void format_json(wbuf_t *w, const char *ts, log_level_t level, const char *msg, va_list ap)
+{
+    const char *k;
+    puts_(w, "{\"ts\":\"");
+    puts_(w, ts);
+    puts_(w, "\",\"level\":\"");
+    puts_(w, level_names[level]);
+    puts_(w, "\",\"msg\":\"");
+    put_json_string(w, msg ? msg : "");
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        size_t mark = w->len;
+        if (w->truncated)
+            continue; /* no room left: drop the remaining fields */
+        /* The key and the opening of the value go in whole or not at all. */
+        if (puts_(w, ",\"") != 0)
+            continue;
+        put_escaped(w, k, LOG_FORMAT_JSON);
+        if (w->truncated || puts_(w, v ? "\":" : "\":null") != 0) {
+            w->len = mark;
+            continue;
+        }
+        if (v) {
+            if (puts_(w, "\"") != 0) {
+                w->len = mark;
+                continue;
+            }
+            put_json_string(w, v);
+        }
+    }
+    tail(w, w->truncated ? ",\"truncated\":true}\n" : "}\n");
+}
+
+static void format_text(wbuf_t *w, const char *ts, log_level_t level, const char *msg, va_list ap)
+{
+    const char *k;
+    puts_(w, ts);
+    puts_(w, " ");
+    puts_(w, level_upper[level]);
+    puts_(w, " ");
+    put_escaped(w, msg ? msg : "", LOG_FORMAT_TEXT);
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        size_t mark = w->len, value_at;
+        if (w->truncated)
+            continue;
+        /* " key=" and the start of the value go in whole or not at all. */
+        if (puts_(w, " ") != 0)
+            continue;
+        put_escaped(w, k, LOG_FORMAT_TEXT);
+        if (w->truncated || puts_(w, "=") != 0) {
+            w->len = mark;
+            continue;
+        }
+        value_at = w->len;
+        if (!v) {
+            puts_(w, "null");
+        } else if (text_needs_quotes(v)) {
+            if (puts_(w, "\"") == 0) {
+                put_escaped(w, v, LOG_FORMAT_TEXT);
+                w->p[w->len++] = '"'; /* fits: see LOG_TAIL_RESERVE */
+            }
+        } else {
+            put_escaped(w, v, LOG_FORMAT_TEXT);
+        }
+        if (w->len == value_at)
+            w->len = mark;
+    }
+    tail(w, w->truncated ? " truncated=true\n" : "\n");
+}
+
+void log_msg(log_t *lg, log_level_t level, const char *msg, ...)
+{
+    char buf[LOG_RECORD_MAX];
+    char ts[96]; /* 25 bytes used; sized for any int the format may meet */
+    wbuf_t w = {buf, 0, sizeof(buf) - LOG_TAIL_RESERVE, 0};
+    va_list ap;
+    size_t off = 0;
+
+    if (!log_enabled(lg, level))
+        return;
+    format_ts(ts, sizeof(ts));
+    va_start(ap, msg);
+    if (lg->format == LOG_FORMAT_TEXT)
+        format_text(&w, ts, level, msg, ap);
+    else
+        format_json(&w, ts, level, msg, ap);
+    va_end(ap);
+
+    while (off < w.len) {
+        ssize_t n = write(lg->fd, buf + off, w.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* nowhere to report a logging failure */
+        off += (size_t)n;
+    }
+}
+
+const char *log_user(const log_t *lg, const char *user_id, char *buf, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    static const unsigned char empty_key[1] = {0};
+
+    if (!user_id)
+        return NULL;
+    if (!lg || !lg->key)
+        return user_id;
+    /* Never fall back to the raw id when redaction is on. */
+    if (!buf || size < 15)
+        return "u:?";
+    if (!HMAC(EVP_sha256(), lg->key_len ? lg->key : empty_key, (int)lg->key_len,
+              (const unsigned char *)user_id, strlen(user_id), md, &md_len) ||
+        md_len < 6)
+        return "u:?";
+    buf[0] = 'u';
+    buf[1] = ':';
+    for (size_t i = 0; i < 6; i++) {
+        buf[2 + 2 * i] = hex[md[i] >> 4];
+        buf[3 + 2 * i] = hex[md[i] & 0xF];
+    }
+    buf[14] = '\0';
+    return buf;
+}
+
+int log_level_parse(const char *s, log_level_t *out)
+{
+    for (int i = 0; s && i <= LOG_DEBUG; i++) {
+        if (strcmp(s, level_names[i]) == 0) {
+            *out = (log_level_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int log_format_parse(const char *s, log_format_t *out)
+{
+    if (s && strcmp(s, "json") == 0)
+        *out = LOG_FORMAT_JSON;
+    else if (s && strcmp(s, "text") == 0)
+        *out = LOG_FORMAT_TEXT;
+    else
+        return -1;
+    return 0;
+}
+
+const char *log_level_name(log_level_t level)
+{
+    return (unsigned)level <= LOG_DEBUG ? level_names[level] : "unknown";
+}
