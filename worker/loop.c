@@ -19,8 +19,8 @@
 #include "worker/scheduler.h"
 
 #define LOOP_MAX_WAIT_MS 100
-#define LOOP_POLL_BATCH 500
-#define TRACEPARENT_MAX 512
+#define LOOP_POLL_BATCH  500
+#define TRACEPARENT_MAX  512
 
 typedef struct loop {
     const loop_opts_t *o;
@@ -78,10 +78,10 @@ static void log_done(loop_t *l, const job_t *job)
     log_msg(l->log, job->status == JOB_SUCCESS ? LOG_INFO : LOG_WARN, "event done", "status",
             job->status == JOB_SUCCESS ? "success" : "failure", "error_class", job->error_class,
             "event_id", job->ev.event_id, "user_id",
-            job->ev.user_id ? log_user(l->log, job->ev.user_id, ubuf, sizeof(ubuf)) : NULL,
-            "code", job->answered && job->last.has_code ? code : NULL, "request_id",
-            job->answered && job->last.request_id[0] ? job->last.request_id : NULL, "attempts",
-            att, "topic", job->topic, "partition", part, "offset", off, NULL);
+            job->ev.user_id ? log_user(l->log, job->ev.user_id, ubuf, sizeof(ubuf)) : NULL, "code",
+            job->answered && job->last.has_code ? code : NULL, "request_id",
+            job->answered && job->last.request_id[0] ? job->last.request_id : NULL, "attempts", att,
+            "topic", job->topic, "partition", part, "offset", off, NULL);
 }
 
 /* The event's offset is finished: move the watermark, store it. */
@@ -141,8 +141,8 @@ static void on_share(void *ctx, int owned, int total)
     snprintf(o, sizeof(o), "%d", owned);
     snprintf(t, sizeof(t), "%d", total);
     snprintf(r, sizeof(r), "%.3f", rate);
-    log_msg(l->log, LOG_INFO, "rate share", "owned_partitions", o, "total_partitions", t, "qps",
-            r, NULL);
+    log_msg(l->log, LOG_INFO, "rate share", "owned_partitions", o, "total_partitions", t, "qps", r,
+            NULL);
 }
 
 /* ---- intake ---- */
@@ -219,8 +219,8 @@ static void handle_message(loop_t *l, rd_kafka_message_t *msg)
     job->offset = msg->offset;
     job->gen = gen;
     job->received_at_ms = scheduler_unix_ms();
-    job->ev_status = event_parse(l->cfg, msg->payload, msg->len, topic, msg->partition,
-                                 msg->offset, &job->ev);
+    job->ev_status =
+        event_parse(l->cfg, msg->payload, msg->len, topic, msg->partition, msg->offset, &job->ev);
     if (msg->key && msg->key_len && !(job->key = copy_bytes(msg->key, msg->key_len))) {
         begin_stop(l, "out of memory", 1);
         goto out;
@@ -296,10 +296,10 @@ static void buf_append(render_buf_t *b, const char *text, size_t n)
 static void lag_line(void *ctx, const char *topic, int32_t partition, int64_t lag)
 {
     char line[512];
-    int n = snprintf(line, sizeof(line),
-                     "zim_unfriend_consumer_lag{topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64
-                     "\n",
-                     topic, partition, lag);
+    int n =
+        snprintf(line, sizeof(line),
+                 "zim_unfriend_consumer_lag{topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64 "\n",
+                 topic, partition, lag);
     if (n > 0 && (size_t)n < sizeof(line))
         buf_append(ctx, line, (size_t)n);
 }
@@ -316,10 +316,10 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
     *content_type = "text/plain; charset=utf-8";
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
         int ok = path[1] == 'h' || ready(l);
-        const char *why = ok                                   ? "ok\n"
-                          : l->stopping                        ? "stopping\n"
-                          : scheduler_paused(l->sched)         ? "systemic pause\n"
-                                                               : "no partitions assigned\n";
+        const char *why = ok                           ? "ok\n"
+                          : l->stopping                ? "stopping\n"
+                          : scheduler_paused(l->sched) ? "systemic pause\n"
+                                                       : "no partitions assigned\n";
         *body = strdup(why);
         *body_len = *body ? strlen(*body) : 0;
         return ok ? 200 : 503;
@@ -422,8 +422,7 @@ static int setup(loop_t *l, char *err, size_t errsz)
             .success_codes = cfg->success_codes,
             .success_codes_cnt = cfg->success_codes_cnt,
         };
-        scheduler_cbs_t cbs = {
-            .final = on_final, .drop = on_drop, .gate = on_gate, .ctx = l};
+        scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .gate = on_gate, .ctx = l};
         if (!(l->sched = scheduler_new(&so, &ao, l->rl, l->log, l->metrics, &cbs, err, errsz)))
             return -1;
     }
@@ -443,9 +442,9 @@ static int setup(loop_t *l, char *err, size_t errsz)
 
 static void teardown(loop_t *l)
 {
-    if (l->producer && l->exit_code == 0) {
+    if (l->producer) {
         /* Results of calls that finished: deliver them, so their offsets can
-         * be stored before the consumer's final commit. */
+         * be stored before the consumer's final commit (also before exit 1). */
         int64_t left_ms = (l->deadline_us - mono_us()) / 1000;
         rd_kafka_flush(l->producer, (int)(left_ms > 1000 ? left_ms : 1000));
     }
@@ -546,7 +545,11 @@ int loop_run(const loop_opts_t *opts)
             int drained = offsets_stop_drained(l.offsets) &&
                           (!l.pub || publisher_pending(l.pub) == 0) &&
                           (!l.sched || scheduler_in_flight(l.sched) == 0);
-            if (drained)
+            /* A systemic pause with nothing in flight: nothing more can
+             * finish within the grace period. */
+            int stuck = l.sched && scheduler_paused(l.sched) && scheduler_in_flight(l.sched) == 0 &&
+                        (!l.pub || publisher_pending(l.pub) == 0);
+            if (drained || stuck)
                 break;
             if (mono_us() >= l.deadline_us) {
                 log_msg(l.log, LOG_WARN,
