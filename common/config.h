@@ -41,7 +41,7 @@ typedef struct config {
     char *group_id;
     config_strv_t input_topics; /* at least one */
     char *result_topic;
-    char *dead_letter_topic; /* "" = none */
+    char *dead_letter_topic;      /* "" = none */
     config_strv_t consumer_props; /* "name=value" */
     config_strv_t producer_props;
 
@@ -74,7 +74,7 @@ typedef struct config {
     config_unknown_t unknown_types;
 
     /* observability */
-    char *listen; /* "" = off, else "host:port" */
+    char *listen;     /* "" = off, else "host:port" */
     char *log_format; /* "json" | "text" */
     char *log_level;  /* "error" | "warn" | "info" | "debug" */
     int redact_user_ids;

@@ -17,9 +17,9 @@
 #include "common/config.h"
 
 #define EVENT_USER_ID_MAX 32
-#define EVENT_ID_MAX 128
-#define EVENT_TYPE_MAX 256
-#define EVENT_VALUE_MAX (1024 * 1024) /* larger values are invalid, unparsed */
+#define EVENT_ID_MAX      128
+#define EVENT_TYPE_MAX    256
+#define EVENT_VALUE_MAX   (1024 * 1024) /* larger values are invalid, unparsed */
 
 typedef enum {
     EVENT_OK = 0,       /* valid: call the API */

@@ -11,25 +11,25 @@
 #define RESULT_SCHEMA "zim-unfriend/result/v1"
 
 typedef struct result {
-    const char *status;      /* "success" | "failure" | "dry_run" */
+    const char *status; /* "success" | "failure" | "dry_run" */
     const char *event_id;
-    const char *event_type;  /* NULL -> null */
-    const char *user_id;     /* NULL -> null */
+    const char *event_type; /* NULL -> null */
+    const char *user_id;    /* NULL -> null */
     uint32_t app_id;
-    int delete_type;         /* -1 -> null */
-    int has_code;            /* 0 -> "code": null */
+    int delete_type; /* -1 -> null */
+    int has_code;    /* 0 -> "code": null */
     int64_t code;
     const char *message;
-    const char *request_id;  /* NULL or "" -> null */
+    const char *request_id; /* NULL or "" -> null */
     int attempts;
     const char *error_class; /* NULL -> null */
     const char *occurred_at; /* NULL -> null */
     const char *topic;       /* NULL -> "source": null (not from Kafka: --once) */
     int32_t partition;
     int64_t offset;
-    int64_t received_at_ms;  /* Unix ms -> RFC 3339 UTC with milliseconds */
+    int64_t received_at_ms; /* Unix ms -> RFC 3339 UTC with milliseconds */
     int64_t completed_at_ms;
-    const char *worker;      /* "host/pid" */
+    const char *worker; /* "host/pid" */
 } result_t;
 
 /* Returns the JSON text (NUL-terminated, malloc'ed) or NULL on allocation

@@ -18,43 +18,43 @@
 
 #include "common/log.h"
 
-#define ZIM_MAX_BODY (64 * 1024) /* larger response bodies are cut: not JSON */
+#define ZIM_MAX_BODY       (64 * 1024) /* larger response bodies are cut: not JSON */
 #define ZIM_DELETE_TWO_WAY 0
 #define ZIM_DELETE_ONE_WAY 1
 
-#define ZIM_CODE_RATE_LIMITED 660300005LL
+#define ZIM_CODE_RATE_LIMITED      660300005LL
 #define ZIM_CODE_SIGNATURE_EXPIRED 100000004LL
 
 /* How the worker treats one answered (or unanswered) call. */
 typedef enum {
-    ZIM_SUCCESS = 0,       /* Code 0 or in success_codes */
-    ZIM_RETRY,             /* busy / transport: retry with backoff */
-    ZIM_RETRY_SLOWDOWN,    /* 660300005: retry, and slow the limiter down */
-    ZIM_RETRY_CLOCK,       /* 100000004: retry with a new signature; clock skew? */
-    ZIM_REJECTED,          /* input rejected: failure result */
-    ZIM_SYSTEMIC,          /* credentials / set-up wrong: pause, never fail */
+    ZIM_SUCCESS = 0,    /* Code 0 or in success_codes */
+    ZIM_RETRY,          /* busy / transport: retry with backoff */
+    ZIM_RETRY_SLOWDOWN, /* 660300005: retry, and slow the limiter down */
+    ZIM_RETRY_CLOCK,    /* 100000004: retry with a new signature; clock skew? */
+    ZIM_REJECTED,       /* input rejected: failure result */
+    ZIM_SYSTEMIC,       /* credentials / set-up wrong: pause, never fail */
 } zim_outcome_t;
 
 const char *zim_outcome_name(zim_outcome_t o);
 
 typedef struct zim_api_result {
     zim_outcome_t outcome;
-    long http_status;    /* 0 when no HTTP answer */
-    int curl_code;       /* CURLcode; 0 = transfer completed */
-    int has_code;        /* the body was JSON with an integer Code */
+    long http_status; /* 0 when no HTTP answer */
+    int curl_code;    /* CURLcode; 0 = transfer completed */
+    int has_code;     /* the body was JSON with an integer Code */
     int64_t code;
-    char message[256];   /* ZIM Message, or the transport error (curl's error buffer) */
-    char request_id[128];/* ZIM RequestId; "" when none */
+    char message[256];    /* ZIM Message, or the transport error (curl's error buffer) */
+    char request_id[128]; /* ZIM RequestId; "" when none */
     int64_t elapsed_us;
 } zim_api_result_t;
 
 typedef struct zim_api_opts {
     const char *endpoint; /* e.g. "https://zim-api.zego.im/" */
     uint32_t app_id;
-    const char *secret;   /* copied; wiped at destroy */
+    const char *secret; /* copied; wiped at destroy */
     long request_timeout_ms;
     long connect_timeout_ms;
-    const char *ca_file;  /* NULL or "" = system store only */
+    const char *ca_file;          /* NULL or "" = system store only */
     const int64_t *success_codes; /* copied; NULL/0 = { 0 } */
     size_t success_codes_cnt;
 } zim_api_opts_t;
@@ -75,8 +75,8 @@ void zim_api_destroy(zim_api_t *api);
 
 /* Starts one signed DeleteAllFriends GET. user_id is copied. 0 ok, -1 with
  * errstr (allocation, CSPRNG or curl set-up failure). */
-int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *opaque,
-                  char *errstr, size_t errstr_size);
+int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *opaque, char *errstr,
+                  size_t errstr_size);
 
 /* Calls running now. */
 int zim_api_in_flight(const zim_api_t *api);

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZIM_NONCE_LEN 16     /* hex digits, without the NUL */
+#define ZIM_NONCE_LEN     16 /* hex digits, without the NUL */
 #define ZIM_SIGNATURE_LEN 32 /* hex digits, without the NUL */
 
 /* Fills out[ZIM_NONCE_LEN + 1]. 0 ok, -1 when the CSPRNG fails (errstr says). */

@@ -31,7 +31,8 @@ const char *cli_usage(void)
            "  -c, --config FILE        libconfig file (or env ZIM_UNFRIEND_CONFIG)\n"
            "      --check-config       validate, print it with secrets masked, exit 0 or 78\n"
            "      --dry-run            consume and validate only; print each event's result\n"
-           "                           (\"status\":\"dry_run\") on stdout; no call, produce, commit\n"
+           "                           (\"status\":\"dry_run\") on stdout; no call, produce, "
+           "commit\n"
            "      --from-beginning     on first assignment, start every partition at its start\n"
            "      --from-end           ... at its end\n"
            "      --from-timestamp T   ... at time T (RFC 3339 or Unix milliseconds)\n"
@@ -75,9 +76,8 @@ int cli_parse_time(const char *s, int64_t *unix_ms)
     }
     /* YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM) */
     if (len < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' ||
-        !digits(s + 17, 2))
+        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2) ||
+        s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
         return -1;
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
@@ -87,8 +87,8 @@ int cli_parse_time(const char *s, int64_t *unix_ms)
     tm.tm_hour = num(s + 11, 2);
     tm.tm_min = num(s + 14, 2);
     tm.tm_sec = num(s + 17, 2);
-    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
+    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
         return -1;
     const char *p = s + 19;
     int64_t ms = 0;
@@ -189,8 +189,8 @@ int cli_parse(cli_t *cli, int argc, char **argv, const char *env_config, char *e
             break;
         case OPT_LEVEL:
             if (log_level_parse(optarg, &lv) == -1) {
-                snprintf(errstr, errstr_size,
-                         "--log-level: \"%s\": use error, warn, info or debug", optarg);
+                snprintf(errstr, errstr_size, "--log-level: \"%s\": use error, warn, info or debug",
+                         optarg);
                 return -1;
             }
             cli->log_level = optarg;

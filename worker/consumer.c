@@ -95,8 +95,8 @@ static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *part
             continue;
         if (err) {
             /* Unknown end: wait for the end-of-partition event instead. */
-            log_part(c, LOG_WARN, "end offset unknown; replay ends at end of partition", p,
-                     "error", rd_kafka_err2str(err));
+            log_part(c, LOG_WARN, "end offset unknown; replay ends at end of partition", p, "error",
+                     rd_kafka_err2str(err));
             hi = 0;
         }
         offsets_set_end(c->offsets, (size_t)tidx, p->partition, hi);
@@ -133,8 +133,8 @@ static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t 
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         int tidx = consumer_topic_index(c, parts->elems[i].topic);
-        int64_t wm = tidx < 0 ? -1 : offsets_watermark(c->offsets, (size_t)tidx,
-                                                        parts->elems[i].partition);
+        int64_t wm =
+            tidx < 0 ? -1 : offsets_watermark(c->offsets, (size_t)tidx, parts->elems[i].partition);
         if (wm >= 0)
             rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition)
                 ->offset = wm;
@@ -162,9 +162,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             first_assignment(c, parts);
         for (int i = 0; i < parts->cnt; i++) {
             int tidx = consumer_topic_index(c, parts->elems[i].topic);
-            if (tidx < 0 ||
-                offsets_assign(c->offsets, (size_t)tidx, parts->elems[i].partition,
-                               ++c->next_gen) == -1)
+            if (tidx < 0 || offsets_assign(c->offsets, (size_t)tidx, parts->elems[i].partition,
+                                           ++c->next_gen) == -1)
                 log_part(c, LOG_ERROR, "cannot track partition", &parts->elems[i], NULL, NULL);
             log_part(c, LOG_INFO, "partition assigned", &parts->elems[i], NULL, NULL);
         }
@@ -187,8 +186,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             int tidx = consumer_topic_index(c, parts->elems[i].topic);
             if (tidx >= 0)
                 offsets_revoke(c->offsets, (size_t)tidx, parts->elems[i].partition);
-            log_part(c, LOG_INFO, lost ? "partition lost" : "partition revoked",
-                     &parts->elems[i], NULL, NULL);
+            log_part(c, LOG_INFO, lost ? "partition lost" : "partition revoked", &parts->elems[i],
+                     NULL, NULL);
         }
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);

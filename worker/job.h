@@ -38,13 +38,13 @@ typedef struct job {
     char *traceparent; /* NULL when none */
 
     /* Scheduler-owned while queued/in flight. */
-    struct job *next;    /* user FIFO / parked list link */
-    struct user *user;   /* the user's queue */
-    int attempts;        /* API calls made */
-    int counted;         /* calls counted against retry.max_attempts */
-    int64_t due_us;      /* retry due time */
+    struct job *next;  /* user FIFO / parked list link */
+    struct user *user; /* the user's queue */
+    int attempts;      /* API calls made */
+    int counted;       /* calls counted against retry.max_attempts */
+    int64_t due_us;    /* retry due time */
     size_t heap_idx;
-    int answered;        /* last is set */
+    int answered; /* last is set */
     zim_api_result_t last;
 
     /* Final state (set by whoever finishes it). */

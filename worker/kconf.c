@@ -7,8 +7,10 @@
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     kconf_ctx_t *ctx = rd_kafka_opaque(rk);
-    log_level_t lv = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO
-                                                                                 : LOG_DEBUG;
+    log_level_t lv = level <= 3   ? LOG_ERROR
+                     : level <= 4 ? LOG_WARN
+                     : level <= 6 ? LOG_INFO
+                                  : LOG_DEBUG;
     if (ctx)
         log_msg(ctx->log, lv, buf, "source", "librdkafka", "facility", fac, "client",
                 rd_kafka_name(rk), NULL);
@@ -20,8 +22,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     int fatal = err == RD_KAFKA_RESP_ERR__FATAL;
     if (ctx)
         log_msg(ctx->log, fatal ? LOG_ERROR : LOG_WARN, "kafka client error", "client",
-                rd_kafka_name(rk), "error", rd_kafka_err2name((rd_kafka_resp_err_t)err),
-                "reason", reason, NULL);
+                rd_kafka_name(rk), "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), "reason",
+                reason, NULL);
 }
 
 static int set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *key,
@@ -41,8 +43,7 @@ static int apply(rd_kafka_conf_t *conf, const config_strv_t *props, const char *
         const char *eq = strchr(props->v[i], '=');
         char name[256];
         if (!eq || eq == props->v[i] || (size_t)(eq - props->v[i]) >= sizeof(name)) {
-            snprintf(errstr, errstr_size, "%s: \"%s\": expected \"name=value\"", key,
-                     props->v[i]);
+            snprintf(errstr, errstr_size, "%s: \"%s\": expected \"name=value\"", key, props->v[i]);
             return -1;
         }
         memcpy(name, props->v[i], (size_t)(eq - props->v[i]));
@@ -89,8 +90,7 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, int until_end,
         goto fail;
     /* What the guarantees rest on, after the user's properties. */
     if (set(conf, "enable.auto.offset.store", "false", "kafka", errstr, errstr_size) ||
-        set(conf, "enable.auto.commit", dry_run ? "false" : "true", "kafka", errstr,
-            errstr_size) ||
+        set(conf, "enable.auto.commit", dry_run ? "false" : "true", "kafka", errstr, errstr_size) ||
         set(conf, "enable.partition.eof", until_end ? "true" : "false", "kafka", errstr,
             errstr_size))
         goto fail;

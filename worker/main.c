@@ -21,7 +21,7 @@
 #include "worker/loop.h"
 #include "worker/once.h"
 
-#define EXIT_USAGE 64
+#define EXIT_USAGE  64
 #define EXIT_CONFIG 78
 
 static volatile sig_atomic_t stop_flag;
@@ -115,8 +115,7 @@ int main(int argc, char **argv)
     if (log_level_parse(cli.log_level ? cli.log_level : cfg.log_level, &level) == -1 ||
         log_format_parse(cfg.log_format, &format) == -1 ||
         (cfg.redact_user_ids && redact_key(&cfg, key, &key_len) == -1) ||
-        !(log = log_new(STDERR_FILENO, level, format, cfg.redact_user_ids ? key : NULL,
-                        key_len))) {
+        !(log = log_new(STDERR_FILENO, level, format, cfg.redact_user_ids ? key : NULL, key_len))) {
         fprintf(stderr, "zim-unfriend-worker: cannot set up logging\n");
         goto out;
     }

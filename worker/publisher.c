@@ -137,8 +137,8 @@ static void delivered(publisher_t *p, pub_msg_t *m)
  * rather than stalling the partition; the failure result still goes out. */
 static int dlq_refused(publisher_t *p, pub_msg_t *m, rd_kafka_resp_err_t err)
 {
-    if (m->owns_payload || (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
-                            err != RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE))
+    if (m->owns_payload ||
+        (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && err != RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE))
         return 0;
     char size[24];
     snprintf(size, sizeof(size), "%zu", m->len);
@@ -203,7 +203,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
     (void)opaque;
     if (rkm->err) {
         if (rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-            rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT || rkm->err == RD_KAFKA_RESP_ERR__DESTROY) {
+            rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT ||
+            rkm->err == RD_KAFKA_RESP_ERR__DESTROY) {
             /* Shutting down: the offset stays uncommitted. */
             p->pending--;
             if (--m->job->deliveries_pending == 0)
@@ -329,8 +330,10 @@ int publisher_publish(publisher_t *p, job_t *job)
     int want_dlq = job->error_class && strcmp(job->error_class, "invalid_event") == 0 &&
                    p->cfg->dead_letter_topic[0];
     if (!res || (want_dlq && !(dlq = dlq_msg(p, job)))) {
-        log_msg(p->log, LOG_ERROR, "out of memory building a result; the event will be retried "
-                                   "after restart", "event_id", job->ev.event_id, NULL);
+        log_msg(p->log, LOG_ERROR,
+                "out of memory building a result; the event will be retried "
+                "after restart",
+                "event_id", job->ev.event_id, NULL);
         msg_free(res);
         job_free(job);
         return -1;

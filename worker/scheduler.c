@@ -45,8 +45,8 @@ struct scheduler {
     size_t heap_len, heap_cap;
 
     int paused;
-    job_t *probe;        /* the job that retries during a pause */
-    int probe_running;   /* the probe call is in flight */
+    job_t *probe;      /* the job that retries during a pause */
+    int probe_running; /* the probe call is in flight */
     int64_t probe_due_us;
     int pause_attempt;
 
@@ -230,8 +230,8 @@ scheduler_t *scheduler_new(const scheduler_opts_t *opts, const zim_api_opts_t *a
         s->m_wait = metrics_counter(metrics, "ratelimit_wait_seconds_total",
                                     "Time ready calls waited for the rate limiter");
         s->m_in_flight = metrics_gauge(metrics, "in_flight_calls", "API calls in flight");
-        s->m_paused = metrics_gauge(metrics, "systemic_pause",
-                                    "1 while a systemic error pauses all calls");
+        s->m_paused =
+            metrics_gauge(metrics, "systemic_pause", "1 while a systemic error pauses all calls");
         m_set(s->m_in_flight, NULL, 0);
         m_set(s->m_paused, NULL, 0);
     }
@@ -372,12 +372,12 @@ static void park(scheduler_t *s, job_t *job)
 
 static void pause_enter(scheduler_t *s, job_t *job, int64_t now_us)
 {
-    int64_t ceil_ms = backoff_ceiling_ms(++s->pause_attempt, s->opts.initial_backoff_ms < 1000
-                                                                 ? 1000
-                                                                 : s->opts.initial_backoff_ms,
-                                         s->opts.max_backoff_ms);
+    int64_t ceil_ms = backoff_ceiling_ms(
+        ++s->pause_attempt, s->opts.initial_backoff_ms < 1000 ? 1000 : s->opts.initial_backoff_ms,
+        s->opts.max_backoff_ms);
     /* Jitter in the upper half: never hammer, never stall much longer. */
-    int64_t delay_ms = ceil_ms / 2 + (int64_t)(backoff_rng_next(&s->rng) % (uint64_t)(ceil_ms / 2 + 1));
+    int64_t delay_ms =
+        ceil_ms / 2 + (int64_t)(backoff_rng_next(&s->rng) % (uint64_t)(ceil_ms / 2 + 1));
     char code[32], delay[32];
     snprintf(code, sizeof(code), "%" PRId64, job->last.code);
     snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
@@ -482,8 +482,8 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
         finish(s, job, JOB_FAILURE, "retries_exhausted");
         return;
     }
-    int64_t delay_ms = backoff_delay_ms(&s->rng, job->counted, s->opts.initial_backoff_ms,
-                                        s->opts.max_backoff_ms);
+    int64_t delay_ms =
+        backoff_delay_ms(&s->rng, job->counted, s->opts.initial_backoff_ms, s->opts.max_backoff_ms);
     job->due_us = now_us + delay_ms * 1000;
     job->user->state = USER_WAITING;
     m_add(s->m_retries, NULL, 1);
@@ -492,9 +492,9 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
         snprintf(att, sizeof(att), "%d", job->attempts);
         snprintf(dl, sizeof(dl), "%" PRId64, delay_ms);
         log_msg(s->log, LOG_DEBUG, "retrying", "user_id",
-                log_user(s->log, job->ev.user_id, ubuf, sizeof(ubuf)), "event_id",
-                job->ev.event_id, "attempts", att, "delay_ms", dl, "outcome",
-                zim_outcome_name(res->outcome), "message", res->message, NULL);
+                log_user(s->log, job->ev.user_id, ubuf, sizeof(ubuf)), "event_id", job->ev.event_id,
+                "attempts", att, "delay_ms", dl, "outcome", zim_outcome_name(res->outcome),
+                "message", res->message, NULL);
     }
     if (heap_push(s, job) == -1) {
         /* No memory for the timer: retry right away rather than lose it. */

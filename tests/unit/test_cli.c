@@ -63,9 +63,9 @@ static void test_options(void)
     TT_EQ_STR(cli.config_path, "w.cfg");
     TT_EQ_INT(cli.start, CONSUMER_START_COMMITTED);
     TT_EQ_INT(cli.delete_type, -1);
-    TT_EQ_INT(parse(&cli, err, sizeof(err), "--config=x.cfg", "--from-beginning", "--until-end",
-                    NULL),
-              0);
+    TT_EQ_INT(
+        parse(&cli, err, sizeof(err), "--config=x.cfg", "--from-beginning", "--until-end", NULL),
+        0);
     TT_EQ_INT(cli.start, CONSUMER_START_BEGINNING);
     TT_EQ_INT(cli.until_end, 1);
     TT_EQ_INT(parse(&cli, err, sizeof(err), "-c", "x", "--from-timestamp", "1000"), 0);
