@@ -107,20 +107,31 @@ static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *part
 }
 
 /* Reports owned / total input partitions to the share callback. */
+/* Partitions of a topic from the cluster's metadata; -1 when unknown. */
+static int topic_partition_count(consumer_t *c, const char *topic)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -1;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topic, NULL);
+    if (!rkt)
+        return -1;
+    if (rd_kafka_metadata(c->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && !md->topics[0].err)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+/* Reports owned / total input partitions to the share callback. */
 static void report_share(consumer_t *c)
 {
     int total = 0;
     for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->cfg->input_topics.v[i], NULL);
-        if (!rkt)
-            continue;
-        if (rd_kafka_metadata(c->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (md->topic_cnt == 1 && !md->topics[0].err)
-                total += md->topics[0].partition_cnt;
-            rd_kafka_metadata_destroy(md);
-        }
-        rd_kafka_topic_destroy(rkt);
+        int n = topic_partition_count(c, c->cfg->input_topics.v[i]);
+        if (n > 0)
+            total += n;
     }
     if (total < c->assigned)
         total = c->assigned; /* metadata unavailable: assume we own what we have */
@@ -148,55 +159,8 @@ static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t 
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+static void assignment_error(consumer_t *c, rd_kafka_error_t *error, rd_kafka_resp_err_t rerr)
 {
-    consumer_t *c = ((kconf_ctx_t *)opaque)->owner;
-    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    rd_kafka_error_t *error = NULL;
-    rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        int first = !c->first_done && parts->cnt > 0;
-        if (first)
-            first_assignment(c, parts);
-        for (int i = 0; i < parts->cnt; i++) {
-            int tidx = consumer_topic_index(c, parts->elems[i].topic);
-            if (tidx < 0 || offsets_assign(c->offsets, (size_t)tidx, parts->elems[i].partition,
-                                           ++c->next_gen) == -1)
-                log_part(c, LOG_ERROR, "cannot track partition", &parts->elems[i], NULL, NULL);
-            log_part(c, LOG_INFO, "partition assigned", &parts->elems[i], NULL, NULL);
-        }
-        if (cooperative)
-            error = rd_kafka_incremental_assign(rk, parts);
-        else
-            rerr = rd_kafka_assign(rk, parts);
-        c->assigned += parts->cnt;
-        if (c->paused && parts->cnt)
-            rd_kafka_pause_partitions(rk, parts);
-        if (first && c->opts.until_end)
-            note_ends(c, parts);
-        if (first)
-            c->first_done = 1;
-    } else {
-        int lost = rd_kafka_assignment_lost(rk);
-        if (!lost && !c->opts.dry_run)
-            commit_revoked(c, parts);
-        for (int i = 0; i < parts->cnt; i++) {
-            int tidx = consumer_topic_index(c, parts->elems[i].topic);
-            if (tidx >= 0)
-                offsets_revoke(c->offsets, (size_t)tidx, parts->elems[i].partition);
-            log_part(c, LOG_INFO, lost ? "partition lost" : "partition revoked", &parts->elems[i],
-                     NULL, NULL);
-        }
-        if (cooperative)
-            error = rd_kafka_incremental_unassign(rk, parts);
-        else
-            rerr = rd_kafka_assign(rk, NULL);
-        c->assigned = cooperative ? c->assigned - parts->cnt : 0;
-        if (c->assigned < 0)
-            c->assigned = 0;
-    }
     if (error) {
         log_msg(c->log, LOG_ERROR, "assignment failed", "error", rd_kafka_error_string(error),
                 NULL);
@@ -204,6 +168,94 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else if (rerr) {
         log_msg(c->log, LOG_ERROR, "assignment failed", "error", rd_kafka_err2str(rerr), NULL);
     }
+}
+
+/* Takes partitions: start positions (first assignment), new generations in
+ * the offsets tracker, the assignment itself, pause state, replay ends. */
+static void assign(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int cooperative)
+{
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int first = !c->first_done && parts->cnt > 0;
+    if (first)
+        first_assignment(c, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        int tidx = consumer_topic_index(c, parts->elems[i].topic);
+        if (tidx < 0 || offsets_assign(c->offsets, (size_t)tidx, parts->elems[i].partition,
+                                       ++c->next_gen) == -1)
+            log_part(c, LOG_ERROR, "cannot track partition", &parts->elems[i], NULL, NULL);
+        log_part(c, LOG_INFO, "partition assigned", &parts->elems[i], NULL, NULL);
+    }
+    if (cooperative)
+        error = rd_kafka_incremental_assign(c->rk, parts);
+    else
+        rerr = rd_kafka_assign(c->rk, parts);
+    assignment_error(c, error, rerr);
+    c->assigned += parts->cnt;
+    if (c->paused && parts->cnt)
+        rd_kafka_pause_partitions(c->rk, parts);
+    if (first && c->opts.until_end)
+        note_ends(c, parts);
+    if (first)
+        c->first_done = 1;
+}
+
+/* --dry-run reads without joining the group (it must not take partitions
+ * from the workers of that group): every partition of the input topics is
+ * assigned directly, starting from the group's committed offsets. */
+static int assign_all(consumer_t *c, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
+        int n = topic_partition_count(c, c->cfg->input_topics.v[i]);
+        if (n <= 0) {
+            snprintf(errstr, errstr_size, "kafka: input topic %s: no partitions found",
+                     c->cfg->input_topics.v[i]);
+            rd_kafka_topic_partition_list_destroy(parts);
+            return -1;
+        }
+        for (int p = 0; p < n; p++)
+            rd_kafka_topic_partition_list_add(parts, c->cfg->input_topics.v[i], p);
+    }
+    assign(c, parts, 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    report_share(c);
+    return 0;
+}
+
+/* Gives partitions up: final commit of their watermarks (unless lost),
+ * forget them in the tracker, unassign. */
+static void revoke(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int cooperative)
+{
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int lost = rd_kafka_assignment_lost(c->rk);
+    if (!lost && !c->opts.dry_run)
+        commit_revoked(c, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        int tidx = consumer_topic_index(c, parts->elems[i].topic);
+        if (tidx >= 0)
+            offsets_revoke(c->offsets, (size_t)tidx, parts->elems[i].partition);
+        log_part(c, LOG_INFO, lost ? "partition lost" : "partition revoked", &parts->elems[i], NULL,
+                 NULL);
+    }
+    if (cooperative)
+        error = rd_kafka_incremental_unassign(c->rk, parts);
+    else
+        rerr = rd_kafka_assign(c->rk, NULL);
+    assignment_error(c, error, rerr);
+    c->assigned = cooperative && c->assigned > parts->cnt ? c->assigned - parts->cnt : 0;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    consumer_t *c = ((kconf_ctx_t *)opaque)->owner;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        assign(c, parts, cooperative);
+    else
+        revoke(c, parts, cooperative);
     report_share(c);
 }
 
@@ -236,6 +288,11 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offse
     }
     rd_kafka_poll_set_consumer(c->rk);
     c->queue = rd_kafka_queue_get_consumer(c->rk);
+    if (opts->dry_run) {
+        if (assign_all(c, errstr, errstr_size) == -1)
+            goto fail;
+        return c;
+    }
     topics = rd_kafka_topic_partition_list_new((int)cfg->input_topics.n);
     for (size_t i = 0; i < cfg->input_topics.n; i++)
         rd_kafka_topic_partition_list_add(topics, cfg->input_topics.v[i], RD_KAFKA_PARTITION_UA);

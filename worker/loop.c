@@ -241,6 +241,7 @@ static void handle_message(loop_t *l, rd_kafka_message_t *msg)
         job->completed_at_ms = scheduler_unix_ms();
     }
     if (l->o->dry_run) {
+        job->completed_at_ms = scheduler_unix_ms();
         dry_run_print(l, job);
         metric_add(l->m_events, "outcome=\"dry_run\"", 1);
         offset_done(l, job);
