@@ -1,12 +1,13 @@
-/* config.c - the worker's configuration, driven by one table.
+/* config.c - the worker's configuration, driven by one table: the loading side.
  *
- * keys[] is the only list of configuration keys. Each default is written in
- * the table as libconfig text: config_defaults() renders the defaults as a
- * document and loads it with the same code that loads a file, and
- * config_write_example() prints the same text with the help. config_print()
- * walks the table over a loaded config. Cross-key rules (secret, backoff
- * order, topic overlaps) find their keys through the table too, so every
- * error names "file:line: group.key". */
+ * config_keys[] is the only list of configuration keys. Each default is
+ * written in the table as libconfig text: config_defaults() renders the
+ * defaults as a document (config_write_defaults(), config_print.c) and loads
+ * it with the same code that loads a file; config_write_example() prints the
+ * same text with the help, and config_print() walks the table over a loaded
+ * config (both in config_print.c). Cross-key rules (secret, backoff order,
+ * topic overlaps) find their keys through the table too, so every error names
+ * "file:line: group.key". */
 
 /* libconfig's handle is also called config_t: rename it on the way in. */
 #define config_t lc_config_t
@@ -14,10 +15,10 @@
 #undef config_t
 
 #include "common/config.h"
+#include "common/config_table.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,52 +28,7 @@
 #include <openssl/crypto.h>
 
 #define SECRET_FILE_MAX 4096
-#define SECRET_ENV      "ZIM_SERVER_SECRET"
 #define BROKERS_ENV     "KAFKA_BROKERS"
-
-typedef enum {
-    KT_STR,      /* char * */
-    KT_INT,      /* int */
-    KT_U32,      /* uint32_t */
-    KT_FLOAT,    /* double; a libconfig integer is accepted */
-    KT_BOOL,     /* int 0/1 */
-    KT_STRV,     /* config_strv_t */
-    KT_I64V,     /* int64_t *, then its size_t count */
-    KT_ENUM,     /* an enum (int): the index into choices */
-    KT_ENUM_STR, /* char *: one of choices */
-    KT_EVCLASS   /* config_event_class_t: { match = [ ... ]; delete_type = "..."; } */
-} ktype_t;
-
-enum {
-    F_REQUIRED = 1, /* no default: must be set in the file */
-    F_SECRET = 2,   /* never printed nor echoed; wiped on free */
-    F_MIN_EXCL = 4, /* range excludes min */
-    F_NONEMPTY = 8, /* string or list must not be empty */
-    F_UNIQUE = 16   /* list entries must be distinct */
-};
-
-/* Extra check of one string (or list entry); fills why on error. */
-typedef int check_fn(const char *s, char *why, size_t why_size);
-
-typedef struct cfg_key {
-    const char *group;
-    const char *name;
-    ktype_t type;
-    size_t off;
-    int flags;
-    const char *def;     /* libconfig text of the default (the empty value when required) */
-    const char *example; /* shown in the example instead of def (required keys) */
-    double min, max;     /* KT_INT, KT_U32, KT_FLOAT */
-    const char *const *choices;
-    check_fn *check;
-    const char *help;
-} cfg_key_t;
-
-_Static_assert(sizeof(config_share_t) == sizeof(int), "enums are stored as int");
-_Static_assert(sizeof(config_unknown_t) == sizeof(int), "enums are stored as int");
-_Static_assert(offsetof(config_t, success_codes_cnt) ==
-                   offsetof(config_t, success_codes) + sizeof(int64_t *),
-               "a KT_I64V count follows its array");
 
 /* ---- value checks used by the table ---- */
 
@@ -176,7 +132,7 @@ static const char *const delete_names[] = {"two-way", "one-way", NULL};
         g, n, t, offsetof(config_t, f), fl, def, ex, lo, hi, ch, chk, help                         \
     }
 
-static const cfg_key_t keys[] = {
+const cfg_key_t config_keys[] = {
     KEY("kafka", "brokers", KT_STR, brokers, F_NONEMPTY, "\"localhost:9092\"", NULL, 0, 0, NULL,
         NULL, "Bootstrap brokers, \"host:port\" separated by commas. Env KAFKA_BROKERS overrides."),
     KEY("kafka", "group_id", KT_STR, group_id, F_NONEMPTY, "\"zim-unfriend\"", NULL, 0, 0, NULL,
@@ -258,9 +214,10 @@ static const cfg_key_t keys[] = {
         NULL, "Logs show a short keyed hash instead of user ids."),
 };
 
-#define NKEYS              (sizeof(keys) / sizeof(keys[0]))
-#define FIELD(cfg, k, T)   ((T *)(void *)((char *)(cfg) + (k)->off))
-#define I64V_COUNT(cfg, k) ((size_t *)(void *)((char *)(cfg) + (k)->off + sizeof(int64_t *)))
+#define NKEYS            (sizeof(config_keys) / sizeof(config_keys[0]))
+#define FIELD(cfg, k, T) ((T *)(void *)((char *)(cfg) + (k)->off))
+
+const size_t config_keys_cnt = NKEYS;
 
 /* Load-time state. strict is off while loading the table's own defaults. */
 typedef struct ctx {
@@ -298,16 +255,6 @@ static int choice_index(const char *const *choices, const char *s)
     return -1;
 }
 
-/* "a" | "b" | "c" */
-static const char *choices_text(const char *const *choices, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int i = 0; choices[i] && len < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, "%s\"%s\"", i ? " | " : "", choices[i]);
-    return buf;
-}
-
 static void wipe_free(char *s)
 {
     if (s)
@@ -340,8 +287,9 @@ static int set_str(char **field, const char *v, int secret)
 static const cfg_key_t *find_key(const char *group, const char *name)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].group, group) == 0 && (!name || strcmp(keys[i].name, name) == 0))
-            return &keys[i];
+        if (strcmp(config_keys[i].group, group) == 0 &&
+            (!name || strcmp(config_keys[i].name, name) == 0))
+            return &config_keys[i];
     return NULL;
 }
 
@@ -349,7 +297,7 @@ static const cfg_key_t *find_key(const char *group, const char *name)
 static size_t key_at(size_t off)
 {
     size_t i = 0;
-    while (i < NKEYS - 1 && keys[i].off != off)
+    while (i < NKEYS - 1 && config_keys[i].off != off)
         i++;
     return i;
 }
@@ -381,7 +329,7 @@ __attribute__((format(printf, 5, 6))) static int fail(ctx_t *c, const char *file
 
 static const char *key_name(size_t i, char *buf)
 {
-    snprintf(buf, 96, "%s.%s", keys[i].group, keys[i].name);
+    snprintf(buf, 96, "%s.%s", config_keys[i].group, config_keys[i].name);
     return buf;
 }
 
@@ -489,7 +437,7 @@ static int load_evclass(ctx_t *c, const cfg_key_t *k, const config_setting_t *s,
                 return SFAIL(c, m, sub, "must be a string");
             if ((ev->delete_type = config_delete_type_parse(v)) < 0)
                 return SFAIL(c, m, sub, "must be one of %s (not \"%s\")",
-                             choices_text(k->choices, ch, sizeof(ch)), q(qb, sizeof(qb), v));
+                             config_choices_text(k->choices, ch, sizeof(ch)), q(qb, sizeof(qb), v));
         } else {
             return SFAIL(c, m, sub, "unknown setting");
         }
@@ -513,7 +461,7 @@ static int load_key(ctx_t *c, const cfg_key_t *k, const config_setting_t *s, con
             return SFAIL(c, s, kname, "must be a string");
         if (k->choices && (idx = choice_index(k->choices, v)) < 0)
             return SFAIL(c, s, kname, "must be one of %s (not \"%s\")",
-                         choices_text(k->choices, ch, sizeof(ch)), q(qb, sizeof(qb), v));
+                         config_choices_text(k->choices, ch, sizeof(ch)), q(qb, sizeof(qb), v));
         if (k->type == KT_ENUM) {
             *FIELD(c->cfg, k, int) = idx;
             return 0;
@@ -587,9 +535,9 @@ static int load_tree(ctx_t *c, const config_setting_t *root)
             if (!k)
                 return SFAIL(c, s, kname, "unknown setting");
             if (c->strict) {
-                c->file[k - keys] =
+                c->file[k - config_keys] =
                     config_setting_source_file(s) ? config_setting_source_file(s) : c->path;
-                c->line[k - keys] = config_setting_source_line(s);
+                c->line[k - config_keys] = config_setting_source_line(s);
             }
             if (load_key(c, k, s, kname) != 0)
                 return -1;
@@ -688,7 +636,7 @@ static int check_rules(ctx_t *c)
     char kbuf[96], qb[80];
 
     for (size_t i = 0; i < NKEYS; i++)
-        if ((keys[i].flags & F_REQUIRED) && !c->file[i])
+        if ((config_keys[i].flags & F_REQUIRED) && !c->file[i])
             return fail(c, NULL, 0, key_name(i, kbuf), "required");
     if (env && env[0] && set_str(&cfg->brokers, env, 0) != 0)
         return fail(c, NULL, 0, "kafka.brokers", "out of memory");
@@ -719,180 +667,6 @@ static int check_rules(ctx_t *c)
     return resolve_secret(c);
 }
 
-/* ---- printing: --check-config, the example, and the defaults document ---- */
-
-typedef enum { OUT_PRINT, OUT_EXAMPLE, OUT_DEFAULTS } out_mode_t;
-
-static void put_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7F)
-            fprintf(out, "\\x%02x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
-static void put_strv(FILE *out, const config_strv_t *sv)
-{
-    fputs("[ ", out);
-    for (size_t i = 0; i < sv->n; i++) {
-        put_str(out, sv->v[i]);
-        fputs(i + 1 < sv->n ? ", " : " ", out);
-    }
-    fputc(']', out);
-}
-
-/* Text that reads back as the same double, always with a '.'. */
-static void put_float(FILE *out, double f)
-{
-    char buf[64];
-    int prec = 1;
-    if (f == (double)(long long)f && f > -1e15 && f < 1e15) {
-        fprintf(out, "%.1f", f);
-        return;
-    }
-    do
-        snprintf(buf, sizeof(buf), "%.*g", prec, f);
-    while (strtod(buf, NULL) != f && ++prec <= 17);
-    fprintf(out, "%s%s", buf, strpbrk(buf, ".eEni") ? "" : ".0");
-}
-
-/* Writes the value of key k in cfg as libconfig text. */
-static void put_value(FILE *out, const cfg_key_t *k, const config_t *cfg)
-{
-    const void *f = (const char *)cfg + k->off;
-    const char *src = cfg->secret_source ? cfg->secret_source : "";
-    switch (k->type) {
-    case KT_STR:
-    case KT_ENUM_STR:
-        if ((k->flags & F_SECRET) && cfg->server_secret && cfg->server_secret[0])
-            fprintf(out, "\"***\"; # from %s\n",
-                    strcmp(src, "env") == 0    ? "env " SECRET_ENV
-                    : strcmp(src, "file") == 0 ? "zim.server_secret_file"
-                                               : "zim.server_secret");
-        else
-            put_str(out, *(char *const *)f);
-        break;
-    case KT_INT:
-        fprintf(out, "%d", *(const int *)f);
-        break;
-    case KT_U32:
-        fprintf(out, "%lu%s", (unsigned long)*(const uint32_t *)f,
-                *(const uint32_t *)f > INT_MAX ? "L" : "");
-        break;
-    case KT_FLOAT:
-        put_float(out, *(const double *)f);
-        break;
-    case KT_BOOL:
-        fputs(*(const int *)f ? "true" : "false", out);
-        break;
-    case KT_ENUM:
-        put_str(out, (unsigned)*(const int *)f < 2 ? k->choices[*(const int *)f] : "?");
-        break;
-    case KT_STRV:
-        put_strv(out, f);
-        break;
-    case KT_I64V: {
-        const int64_t *v = *(int64_t *const *)f;
-        size_t n = *I64V_COUNT(cfg, k);
-        int wide = 0; /* libconfig needs all of an array's ints in one width */
-        for (size_t i = 0; i < n; i++)
-            wide |= v[i] > INT_MAX || v[i] < INT_MIN;
-        fputs("[ ", out);
-        for (size_t i = 0; i < n; i++)
-            fprintf(out, "%lld%s%s", (long long)v[i], wide ? "L" : "", i + 1 < n ? ", " : " ");
-        fputc(']', out);
-        break;
-    }
-    case KT_EVCLASS: {
-        const config_event_class_t *ev = f;
-        fputs("{ match = ", out);
-        put_strv(out, &ev->match);
-        fputs("; delete_type = ", out);
-        put_str(out, ev->delete_type == 1 ? "one-way" : "two-way");
-        fputs("; }", out);
-        break;
-    }
-    }
-}
-
-static void put_comment(FILE *out, const char *indent, const char *text)
-{
-    while (*text) {
-        size_t n = strcspn(text, "\n");
-        fprintf(out, "%s# %.*s\n", indent, (int)n, text);
-        text += n + (text[n] == '\n');
-    }
-}
-
-/* The groups and keys in table order: values of cfg (OUT_PRINT), or the
- * table's defaults with help (OUT_EXAMPLE) or without (OUT_DEFAULTS). */
-static void put_all(FILE *out, const config_t *cfg, out_mode_t mode)
-{
-    char buf[200], ch[120];
-    for (size_t i = 0; i < NKEYS; i++) {
-        const cfg_key_t *k = &keys[i];
-        if (i == 0 || strcmp(keys[i - 1].group, k->group) != 0)
-            fprintf(out, "%s%s: {\n", i ? "\n" : "", k->group);
-        else if (mode == OUT_EXAMPLE)
-            fputc('\n', out);
-        if (mode == OUT_EXAMPLE) {
-            buf[0] = '\0';
-            if (k->type == KT_INT || k->type == KT_U32)
-                snprintf(buf, sizeof(buf), "Range: %.0f .. %.0f.", k->min, k->max);
-            else if (k->type == KT_FLOAT)
-                snprintf(buf, sizeof(buf), "Range: %s %g, <= %g.",
-                         (k->flags & F_MIN_EXCL) ? ">" : ">=", k->min, k->max);
-            else if (k->choices)
-                snprintf(buf, sizeof(buf), "One of: %s%s", choices_text(k->choices, ch, sizeof(ch)),
-                         k->type == KT_EVCLASS ? " (delete_type)." : ".");
-            if (k->flags & F_REQUIRED)
-                put_comment(out, "  ", "Required.");
-            put_comment(out, "  ", k->help);
-            put_comment(out, "  ", buf);
-        }
-        fprintf(out, "  %s%s ", k->name, k->type == KT_EVCLASS ? ":" : " =");
-        if (mode == OUT_PRINT)
-            put_value(out, k, cfg);
-        else
-            fputs(mode == OUT_EXAMPLE && k->example ? k->example : k->def, out);
-        if (!(mode == OUT_PRINT && (k->flags & F_SECRET) && cfg->server_secret &&
-              cfg->server_secret[0]))
-            fputs(";\n", out);
-        if (i + 1 == NKEYS || strcmp(keys[i + 1].group, k->group) != 0)
-            fputs("};\n", out);
-    }
-}
-
-void config_print(const config_t *cfg, FILE *out)
-{
-    fputs("# zim-unfriend-worker effective configuration", out);
-    if (cfg->path) {
-        fputs(", loaded from ", out);
-        for (const char *p = cfg->path; *p; p++)
-            fputc((unsigned char)*p < 0x20 ? '?' : *p, out);
-    }
-    fputs("\n\n", out);
-    put_all(out, cfg, OUT_PRINT);
-}
-
-void config_write_example(FILE *out)
-{
-    put_comment(out, "",
-                "zim-unfriend-worker configuration (libconfig syntax).\n"
-                "Generated by config_write_example() from the worker's key table: every key is\n"
-                "listed with its default. \"Required\" keys have no default; the values shown\n"
-                "for them are examples to replace. An unknown key, a wrong type or an\n"
-                "out-of-range value is an error (exit 78): check with --check-config.");
-    fputc('\n', out);
-    put_all(out, NULL, OUT_EXAMPLE);
-}
-
 /* ---- public: defaults, load, free ---- */
 
 static void free_key(config_t *cfg, const cfg_key_t *k)
@@ -916,7 +690,7 @@ void config_free(config_t *cfg)
     if (!cfg)
         return;
     for (size_t i = 0; i < NKEYS; i++)
-        free_key(cfg, &keys[i]);
+        free_key(cfg, &config_keys[i]);
     free(cfg->path);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -941,7 +715,7 @@ int config_defaults(config_t *cfg, char *errstr, size_t errstr_size)
         fail(&c, NULL, 0, "config", "out of memory");
         goto out;
     }
-    put_all(out, NULL, OUT_DEFAULTS);
+    config_write_defaults(out);
     if (fclose(out) != 0 || !text) {
         fail(&c, NULL, 0, "config", "out of memory");
         goto out;

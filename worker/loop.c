@@ -478,9 +478,12 @@ static void drain_wake(int fd)
  * be waiting (the next wait must not block). */
 static int intake(loop_t *l)
 {
-    int want_pause = l->stopping || (l->sched && scheduler_paused(l->sched)) ||
-                     offsets_pending_total(l->offsets) >= l->max_pending;
-    consumer_pause(l->cons, want_pause);
+    size_t pending = offsets_pending_total(l->offsets);
+    /* Backpressure with hysteresis: pause at max_pending, resume below half
+     * of it (each pause drops librdkafka's prefetched messages; thrashing
+     * would refetch them over and over). */
+    int full = consumer_paused(l->cons) ? pending >= l->max_pending / 2 : pending >= l->max_pending;
+    consumer_pause(l->cons, l->stopping || (l->sched && scheduler_paused(l->sched)) || full);
     for (int i = 0; i < LOOP_POLL_BATCH; i++) {
         rd_kafka_message_t *m = consumer_poll(l->cons);
         if (!m)
@@ -575,7 +578,10 @@ int loop_run(const loop_opts_t *opts)
         fds[nfds++] = (struct curl_waitfd){.fd = opts->wake_fd, .events = CURL_WAIT_POLLIN};
         if (l.httpd)
             fds[nfds++] = (struct curl_waitfd){.fd = httpd_fd(l.httpd), .events = CURL_WAIT_POLLIN};
-        int wait_ms = (int)((wait_us + 999) / 1000);
+        /* Rounded down: a limiter slot due in under a millisecond is taken by
+         * turning the loop again, not by oversleeping (rate precision, and
+         * throughput above 1000 calls/s). */
+        int wait_ms = (int)(wait_us / 1000);
         if (l.sched) {
             if (zim_api_poll(scheduler_api(l.sched), fds, nfds, wait_ms, err, sizeof(err)) == -1)
                 log_msg(l.log, LOG_ERROR, "http client poll", "error", err, NULL);
