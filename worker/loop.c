@@ -357,9 +357,14 @@ static int setup(loop_t *l, char *err, size_t errsz)
     const config_t *cfg = l->cfg;
     int64_t now = mono_us();
     publisher_worker_id(l->worker_id, sizeof(l->worker_id));
-    l->max_pending = (size_t)cfg->max_in_flight * 8;
-    if (l->max_pending < 256)
-        l->max_pending = 256;
+    /* Unfinished events held before intake pauses (about 1 KiB each). A
+     * resume costs librdkafka about a second of refetching, so the low-water
+     * mark (half) must hold more than a second of work at full speed. */
+    l->max_pending = (size_t)cfg->max_in_flight * 64;
+    if (l->max_pending < 1024)
+        l->max_pending = 1024;
+    if (l->max_pending > 65536)
+        l->max_pending = 65536;
 
     if (!(l->metrics = metrics_new()) ||
         !(l->m_events = metrics_counter(l->metrics, "events_total", "Input events by outcome")) ||
