@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,7 +268,9 @@ static void strv_free(config_strv_t *sv)
     for (size_t i = 0; i < sv->n; i++)
         free(sv->v[i]);
     free(sv->v);
+    free(sv->line);
     sv->v = NULL;
+    sv->line = NULL;
     sv->n = 0;
 }
 
@@ -351,7 +354,7 @@ static int get_int(const config_setting_t *s, long long *v)
 static int load_list(ctx_t *c, const config_setting_t *s, const char *kname, int flags,
                      check_fn *check, config_strv_t *strv, int64_t **i64, size_t *i64_n)
 {
-    config_strv_t sv = {NULL, 0};
+    config_strv_t sv = {NULL, 0, NULL};
     int64_t *iv = NULL;
     int n = config_setting_length(s), rc = -1;
     long long x;
@@ -363,6 +366,7 @@ static int load_list(ctx_t *c, const config_setting_t *s, const char *kname, int
     if (c->strict && n == 0 && (flags & F_NONEMPTY))
         return SFAIL(c, s, kname, "must not be empty");
     if (!(sv.v = calloc((size_t)n + 1, sizeof(char *))) ||
+        !(sv.line = calloc((size_t)n + 1, sizeof(int))) ||
         !(iv = calloc((size_t)n + 1, sizeof(*iv))))
         goto oom;
     for (int i = 0; i < n; i++) {
@@ -370,38 +374,43 @@ static int load_list(ctx_t *c, const config_setting_t *s, const char *kname, int
         const char *v = config_setting_get_string(e);
         if (!strv) {
             if (get_int(e, &x) != 0) {
-                SFAIL(c, e, kname, "%s", what);
+                SFAIL(c, s, kname, "%s", what);
                 goto out;
             }
             iv[i] = x;
             continue;
         }
         if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-            SFAIL(c, e, kname, "%s", what);
+            SFAIL(c, s, kname, "%s", what);
             goto out;
         }
         if (c->strict && !v[0]) {
-            SFAIL(c, e, kname, "entries must not be empty");
+            SFAIL(c, s, kname, "entries must not be empty");
             goto out;
         }
         if (c->strict && check && check(v, why, sizeof(why)) != 0) {
-            SFAIL(c, e, kname, "%s", why);
+            SFAIL(c, s, kname, "%s", why);
             goto out;
         }
         for (size_t j = 0; (flags & F_UNIQUE) && j < sv.n; j++) {
             if (strcmp(sv.v[j], v) == 0) {
-                SFAIL(c, e, kname, "duplicate entry \"%s\"", q(qb, sizeof(qb), v));
+                SFAIL(c, s, kname, "duplicate entry \"%s\"", q(qb, sizeof(qb), v));
                 goto out;
             }
         }
         if (!(sv.v[sv.n] = strdup(v)))
             goto oom;
+        /* The list's own line: libconfig 1.5 reports the last element of a
+         * multi-line list on the line of its closing bracket. Defaults are
+         * parsed from the table's text: no line to show. */
+        sv.line[sv.n] = c->strict ? config_setting_source_line(s) : 0;
         sv.n++;
     }
     if (strv) {
         strv_free(strv);
         *strv = sv;
         sv.v = NULL;
+        sv.line = NULL;
         sv.n = 0;
     } else {
         free(*i64);
@@ -693,6 +702,19 @@ void config_free(config_t *cfg)
         free_key(cfg, &config_keys[i]);
     free(cfg->path);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+int config_prop_sensitive(const char *prop)
+{
+    static const char *const words[] = {"password", "secret", "token", "jaas", "credential"};
+    size_t n = strcspn(prop, "=");
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t i = 0; i + wl <= n; i++)
+            if (strncasecmp(prop + i, words[w], wl) == 0)
+                return 1;
+    }
+    return 0;
 }
 
 int config_delete_type_parse(const char *s)

@@ -23,6 +23,7 @@
 typedef struct config_strv {
     char **v;
     size_t n;
+    int *line; /* source line of each entry; 0 = a default (NULL when empty) */
 } config_strv_t;
 
 typedef struct config_event_class {
@@ -98,6 +99,11 @@ void config_print(const config_t *cfg, FILE *out);
 /* Writes a complete example config with every key, its default and help,
  * generated from the table. */
 void config_write_example(FILE *out);
+
+/* 1 when a "name=value" librdkafka property holds a credential (its name
+ * mentions a password, secret, token or JAAS config): its value is never
+ * printed or echoed in an error. */
+int config_prop_sensitive(const char *prop);
 
 /* Parses "two-way"/"one-way" into 0/1. -1 when neither. */
 int config_delete_type_parse(const char *s);

@@ -32,7 +32,13 @@ static void put_strv(FILE *out, const config_strv_t *sv)
 {
     fputs("[ ", out);
     for (size_t i = 0; i < sv->n; i++) {
-        put_str(out, sv->v[i]);
+        if (config_prop_sensitive(sv->v[i]) && strchr(sv->v[i], '=')) {
+            /* A librdkafka credential: the name only (event types and
+             * topics never contain '='). */
+            fprintf(out, "\"%.*s=***\"", (int)strcspn(sv->v[i], "="), sv->v[i]);
+        } else {
+            put_str(out, sv->v[i]);
+        }
         fputs(i + 1 < sv->n ? ", " : " ", out);
     }
     fputc(']', out);

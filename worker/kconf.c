@@ -36,20 +36,30 @@ static int set(rd_kafka_conf_t *conf, const char *name, const char *value, const
     return -1;
 }
 
-static int apply(rd_kafka_conf_t *conf, const config_strv_t *props, const char *key, char *errstr,
-                 size_t errstr_size)
+/* Applies "name=value" properties; an error names file:line, the key, the
+ * property (its value unless it is a credential) and librdkafka's reason. */
+static int apply(rd_kafka_conf_t *conf, const config_t *cfg, const config_strv_t *props,
+                 const char *key, char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; i < props->n; i++) {
         const char *eq = strchr(props->v[i], '=');
-        char name[256];
+        char name[256], where[300] = "", err[512];
+        if (props->line && props->line[i] > 0)
+            snprintf(where, sizeof(where), "%s:%d: ", cfg->path, props->line[i]);
         if (!eq || eq == props->v[i] || (size_t)(eq - props->v[i]) >= sizeof(name)) {
-            snprintf(errstr, errstr_size, "%s: \"%s\": expected \"name=value\"", key, props->v[i]);
+            snprintf(errstr, errstr_size, "%s%s: entry %zu: expected \"name=value\"", where, key,
+                     i + 1);
             return -1;
         }
         memcpy(name, props->v[i], (size_t)(eq - props->v[i]));
         name[eq - props->v[i]] = '\0';
-        if (set(conf, name, eq + 1, key, errstr, errstr_size) == -1)
-            return -1;
+        if (rd_kafka_conf_set(conf, name, eq + 1, err, sizeof(err)) == RD_KAFKA_CONF_OK)
+            continue;
+        if (config_prop_sensitive(props->v[i]))
+            snprintf(errstr, errstr_size, "%s%s: %s=***: %s", where, key, name, err);
+        else
+            snprintf(errstr, errstr_size, "%s%s: %s: %s", where, key, props->v[i], err);
+        return -1;
     }
     return 0;
 }
@@ -86,7 +96,7 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, int until_end,
         set(conf, "auto.offset.reset", "earliest", "kafka", errstr, errstr_size) ||
         set(conf, "queued.max.messages.kbytes", "16384", "kafka", errstr, errstr_size) ||
         set(conf, "queued.min.messages", "1000", "kafka", errstr, errstr_size) ||
-        apply(conf, &cfg->consumer_props, "kafka.consumer", errstr, errstr_size))
+        apply(conf, cfg, &cfg->consumer_props, "kafka.consumer", errstr, errstr_size))
         goto fail;
     /* What the guarantees rest on, after the user's properties. */
     if (set(conf, "enable.auto.offset.store", "false", "kafka", errstr, errstr_size) ||
@@ -113,7 +123,7 @@ rd_kafka_conf_t *kconf_producer(const config_t *cfg, kconf_ctx_t *ctx, char *err
         set(conf, "linger.ms", "5", "kafka", errstr, errstr_size) ||
         /* DLQ copies are byte-exact copies of whatever the input held. */
         set(conf, "message.max.bytes", "16777216", "kafka", errstr, errstr_size) ||
-        apply(conf, &cfg->producer_props, "kafka.producer", errstr, errstr_size))
+        apply(conf, cfg, &cfg->producer_props, "kafka.producer", errstr, errstr_size))
         goto fail;
     if (set(conf, "enable.idempotence", "true", "kafka", errstr, errstr_size) ||
         set(conf, "acks", "all", "kafka", errstr, errstr_size))

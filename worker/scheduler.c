@@ -234,6 +234,11 @@ scheduler_t *scheduler_new(const scheduler_opts_t *opts, const zim_api_opts_t *a
             metrics_gauge(metrics, "systemic_pause", "1 while a systemic error pauses all calls");
         m_set(s->m_in_flight, NULL, 0);
         m_set(s->m_paused, NULL, 0);
+        /* Unlabelled counters are exported as 0 from the start, so that
+         * rate() over them has data before the first retry or wait. */
+        m_add(s->m_retries, NULL, 0);
+        m_add(s->m_exhausted, NULL, 0);
+        m_add(s->m_wait, NULL, 0);
     }
     return s;
 fail:

@@ -574,7 +574,7 @@ static void test_topics(void)
     snprintf(text, sizeof(text),
              "kafka: {\n input_topics = [ \"a\", \"b\",\n \"a\" ]; result_topic = \"out\"; };\n%s",
              k);
-    EXPECT_ERR(text, ":3: kafka.input_topics: duplicate entry \"a\"");
+    EXPECT_ERR(text, ":2: kafka.input_topics: duplicate entry \"a\"");
     snprintf(text, sizeof(text),
              "kafka: { input_topics = [ \"in\" ];\n result_topic = \"in\"; };\n%s", k);
     EXPECT_ERR(text, ":2: kafka.result_topic: \"in\" is also an input topic");
