@@ -807,6 +807,31 @@ static void test_print_defaults(void)
     config_free(&d);
 }
 
+/* librdkafka credentials in kafka.consumer / kafka.producer never print. */
+static void test_kafka_credentials(void)
+{
+    config_t c;
+    TT_CHECK(config_prop_sensitive("sasl.password=x"));
+    TT_CHECK(config_prop_sensitive("ssl.key.PASSWORD=x"));
+    TT_CHECK(config_prop_sensitive("sasl.oauthbearer.client.secret=x"));
+    TT_CHECK(config_prop_sensitive("sasl.oauthbearer.token.endpoint.url=x"));
+    TT_CHECK(config_prop_sensitive("sasl.jaas.config=x"));
+    TT_CHECK(!config_prop_sensitive("linger.ms=5"));
+    TT_CHECK(!config_prop_sensitive("client.id=password")); /* the value does not count */
+    memset(&c, 0, sizeof(c));
+    if (load_ok(mini("consumer = [ \"sasl.password=hunter2\", \"fetch.wait.max.ms=50\" ];\n",
+                     "", ""),
+                &c, __LINE__) != 0)
+        return;
+    TT_EQ_STR(c.consumer_props.v[0], "sasl.password=hunter2"); /* librdkafka gets it */
+    char *out = print_to_string(&c);
+    TT_CHECK(strstr(out, "hunter2") == NULL);
+    TT_CHECK(strstr(out, "\"sasl.password=***\"") != NULL);
+    TT_CHECK(strstr(out, "\"fetch.wait.max.ms=50\"") != NULL);
+    free(out);
+    config_free(&c);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/zu_test_config_XXXXXX");
@@ -829,6 +854,7 @@ int main(void)
     TT_RUN(test_secret);
     TT_RUN(test_env);
     TT_RUN(test_example);
+    TT_RUN(test_kafka_credentials);
     TT_RUN(test_print_defaults);
 
     const char *names[] = {"full.cfg",      "printed.cfg", "err.cfg", "ok.cfg",
