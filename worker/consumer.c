@@ -186,6 +186,10 @@ static void assign(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int co
             log_part(c, LOG_ERROR, "cannot track partition", &parts->elems[i], NULL, NULL);
         log_part(c, LOG_INFO, "partition assigned", &parts->elems[i], NULL, NULL);
     }
+    /* Ends before the assignment: once fetching starts, each query would wait
+     * behind a long-polling fetch on the broker connection. */
+    if (first && c->opts.until_end)
+        note_ends(c, parts);
     if (cooperative)
         error = rd_kafka_incremental_assign(c->rk, parts);
     else
@@ -194,8 +198,6 @@ static void assign(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int co
     c->assigned += parts->cnt;
     if (c->paused && parts->cnt)
         rd_kafka_pause_partitions(c->rk, parts);
-    if (first && c->opts.until_end)
-        note_ends(c, parts);
     if (first)
         c->first_done = 1;
 }
@@ -335,19 +337,22 @@ rd_kafka_queue_t *consumer_queue(consumer_t *c)
 
 rd_kafka_message_t *consumer_poll(consumer_t *c)
 {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
-    if (!m || !m->err)
-        return m;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        int tidx = m->rkt ? consumer_topic_index(c, rd_kafka_topic_name(m->rkt)) : -1;
-        if (tidx >= 0)
-            offsets_set_eof(c->offsets, (size_t)tidx, m->partition, m->offset);
-    } else {
-        log_msg(c->log, LOG_WARN, "consumer error", "error", rd_kafka_err2name(m->err), "reason",
-                rd_kafka_message_errstr(m), NULL);
+    /* Events are handled here and polling goes on: messages queued behind
+     * an end-of-partition event do not raise the wake-up fd again. */
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+        if (!m || !m->err)
+            return m;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            int tidx = m->rkt ? consumer_topic_index(c, rd_kafka_topic_name(m->rkt)) : -1;
+            if (tidx >= 0)
+                offsets_set_eof(c->offsets, (size_t)tidx, m->partition, m->offset);
+        } else {
+            log_msg(c->log, LOG_WARN, "consumer error", "error", rd_kafka_err2name(m->err),
+                    "reason", rd_kafka_message_errstr(m), NULL);
+        }
+        rd_kafka_message_destroy(m);
     }
-    rd_kafka_message_destroy(m);
-    return NULL;
 }
 
 void consumer_pause(consumer_t *c, int pause)
@@ -409,9 +414,11 @@ void consumer_lag_foreach(consumer_t *c,
         int tidx = consumer_topic_index(c, p->topic);
         if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) || hi < 0)
             continue;
-        int64_t at = tidx < 0 ? -1 : offsets_watermark(c->offsets, (size_t)tidx, p->partition);
+        int64_t at = tidx < 0 ? -1 : offsets_position(c->offsets, (size_t)tidx, p->partition);
         if (at < 0)
-            at = p->offset >= 0 ? p->offset : lo;
+            at = p->offset; /* the application position: last message returned + 1 */
+        if (at < 0)
+            continue; /* nothing received and no end seen yet: the lag is not known */
         fn(ctx, p->topic, p->partition, hi > at ? hi - at : 0);
     }
     rd_kafka_topic_partition_list_destroy(parts);

@@ -101,9 +101,11 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, int until_end,
     /* What the guarantees rest on, after the user's properties. */
     if (set(conf, "enable.auto.offset.store", "false", "kafka", errstr, errstr_size) ||
         set(conf, "enable.auto.commit", dry_run ? "false" : "true", "kafka", errstr, errstr_size) ||
-        set(conf, "enable.partition.eof", until_end ? "true" : "false", "kafka", errstr,
-            errstr_size))
+        /* End-of-partition events end a replay (--until-end) and tell the
+         * consumer lag of a partition with nothing to consume. */
+        set(conf, "enable.partition.eof", "true", "kafka", errstr, errstr_size))
         goto fail;
+    (void)until_end;
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);

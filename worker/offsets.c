@@ -287,6 +287,16 @@ void offsets_set_eof(offsets_t *o, size_t tidx, int32_t partition, int64_t posit
         p->eof_pos = position;
 }
 
+int64_t offsets_position(const offsets_t *o, size_t tidx, int32_t partition)
+{
+    const part_t *p = part_get(o, tidx, partition);
+    if (!p || !p->assigned)
+        return -1;
+    if (p->len > 0)
+        return p->offs[p->head];
+    return p->watermark > p->eof_pos ? p->watermark : p->eof_pos;
+}
+
 int offsets_reached_end(const offsets_t *o)
 {
     int any = 0;

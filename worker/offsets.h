@@ -76,4 +76,9 @@ void offsets_set_eof(offsets_t *o, size_t tidx, int32_t partition, int64_t posit
  * pending and a watermark (or an end-of-partition position) >= its end. */
 int offsets_reached_end(const offsets_t *o);
 
+/* Where the worker stands on the partition, for the consumer lag: the
+ * oldest pending offset, else the higher of the watermark and the last
+ * end-of-partition position; -1 when none is known (or not assigned). */
+int64_t offsets_position(const offsets_t *o, size_t tidx, int32_t partition);
+
 #endif

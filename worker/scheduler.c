@@ -383,15 +383,16 @@ static void pause_enter(scheduler_t *s, job_t *job, int64_t now_us)
     /* Jitter in the upper half: never hammer, never stall much longer. */
     int64_t delay_ms =
         ceil_ms / 2 + (int64_t)(backoff_rng_next(&s->rng) % (uint64_t)(ceil_ms / 2 + 1));
-    char code[32], delay[32];
+    char code[32], delay[32], http[24];
     snprintf(code, sizeof(code), "%" PRId64, job->last.code);
     snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
+    snprintf(http, sizeof(http), "%ld", job->last.http_status);
     if (!s->paused) {
         log_msg(s->log, LOG_ERROR,
                 "systemic error: pausing all calls; no failure results are published and "
                 "offsets stay uncommitted until the API accepts again",
                 "code", job->last.has_code ? code : NULL, "message", job->last.message,
-                "http_status", NULL, "retry_in_ms", delay, NULL);
+                "http_status", job->last.http_status ? http : NULL, "retry_in_ms", delay, NULL);
     } else {
         log_msg(s->log, LOG_WARN, "systemic error persists", "code",
                 job->last.has_code ? code : NULL, "message", job->last.message, "retry_in_ms",

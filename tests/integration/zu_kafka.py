@@ -195,10 +195,12 @@ def _argv_safe(what, data):
 
 
 def _delimiter(chunks):
-    """A random byte string found in none of chunks (no NUL: kcat keeps it in a C string)."""
+    """A random byte string found in none of chunks (no NUL: kcat keeps it in a C string;
+    no backslash: kcat decodes \\xHH escapes in place, so a decoded "\\" followed by a
+    decoded "x" would be read as another escape)."""
     while True:
         d = bytes(b % 255 + 1 for b in os.urandom(12))
-        if all(d not in c for c in chunks):
+        if b"\\" not in d and all(d not in c for c in chunks):
             return d
 
 

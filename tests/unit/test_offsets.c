@@ -167,6 +167,33 @@ static void test_end_already_committed(void)
     offsets_destroy(o);
 }
 
+static void test_position(void)
+{
+    /* The consumer lag's position: unknown, then the end-of-partition
+     * position (started at the end), then the oldest pending offset, then
+     * the watermark once everything is done. */
+    offsets_t *o = offsets_new(1);
+    int64_t wm;
+    TT_EQ_INT(offsets_position(o, 0, 0), -1); /* never assigned */
+    offsets_assign(o, 0, 0, 1);
+    TT_EQ_INT(offsets_position(o, 0, 0), -1);
+    offsets_set_eof(o, 0, 0, 40);
+    TT_EQ_INT(offsets_position(o, 0, 0), 40);
+    offsets_received(o, 0, 0, 1, 40);
+    offsets_received(o, 0, 0, 1, 42);
+    TT_EQ_INT(offsets_position(o, 0, 0), 40);
+    offsets_done(o, 0, 0, 1, 42, &wm);
+    TT_EQ_INT(offsets_position(o, 0, 0), 40); /* 40 still pending */
+    offsets_done(o, 0, 0, 1, 40, &wm);
+    TT_EQ_INT(offsets_position(o, 0, 0), 43);
+    offsets_set_eof(o, 0, 0, 45); /* e.g. a transaction marker after 42 */
+    TT_EQ_INT(offsets_position(o, 0, 0), 45);
+    offsets_revoke(o, 0, 0);
+    TT_EQ_INT(offsets_position(o, 0, 0), -1);
+    TT_EQ_INT(offsets_position(o, 3, 0), -1); /* bad index */
+    offsets_destroy(o);
+}
+
 int main(void)
 {
     TT_RUN(test_in_order);
@@ -177,6 +204,7 @@ int main(void)
     TT_RUN(test_stop_cut);
     TT_RUN(test_reached_end);
     TT_RUN(test_end_already_committed);
+    TT_RUN(test_position);
     offsets_destroy(NULL);
     TT_DONE();
 }

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""test_rate.py - SPEC.md Guarantees 3 (rate) with the real worker binary.
+
+Runs zim-unfriend-worker against zim-mock-kafka and zim-sandbox (driven with
+kcat) and measures what reached the sandbox:
+
+  single_replica     a 400-event backlog at rate_limit_qps 20 against a
+                     sandbox that allows 20 calls/s: no call is ever refused
+                     with 660300005, no 1000 ms window holds more than 20
+                     requests, and the steady-state rate is >= 19.4 calls/s
+                     (the product requirement: >= 98% of the share).
+  two_replicas       two workers of one group on 4 partitions share the
+                     budget 10/10 ("partitions"): the sandbox never refuses,
+                     no window holds more than 20 requests across both.
+  slow_down          the sandbox allows 10 calls/s, the worker is set to 20:
+                     the sandbox refuses some calls, the worker retries them
+                     to success, counts them in its metrics, and the refusals
+                     become rarer as its limiter slows down.
+
+Env: ZU_BUILD_DIR (binaries), ZU_SOURCE_DIR (unused). python3 stdlib only.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox,  # noqa: E402
+                        TestRun, Worker, event, results, wait_for, write_config)
+from zu_kafka import MockKafka, produce  # noqa: E402
+
+RATE_LIMITED = 660300005
+WINDOW_US = 1000000
+GROUP_CONF = ["session.timeout.ms=6000", "heartbeat.interval.ms=500",
+              "socket.connection.setup.timeout.ms=5000"]
+
+
+def max_in_window(ts_us, window_us=WINDOW_US):
+    """The largest number of timestamps in any half-open window of window_us
+    (two stamps exactly window_us apart never share a window)."""
+    ts = sorted(ts_us)
+    best, i = 0, 0
+    for j, t in enumerate(ts):
+        while t - ts[i] >= window_us:
+            i += 1
+        best = max(best, j - i + 1)
+    return best
+
+
+def steady_rate(ts_us):
+    """Calls/s between the first request after the first second and the last
+    request: (n - 1) / span over the requests in that range."""
+    ts = sorted(ts_us)
+    rest = [t for t in ts if t >= ts[0] + WINDOW_US]
+    if len(rest) < 2:
+        raise AssertionError("too few requests after the first second: %d" % len(rest))
+    return (len(rest) - 1) / ((rest[-1] - rest[0]) / 1e6)
+
+
+def backlog(n, prefix):
+    """n events of n different users, keyed by user id."""
+    return [{"key": ("%s-u%03d" % (prefix, i)).encode(),
+             "value": event(user_id="%s-u%03d" % (prefix, i), event_id="%s-%03d" % (prefix, i))}
+            for i in range(n)]
+
+
+def wait_results(mk, n, timeout, workers=()):
+    """Waits until the result topic holds >= n messages; returns them."""
+    got = []
+
+    def enough():
+        for w in workers:
+            if not w.running():
+                raise AssertionError("worker exited early (rc=%s):\n%s" % (w.proc.returncode,
+                                                                           w.dump()))
+        got[:] = results(mk.bootstrap)
+        return len(got) >= n
+
+    if not wait_for(enough, timeout=timeout, interval=1.0):
+        raise AssertionError("only %d of %d results within %ss" % (len(got), n, timeout))
+    return got
+
+
+def check_all_success(rs, evs, max_attempts=None):
+    """Exactly one success result per produced event, none other."""
+    want = {json.loads(m["value"])["event_id"] for m in evs}
+    seen = {}
+    for msg, r in rs:
+        assert r["status"] == "success", "not a success: %r" % (r,)
+        assert r["code"] == 0 and r["error_class"] is None, r
+        assert msg["key"] == r["user_id"].encode(), (msg["key"], r["user_id"])
+        if max_attempts is not None:
+            assert r["attempts"] <= max_attempts, r
+        seen[r["event_id"]] = seen.get(r["event_id"], 0) + 1
+    assert set(seen) == want, "missing %s, unexpected %s" % (sorted(want - set(seen))[:5],
+                                                            sorted(set(seen) - want)[:5])
+    dup = {k: v for k, v in seen.items() if v != 1}
+    assert not dup, "events with several results: %s" % list(dup.items())[:5]
+
+
+def no_alarms(w):
+    """No error-level log line (the worker's own or librdkafka's)."""
+    bad = [r for r in w.logs() if r.get("level") == "error" or "raw" in r]
+    assert not bad, "error log lines: %s" % bad[:3]
+
+
+def last_share(w):
+    """The latest "rate share" log record of w, or None."""
+    recs = [r for r in w.logs() if r.get("msg") == "rate share"]
+    return recs[-1] if recs else None
+
+
+def case_dir():
+    return tempfile.mkdtemp(prefix="zu-rate-")
+
+
+def single_replica():
+    n = 400
+    tmp = case_dir()
+    try:
+        with MockKafka().start(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
+                Sandbox(qps=20, latency_ms=150).start() as sb:
+            cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
+            evs = backlog(n, "r1")
+            produce(mk.bootstrap, INPUT_TOPIC, evs)
+            with Worker(cfg).start() as w:
+                rs = wait_results(mk, n, timeout=120, workers=[w])
+                assert w.terminate() == 0, w.dump()
+            check_all_success(rs, evs, max_attempts=1)
+            reqs = sb.requests()
+            stats = sb.stats()
+            codes = [r["code"] for r in reqs]
+            assert RATE_LIMITED not in codes, "sandbox answered 660300005 %d times" % codes.count(
+                RATE_LIMITED)
+            assert str(RATE_LIMITED) not in stats["by_code"], stats
+            assert codes == [0] * n, "codes other than 0: %s" % sorted(set(codes))
+            assert sorted(r["user_id"] for r in reqs) == sorted("r1-u%03d" % i for i in range(n))
+            assert stats["requests"] == n and stats["by_code"] == {"0": n}, stats
+            ts = [r["ts_start_us"] for r in reqs]
+            mw = max_in_window(ts)
+            rate = steady_rate(ts)
+            print("  single replica: %d calls in %.2f s, max requests in a 1000 ms window %d "
+                  "(sandbox: %d admitted, %d requests), steady-state rate %.2f calls/s"
+                  % (n, (max(ts) - min(ts)) / 1e6, mw, stats["max_window_qps"],
+                     stats["max_window_requests"], rate), flush=True)
+            assert mw <= 20, "max window %d > 20" % mw
+            assert stats["max_window_requests"] <= 20, stats
+            assert rate >= 19.4, "steady-state rate %.2f calls/s < 19.4" % rate
+            no_alarms(w)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def two_replicas():
+    n = 400
+    tmp = case_dir()
+    try:
+        with MockKafka().start(topics={INPUT_TOPIC: 4, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
+                Sandbox(qps=20, latency_ms=150).start() as sb:
+            cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
+                               kafka={"consumer": GROUP_CONF},
+                               zim={"rate_limit_qps": 20.0, "rate_limit_share": "partitions"})
+            with Worker(cfg).start() as a, Worker(cfg).start() as b:
+                def settled():
+                    for w in (a, b):
+                        if not w.running():
+                            raise AssertionError("worker exited (rc=%s):\n%s"
+                                                 % (w.proc.returncode, w.dump()))
+                    shares = [last_share(w) for w in (a, b)]
+                    return all(s and s.get("owned_partitions") == "2" and
+                               s.get("total_partitions") == "4" for s in shares)
+
+                assert wait_for(settled, timeout=60, interval=0.5), \
+                    "no 2/2 split:\n%s\n---\n%s" % (a.dump(10), b.dump(10))
+                for w in (a, b):
+                    share = w.metric("qps_share")
+                    assert abs(share - 10.0) < 0.01, "qps_share %s" % share
+                    assert last_share(w)["qps"] == "10.000", last_share(w)
+                evs = backlog(n, "r2")
+                produce(mk.bootstrap, INPUT_TOPIC, evs)
+                rs = wait_results(mk, n, timeout=120, workers=[a, b])
+                # The split held for the whole run: no rebalance after the settle.
+                for w in (a, b):
+                    s = last_share(w)
+                    assert s["owned_partitions"] == "2", s
+                    assert abs(w.metric("qps_share") - 10.0) < 0.01
+                assert a.terminate() == 0, a.dump()
+                assert b.terminate() == 0, b.dump()
+            check_all_success(rs, evs, max_attempts=1)
+            per_worker = {}
+            for _, r in rs:
+                per_worker[r["worker"]] = per_worker.get(r["worker"], 0) + 1
+            assert len(per_worker) == 2, "results from %s" % per_worker
+            reqs = sb.requests()
+            stats = sb.stats()
+            codes = [r["code"] for r in reqs]
+            assert RATE_LIMITED not in codes, "sandbox answered 660300005 %d times" % codes.count(
+                RATE_LIMITED)
+            assert str(RATE_LIMITED) not in stats["by_code"], stats
+            assert stats["requests"] == n and stats["by_code"] == {"0": n}, stats
+            ts = [r["ts_start_us"] for r in reqs]
+            mw = max_in_window(ts)
+            rate = steady_rate(ts)
+            print("  two replicas: calls per worker %s, max requests in a 1000 ms window %d "
+                  "(sandbox: %d admitted, %d requests), combined steady-state rate %.2f calls/s"
+                  % (sorted(per_worker.values()), mw, stats["max_window_qps"],
+                     stats["max_window_requests"], rate), flush=True)
+            assert mw <= 20, "max window %d > 20" % mw
+            assert stats["max_window_requests"] <= 20, stats
+            no_alarms(a)
+            no_alarms(b)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def slow_down():
+    n = 150
+    tmp = case_dir()
+    try:
+        with MockKafka().start(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
+                Sandbox(qps=10, latency_ms=150).start() as sb:
+            cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
+            evs = backlog(n, "r3")
+            produce(mk.bootstrap, INPUT_TOPIC, evs)
+            with Worker(cfg).start() as w:
+                rs = wait_results(mk, n, timeout=180, workers=[w])
+                refused = w.metric("api_calls_total", 'code="%d"' % RATE_LIMITED)
+                ok_calls = w.metric("api_calls_total", 'code="0"')
+                retries = w.metric("retries_total")
+                assert w.terminate() == 0, w.dump()
+            check_all_success(rs, evs)
+            reqs = sb.requests()
+            stats = sb.stats()
+            codes = [r["code"] for r in reqs]
+            n_refused = codes.count(RATE_LIMITED)
+            assert set(codes) <= {0, RATE_LIMITED}, sorted(set(codes))
+            assert codes.count(0) == n, codes.count(0)
+            assert n_refused > 0, "the sandbox never refused a call"
+            assert refused == n_refused, (refused, n_refused)
+            assert ok_calls == n and retries == n_refused, (ok_calls, retries)
+            assert stats["max_window_qps"] <= 10, stats
+            # Every refused call was retried: attempts add up to the calls made.
+            assert sum(r["attempts"] for _, r in rs) == len(reqs)
+            ts = sorted((r["ts_start_us"], r["code"]) for r in reqs)
+            t0, t1 = ts[0][0], ts[-1][0]
+            mid = (t0 + t1) / 2
+            first = sum(1 for t, c in ts if c == RATE_LIMITED and t < mid)
+            second = n_refused - first
+            print("  slow-down: %d calls, %d refused (first half %d, second half %d), "
+                  "%.2f s, admitted max window %d"
+                  % (len(reqs), n_refused, first, second, (t1 - t0) / 1e6,
+                     stats["max_window_qps"]), flush=True)
+            assert second < first, "refusals did not fall: %d then %d" % (first, second)
+            no_alarms(w)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    t = TestRun()
+    only = set(sys.argv[1:])  # optional case names, for debugging
+    for fn in (single_replica, two_replicas, slow_down):
+        if not only or fn.__name__ in only:
+            t.case(fn)
+    t.finish()
+
+
+if __name__ == "__main__":
+    main()
