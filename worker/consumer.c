@@ -21,6 +21,7 @@ struct consumer {
     int first_done;
     int paused;
     int assigned;
+    int total_partitions; /* of all input topics, as of the last assignment */
 };
 
 int consumer_topic_index(const consumer_t *c, const char *topic)
@@ -81,6 +82,13 @@ static void first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *par
     consumer_apply_start(parts, c->opts.start, times);
     if (times)
         rd_kafka_topic_partition_list_destroy(times);
+    for (int i = 0; i < parts->cnt && c->opts.start != CONSUMER_START_COMMITTED; i++) {
+        int64_t off = parts->elems[i].offset;
+        log_part(c, LOG_INFO, "start position", &parts->elems[i], "from",
+                 off == RD_KAFKA_OFFSET_BEGINNING ? "beginning"
+                 : off == RD_KAFKA_OFFSET_END     ? "end"
+                                                  : "timestamp");
+    }
 }
 
 static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
@@ -125,14 +133,21 @@ static int topic_partition_count(consumer_t *c, const char *topic)
 }
 
 /* Reports owned / total input partitions to the share callback. */
-static void report_share(consumer_t *c)
+/* Reports owned / total input partitions to the share callback. The total
+ * is asked of the cluster when partitions arrive (topics may have grown);
+ * a revoke reuses it: a metadata request then would wait behind fetches. */
+static void report_share(consumer_t *c, int refresh)
 {
-    int total = 0;
-    for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
-        int n = topic_partition_count(c, c->cfg->input_topics.v[i]);
-        if (n > 0)
-            total += n;
+    if (refresh || c->total_partitions <= 0) {
+        int total = 0;
+        for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
+            int n = topic_partition_count(c, c->cfg->input_topics.v[i]);
+            if (n > 0)
+                total += n;
+        }
+        c->total_partitions = total;
     }
+    int total = c->total_partitions;
     if (total < c->assigned)
         total = c->assigned; /* metadata unavailable: assume we own what we have */
     if (c->opts.share)
@@ -221,7 +236,7 @@ static int assign_all(consumer_t *c, char *errstr, size_t errstr_size)
     }
     assign(c, parts, 0);
     rd_kafka_topic_partition_list_destroy(parts);
-    report_share(c);
+    report_share(c, 1);
     return 0;
 }
 
@@ -258,7 +273,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         assign(c, parts, cooperative);
     else
         revoke(c, parts, cooperative);
-    report_share(c);
+    report_share(c, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
 }
 
 consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offsets_t *offsets,
