@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Integration test: systemic errors pause, never fail (SPEC.md Guarantees 7).
+
+The real zim-unfriend-worker against zim-mock-kafka, zim-sandbox and kcat:
+a wrong server secret (ZIM Code 100000005) and HTTP 401/403 answers make the
+worker publish no failure results, leave offsets uncommitted, report not
+ready, log the cause and probe with capped backoff; once the API accepts
+again (secret fixed at run time, fault queue reset, or a restart with the
+right secret) every event succeeds exactly once.
+
+    ZU_BUILD_DIR=build python3 tests/integration/test_systemic.py
+
+python3 standard library only; prints "ok name"/"FAIL name" per case and the
+closing "N passed, N failed".
+"""
+
+import collections
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zu_harness import (INPUT_TOPIC, RESULT_TOPIC, DLQ_TOPIC, Sandbox,  # noqa: E402
+                        TestRun, Worker, event, results, wait_for, write_config)
+from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
+
+GROUP = "zu-test"  # write_config's kafka.group_id
+TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
+PAUSE_MSG = ("systemic error: pausing all calls; no failure results are published and "
+             "offsets stay uncommitted until the API accepts again")
+RESUME_MSG = "API accepts calls again: resuming"
+GRACE_EXPIRED = "shutdown grace expired; unfinished events will be processed again"
+OBSERVE_S = 5.0      # how long the paused worker is watched
+MAX_BACKOFF_MS = 1000
+QPS = 20.0
+MAX_IN_FLIGHT = 64
+WRONG = "wrong-secret-7Zq"  # the worker's secret; the sandbox expects zu_harness.SECRET
+
+
+# ---- helpers ---------------------------------------------------------------
+
+
+def backlog(bootstrap, n, users, prefix):
+    """Produces n events (key = user id); returns {event_id: (partition, offset)}
+    and the partition ends."""
+    msgs = []
+    for i in range(n):
+        uid = "%s-u%02d" % (prefix, i % users)
+        msgs.append({"key": uid.encode(),
+                     "value": event(user_id=uid, event_id="%s-%03d" % (prefix, i))})
+    produce(bootstrap, INPUT_TOPIC, msgs)
+    where, ends = {}, {}
+    for m in consume_all(bootstrap, INPUT_TOPIC):
+        where[json.loads(m["value"])["event_id"]] = (m["partition"], m["offset"])
+        ends[m["partition"]] = max(ends.get(m["partition"], 0), m["offset"] + 1)
+    assert len(where) == n, "backlog: %d of %d events readable" % (len(where), n)
+    for p in range(TOPICS[INPUT_TOPIC]):
+        ends.setdefault(p, 0)
+    return where, ends
+
+
+def config(tmp, mk, sb, **worker):
+    w = {"max_in_flight": MAX_IN_FLIGHT, "shutdown_grace_ms": 3000}
+    w.update(worker)
+    return write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": QPS},
+                        retry={"initial_backoff_ms": 50, "max_backoff_ms": MAX_BACKOFF_MS},
+                        worker=w)
+
+
+def values(bootstrap):
+    return [v for _, v in results(bootstrap)]
+
+
+def successes(vals):
+    return collections.Counter(v["event_id"] for v in vals if v["status"] == "success")
+
+
+def committed(mk):
+    return mk.committed(GROUP, INPUT_TOPIC)
+
+
+def wait_committed(mk, ends, timeout=30):
+    last = {}
+
+    def check():
+        last.clear()
+        last.update(committed(mk))
+        return last == ends
+
+    wait_for(check, timeout=timeout, interval=0.5)
+    return dict(last)
+
+
+def pause_records(w):
+    return [r for r in w.logs() if r.get("msg") == PAUSE_MSG]
+
+
+def wait_paused(w, timeout=60):
+    """Waits for the systemic pause log record; returns it."""
+    recs = wait_for(lambda: pause_records(w), timeout=timeout)
+    assert recs, "no systemic pause within %ss; log:\n%s" % (timeout, w.dump())
+    return recs[0]
+
+
+def assert_paused(w, mk, sb, answer, t_first):
+    """What a systemic pause must look like from outside, watched OBSERVE_S
+    seconds from the first API call; returns the sandbox calls seen."""
+    left = OBSERVE_S - (time.monotonic() - t_first)
+    if left > 0:
+        time.sleep(left)
+    st, body = w.http("/readyz")
+    assert st == 503 and "systemic pause" in body, "/readyz %d %r during the pause" % (st, body)
+    st, body = w.http("/healthz")
+    assert st == 200, "/healthz %d %r during the pause" % (st, body)
+    assert w.metric("systemic_pause") == 1, "zim_unfriend_systemic_pause is not 1"
+    assert w.metric("ready") == 0, "zim_unfriend_ready is not 0"
+    vals = values(mk.bootstrap)
+    assert vals == [], "results published during a systemic pause: %s" % vals[:3]
+    c = committed(mk)
+    assert all(o == -1 for o in c.values()), "offsets committed during the pause: %s" % c
+    reqs = sb.requests()
+    kinds = collections.Counter(answer(r) for r in reqs)
+    assert set(kinds) == {True}, "sandbox answers other than the systemic one: %s" % (
+        [r for r in reqs if not answer(r)][:3])
+    # The calls: those started before the first systemic answer arrived (the
+    # limiter spaces starts 1/QPS apart and the sandbox answers at once: 1,
+    # at most a few) then one probe per 0.5..1 s (backoff capped at 1 s, jitter
+    # in the upper half): about 5..10 in 5 s. Not hundreds.
+    print("  paused: %d sandbox calls in %.1f s (max_in_flight %d, qps %g, max_backoff_ms %d)"
+          % (len(reqs), time.monotonic() - t_first, MAX_IN_FLIGHT, QPS, MAX_BACKOFF_MS),
+          flush=True)
+    assert 3 <= len(reqs) <= 15, "%d sandbox calls in ~%.0f s of pause" % (len(reqs), OBSERVE_S)
+    return reqs
+
+
+def assert_resumed(w, mk, sb, where, ends, t_fix):
+    """After the fix: every event exactly one success, none failed, ready again,
+    offsets committed to the ends."""
+    n = len(where)
+    t_first = wait_for(lambda: values(mk.bootstrap) and time.monotonic(), timeout=30)
+    assert t_first, "no result after the fix; log:\n%s" % w.dump()
+    got = wait_for(lambda: len(successes(values(mk.bootstrap))) >= n, timeout=60)
+    vals = values(mk.bootstrap)
+    assert got, "%d of %d events succeeded after the fix; log:\n%s" % (
+        len(successes(vals)), n, w.dump())
+    print("  resumed: first result %.2f s after the fix" % (t_first - t_fix), flush=True)
+    # The next probe is due within max_backoff_ms of the fix; allow start-up slack.
+    assert t_first - t_fix <= MAX_BACKOFF_MS / 1000.0 + 5.0, "resumed late"
+    bad = [v for v in vals if v["status"] != "success"]
+    assert not bad, "failure results: %s" % bad[:3]
+    succ = successes(vals)
+    assert set(succ) == set(where), "missing: %s" % sorted(set(where) - set(succ))[:10]
+    twice = sorted(e for e, k in succ.items() if k != 1)
+    assert not twice, "events with more than one result: %s" % twice
+    assert wait_for(lambda: w.metric("systemic_pause") == 0 or None, timeout=10), \
+        "systemic_pause stays 1"
+    st, body = w.http("/readyz")
+    assert st == 200, "/readyz %d %r after resuming" % (st, body)
+    assert any(r.get("msg") == RESUME_MSG for r in w.logs()), "no resume log line"
+    final = wait_committed(mk, ends)
+    assert final == ends, "committed %s, partition ends %s" % (final, ends)
+    return vals
+
+
+# ---- cases -----------------------------------------------------------------
+
+
+def test_wrong_secret_pause_then_fix_at_runtime():
+    n = 50
+    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
+            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+        where, ends = backlog(mk.bootstrap, n, 25, "w")
+        cfg = config(tmp, mk, sb)
+        with Worker(cfg, secret=WRONG).start() as w:
+            rec = wait_paused(w)
+            t_first = time.monotonic()
+            assert rec.get("level") == "error", "pause logged at %r" % rec.get("level")
+            assert rec.get("code") == "100000005", "pause record names code %r" % rec.get("code")
+            assert "signature" in (rec.get("message") or ""), "pause record: %s" % rec
+            reqs = assert_paused(w, mk, sb, lambda r: r["code"] == 100000005, t_first)
+            assert WRONG not in open(w.log_path, encoding="utf-8", errors="replace").read()
+            # Fix it at run time: the sandbox now expects the worker's secret.
+            sb.set_secret(WRONG)
+            t_fix = time.monotonic()
+            vals = assert_resumed(w, mk, sb, where, ends, t_fix)
+            rc = w.terminate()
+            assert rc == 0, "exit %d; log:\n%s" % (rc, w.dump())
+        all_reqs = sb.requests()
+    ok = [r for r in all_reqs if r["code"] == 0]
+    assert len(ok) == n, "sandbox answered %d calls with 0 for %d events" % (len(ok), n)
+    assert {v["request_id"] for v in vals} == {r["request_id"] for r in ok}
+    print("  sandbox: %d calls before the fix, %d in all" % (len(reqs), len(all_reqs)),
+          flush=True)
+
+
+def test_wrong_secret_restart_with_right_secret():
+    n = 50
+    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
+            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+        where, ends = backlog(mk.bootstrap, n, 25, "r")
+        cfg = config(tmp, mk, sb)
+        with Worker(cfg, secret=WRONG).start() as w:
+            wait_paused(w)
+            t0 = time.monotonic()
+            w.proc.send_signal(signal.SIGTERM)
+            rc = w.wait(30)
+            took = time.monotonic() - t0
+            dump = w.dump()
+            msgs = [r.get("msg") for r in w.logs()]
+        print("  SIGTERM during the pause -> exit %d in %.2f s (shutdown_grace_ms 3000)" % (
+            rc, took), flush=True)
+        assert rc == 0, "exit %d; log:\n%s" % (rc, dump)
+        # Nothing can finish during the pause: the worker does not sit out the grace.
+        assert GRACE_EXPIRED not in msgs, "a paused worker waited for the grace:\n%s" % dump
+        assert "stopped" in msgs, "no \"stopped\" log line"
+        assert values(mk.bootstrap) == [], "results published by the paused worker"
+        c = committed(mk)
+        assert all(o == -1 for o in c.values()), "offsets committed: %s" % c
+        before = len(sb.requests())
+        assert all(r["code"] == 100000005 for r in sb.requests())
+        with Worker(cfg).start() as w:
+            got = wait_for(lambda: len(successes(values(mk.bootstrap))) >= n, timeout=60)
+            assert got, "events not done after restart; log:\n%s" % w.dump()
+            final = wait_committed(mk, ends)
+            rc = w.terminate()
+            assert rc == 0, "exit %d; log:\n%s" % (rc, w.dump())
+        vals = values(mk.bootstrap)
+        reqs = sb.requests()
+    assert final == ends, "committed %s, partition ends %s" % (final, ends)
+    bad = [v for v in vals if v["status"] != "success"]
+    assert not bad, "failure results: %s" % bad[:3]
+    succ = successes(vals)
+    assert set(succ) == set(where) and set(succ.values()) == {1}, \
+        "success results per event: %s" % collections.Counter(succ.values())
+    ok = [r for r in reqs[before:] if r["code"] == 0]
+    assert len(ok) == n == len(reqs) - before, "calls after restart: %d (%d ok)" % (
+        len(reqs) - before, len(ok))
+
+
+def http_case(status):
+    n = 30
+    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
+            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+        where, ends = backlog(mk.bootstrap, n, 15, "h%d" % status)
+        sb.fault("http:%d" % status, count=1000000)
+        cfg = config(tmp, mk, sb)
+        with Worker(cfg).start() as w:
+            rec = wait_paused(w)
+            t_first = time.monotonic()
+            assert rec.get("level") == "error"
+            assert rec.get("http_status") == str(status) and rec.get("code") is None, \
+                "pause record does not name HTTP %d: %s" % (status, rec)
+            assert str(status) in (rec.get("message") or ""), "pause record: %s" % rec
+            assert_paused(w, mk, sb, lambda r: r["http_status"] == status, t_first)
+            sb.control("_sandbox/reset")
+            t_fix = time.monotonic()
+            assert_resumed(w, mk, sb, where, ends, t_fix)
+            rc = w.terminate()
+            assert rc == 0, "exit %d; log:\n%s" % (rc, w.dump())
+
+
+def test_http_401_pause_then_reset():
+    http_case(401)
+
+
+def test_http_403_pause_then_reset():
+    http_case(403)
+
+
+def main():
+    t = TestRun()
+    t.case(test_wrong_secret_pause_then_fix_at_runtime)
+    t.case(test_wrong_secret_restart_with_right_secret)
+    t.case(test_http_401_pause_then_reset)
+    t.case(test_http_403_pause_then_reset)
+    t.finish()
+
+
+if __name__ == "__main__":
+    main()
