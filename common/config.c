@@ -22,7 +22,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -702,19 +701,6 @@ void config_free(config_t *cfg)
         free_key(cfg, &config_keys[i]);
     free(cfg->path);
     memset(cfg, 0, sizeof(*cfg));
-}
-
-int config_prop_sensitive(const char *prop)
-{
-    static const char *const words[] = {"password", "secret", "token", "jaas", "credential"};
-    size_t n = strcspn(prop, "=");
-    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-        size_t wl = strlen(words[w]);
-        for (size_t i = 0; i + wl <= n; i++)
-            if (strncasecmp(prop + i, words[w], wl) == 0)
-                return 1;
-    }
-    return 0;
 }
 
 int config_delete_type_parse(const char *s)

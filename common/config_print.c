@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum { OUT_PRINT, OUT_EXAMPLE, OUT_DEFAULTS } out_mode_t;
 
@@ -203,4 +204,17 @@ void config_write_example(FILE *out)
 void config_write_defaults(FILE *out)
 {
     put_all(out, NULL, OUT_DEFAULTS);
+}
+
+int config_prop_sensitive(const char *prop)
+{
+    static const char *const words[] = {"password", "secret", "token", "jaas", "credential"};
+    size_t n = strcspn(prop, "=");
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t i = 0; i + wl <= n; i++)
+            if (strncasecmp(prop + i, words[w], wl) == 0)
+                return 1;
+    }
+    return 0;
 }

@@ -819,9 +819,9 @@ static void test_kafka_credentials(void)
     TT_CHECK(!config_prop_sensitive("linger.ms=5"));
     TT_CHECK(!config_prop_sensitive("client.id=password")); /* the value does not count */
     memset(&c, 0, sizeof(c));
-    if (load_ok(mini("consumer = [ \"sasl.password=hunter2\", \"fetch.wait.max.ms=50\" ];\n",
-                     "", ""),
-                &c, __LINE__) != 0)
+    if (load_ok(
+            mini("consumer = [ \"sasl.password=hunter2\", \"fetch.wait.max.ms=50\" ];\n", "", ""),
+            &c, __LINE__) != 0)
         return;
     TT_EQ_STR(c.consumer_props.v[0], "sasl.password=hunter2"); /* librdkafka gets it */
     char *out = print_to_string(&c);
