@@ -14,6 +14,7 @@
  * that are not valid UTF-8 become \xNN, and the cut never splits a
  * character, so ev->error is always one line of valid UTF-8. */
 #include "common/event.h"
+#include "common/utf8.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -26,47 +27,6 @@
 #define OCCURRED_AT_MAX 64 /* bytes */
 #define QUOTE_MAX       64 /* bytes of input quoted in an error message */
 
-/* Decodes one UTF-8 character at s (len bytes available) strictly per RFC
- * 3629: no overlong forms, no surrogates, nothing above U+10FFFF. Returns
- * its length (1-4) and stores the code point, or 0 when invalid. */
-static size_t ev_utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t n, i;
-    uint32_t v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
-
 /* Number of characters in a valid UTF-8 string (invalid bytes count as one). */
 static size_t ev_utf8_count(const char *s, size_t len)
 {
@@ -74,7 +34,7 @@ static size_t ev_utf8_count(const char *s, size_t len)
     uint32_t cp;
 
     while (i < len) {
-        size_t n = ev_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        size_t n = utf8_next((const unsigned char *)s + i, len - i, &cp);
         i += n ? n : 1;
         count++;
     }
@@ -92,7 +52,7 @@ static void error_sanitize(char *dst, size_t size, const char *src)
         size_t tlen, n;
         uint32_t cp;
 
-        n = ev_utf8_next(p, slen - si, &cp);
+        n = utf8_next(p, slen - si, &cp);
         if (n == 0 || cp < 0x20 || cp == 0x7F) {
             snprintf(tmp, sizeof(tmp), "\\x%02X", (unsigned)p[0]);
             tlen = 4;
@@ -151,7 +111,7 @@ static void quote_cut(char *dst, size_t size, const char *s, size_t len)
     uint32_t cp;
 
     while (i < len) {
-        size_t n = ev_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        size_t n = utf8_next((const unsigned char *)s + i, len - i, &cp);
         if (n == 0)
             n = 1;
         if (i + n > QUOTE_MAX)
@@ -239,7 +199,7 @@ static int read_user_id(event_t *ev, const json_t *body, const char *pfx, proble
         return 0;
     }
     while (i < len) {
-        size_t n = ev_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        size_t n = utf8_next((const unsigned char *)s + i, len - i, &cp);
         if (n == 0) {
             cp = (unsigned char)s[i]; /* not reached: jansson checked UTF-8 */
             n = 1;
@@ -325,7 +285,7 @@ static int check_bytes(event_t *ev, const unsigned char *v, size_t len)
         return -1;
     }
     while (i < len) {
-        size_t n = ev_utf8_next(v + i, len - i, &cp);
+        size_t n = utf8_next(v + i, len - i, &cp);
         if (n == 0) {
             ev_error(ev, "value is not valid UTF-8: byte 0x%02X at offset %zu", (unsigned)v[i], i);
             return -1;

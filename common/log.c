@@ -6,6 +6,7 @@
  * a character boundary and marked "truncated":true, so every line is a
  * complete JSON object. The only mutable state is the level (atomic). */
 #include "common/log.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -114,39 +115,6 @@ static int puts_(wbuf_t *w, const char *s)
     return put(w, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s[0] starts an
- * invalid one (overlong forms, surrogates and values above U+10FFFF too). */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* Writes s escaped, without quotes. JSON: \" \\ \n \r \t \b \f \u00XX,
  * invalid UTF-8 as \ufffd. Text: \" \\ \n \r \t \xXX, invalid UTF-8 as the
  * U+FFFD character. Stops at the last unit that fits, marking truncation. */
@@ -158,6 +126,7 @@ static void put_escaped(wbuf_t *w, const char *str, log_format_t fmt)
         char esc[8];
         const char *out = esc;
         size_t n, adv = 1;
+        uint32_t cp;
         unsigned char c = s[i];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
@@ -170,7 +139,7 @@ static void put_escaped(wbuf_t *w, const char *str, log_format_t fmt)
         } else if (c < 0x20 || c == 0x7F) {
             n = (size_t)snprintf(esc, sizeof(esc), fmt == LOG_FORMAT_JSON ? "\\u%04x" : "\\x%02x",
                                  c);
-        } else if ((adv = utf8_len(s + i, len - i)) != 0) {
+        } else if ((adv = utf8_next(s + i, len - i, &cp)) != 0) {
             out = (const char *)s + i;
             n = adv;
         } else {

@@ -8,6 +8,7 @@
  *   completed_at worker
  * schemas/result.schema.json documents the same. */
 #include "common/result.h"
+#include "common/utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,49 +22,13 @@
 #define TIME_MIN_MS (-62167219200000LL)
 #define TIME_MAX_MS (253402300799999LL)
 
-/* Length (1-4) of the valid UTF-8 character at s, or 0 when the bytes there
- * are not one (RFC 3629: no overlongs, surrogates or values > U+10FFFF). */
-static size_t res_utf8_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t n, i;
-    uint32_t v, min;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* A JSON string for s (NULL -> null). Bytes that are not valid UTF-8 are
  * each replaced by U+FFFD. NULL only on allocation failure. */
 static json_t *jstr(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t len, i, o = 0;
+    uint32_t cp;
     char *fixed;
     json_t *j;
 
@@ -71,7 +36,7 @@ static json_t *jstr(const char *s)
         return json_null();
     len = strlen(s);
     for (i = 0; i < len;) {
-        size_t n = res_utf8_len(p + i, len - i);
+        size_t n = utf8_next(p + i, len - i, &cp);
         if (n == 0)
             break;
         i += n;
@@ -83,7 +48,7 @@ static json_t *jstr(const char *s)
     if (!fixed)
         return NULL;
     for (i = 0; i < len;) {
-        size_t n = res_utf8_len(p + i, len - i);
+        size_t n = utf8_next(p + i, len - i, &cp);
         if (n == 0) {
             memcpy(fixed + o, "\xEF\xBF\xBD", 3);
             o += 3;

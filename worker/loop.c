@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/httpd.h"
 #include "common/metrics.h"
 #include "common/ratelimit.h"
@@ -47,13 +47,6 @@ typedef struct loop {
 
     metric_family_t *m_events, *m_share, *m_pending, *m_ready;
 } loop_t;
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static const char *outcome_label(const job_t *job)
 {
@@ -136,7 +129,7 @@ static void on_share(void *ctx, int owned, int total)
         rate = l->cfg->rate_limit_qps * owned / total;
     l->share_rate = rate;
     if (rate > 0)
-        ratelimit_set_rate(l->rl, rate, mono_us());
+        ratelimit_set_rate(l->rl, rate, clock_mono_us());
     metric_set(l->m_share, NULL, rate);
     snprintf(o, sizeof(o), "%d", owned);
     snprintf(t, sizeof(t), "%d", total);
@@ -181,7 +174,7 @@ static void begin_stop(loop_t *l, const char *why, int exit_code)
         return;
     l->stopping = 1;
     l->exit_code = exit_code;
-    l->deadline_us = mono_us() + (int64_t)l->cfg->shutdown_grace_ms * 1000;
+    l->deadline_us = clock_mono_us() + (int64_t)l->cfg->shutdown_grace_ms * 1000;
     offsets_stop_begin(l->offsets);
     consumer_pause(l->cons, 1);
     log_msg(l->log, exit_code ? LOG_ERROR : LOG_INFO, "stopping: finishing calls in flight",
@@ -218,7 +211,7 @@ static void handle_message(loop_t *l, rd_kafka_message_t *msg)
     job->partition = msg->partition;
     job->offset = msg->offset;
     job->gen = gen;
-    job->received_at_ms = scheduler_unix_ms();
+    job->received_at_ms = clock_unix_ms();
     job->ev_status =
         event_parse(l->cfg, msg->payload, msg->len, topic, msg->partition, msg->offset, &job->ev);
     if (msg->key && msg->key_len && !(job->key = copy_bytes(msg->key, msg->key_len))) {
@@ -238,10 +231,10 @@ static void handle_message(loop_t *l, rd_kafka_message_t *msg)
     if (job->ev_status != EVENT_OK) {
         job->status = JOB_FAILURE;
         job->error_class = "invalid_event";
-        job->completed_at_ms = scheduler_unix_ms();
+        job->completed_at_ms = clock_unix_ms();
     }
     if (l->o->dry_run) {
-        job->completed_at_ms = scheduler_unix_ms();
+        job->completed_at_ms = clock_unix_ms();
         dry_run_print(l, job);
         metric_add(l->m_events, "outcome=\"dry_run\"", 1);
         offset_done(l, job);
@@ -355,7 +348,7 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
 static int setup(loop_t *l, char *err, size_t errsz)
 {
     const config_t *cfg = l->cfg;
-    int64_t now = mono_us();
+    int64_t now = clock_mono_us();
     publisher_worker_id(l->worker_id, sizeof(l->worker_id));
     /* Unfinished events held before intake pauses (about 1 KiB each). A
      * resume costs librdkafka about a second of refetching, so the low-water
@@ -411,23 +404,10 @@ static int setup(loop_t *l, char *err, size_t errsz)
         l->pqueue = rd_kafka_queue_get_main(l->producer);
         rd_kafka_queue_io_event_enable(l->pqueue, l->o->wake_wfd, "p", 1);
 
-        scheduler_opts_t so = {
-            .max_in_flight = cfg->max_in_flight,
-            .max_attempts = cfg->max_attempts,
-            .initial_backoff_ms = cfg->initial_backoff_ms,
-            .max_backoff_ms = cfg->max_backoff_ms,
-            .seed = (uint64_t)now ^ ((uint64_t)getpid() << 32),
-        };
-        zim_api_opts_t ao = {
-            .endpoint = cfg->endpoint,
-            .app_id = cfg->app_id,
-            .secret = cfg->server_secret,
-            .request_timeout_ms = cfg->request_timeout_ms,
-            .connect_timeout_ms = cfg->connect_timeout_ms,
-            .ca_file = cfg->ca_file,
-            .success_codes = cfg->success_codes,
-            .success_codes_cnt = cfg->success_codes_cnt,
-        };
+        scheduler_opts_t so;
+        zim_api_opts_t ao;
+        scheduler_config(cfg, &so, &ao);
+        so.seed = (uint64_t)now ^ ((uint64_t)getpid() << 32);
         scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .gate = on_gate, .ctx = l};
         if (!(l->sched = scheduler_new(&so, &ao, l->rl, l->log, l->metrics, &cbs, err, errsz)))
             return -1;
@@ -451,7 +431,7 @@ static void teardown(loop_t *l)
     if (l->producer) {
         /* Results of calls that finished: deliver them, so their offsets can
          * be stored before the consumer's final commit (also before exit 1). */
-        int64_t left_ms = (l->deadline_us - mono_us()) / 1000;
+        int64_t left_ms = (l->deadline_us - clock_mono_us()) / 1000;
         rd_kafka_flush(l->producer, (int)(left_ms > 1000 ? left_ms : 1000));
     }
     if (l->cons)
@@ -524,7 +504,7 @@ int loop_run(const loop_opts_t *opts)
     if (setup(&l, err, sizeof(err)) == -1) {
         log_msg(l.log, LOG_ERROR, "start-up failed", "error", err, NULL);
         l.exit_code = 1;
-        l.deadline_us = mono_us();
+        l.deadline_us = clock_mono_us();
         teardown(&l);
         return 1;
     }
@@ -533,7 +513,7 @@ int loop_run(const loop_opts_t *opts)
             opts->dry_run ? "true" : "false", NULL);
 
     for (;;) {
-        int64_t now = mono_us();
+        int64_t now = clock_mono_us();
         if (*opts->stop)
             begin_stop(&l, "signal", 0);
         if (!l.stopping && fatal_kafka(&l))
@@ -560,7 +540,7 @@ int loop_run(const loop_opts_t *opts)
                         (!l.pub || publisher_pending(l.pub) == 0);
             if (drained || stuck)
                 break;
-            if (mono_us() >= l.deadline_us) {
+            if (clock_mono_us() >= l.deadline_us) {
                 log_msg(l.log, LOG_WARN,
                         "shutdown grace expired; unfinished events will be processed again", NULL);
                 break;
@@ -569,7 +549,7 @@ int loop_run(const loop_opts_t *opts)
 
         int64_t wait_us = more ? 0 : (int64_t)LOOP_MAX_WAIT_MS * 1000;
         if (l.sched) {
-            int64_t s = scheduler_next_us(l.sched, mono_us());
+            int64_t s = scheduler_next_us(l.sched, clock_mono_us());
             if (s >= 0 && s < wait_us)
                 wait_us = s;
         }

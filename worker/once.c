@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/ratelimit.h"
 #include "common/zim_sign.h"
 #include "worker/publisher.h"
@@ -26,43 +26,24 @@ static void on_drop(void *ctx, job_t *job)
     job_free(job);
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_type,
              volatile sig_atomic_t *stop)
 {
     char err[512] = "", nonce[ZIM_NONCE_LEN + 1], worker[320];
     once_ctx_t ctx = {NULL};
     int code = 1;
-    ratelimit_t *rl = ratelimit_new(cfg->rate_limit_qps, mono_us());
+    ratelimit_t *rl = ratelimit_new(cfg->rate_limit_qps, clock_mono_us());
     scheduler_t *s = NULL;
     job_t *job = job_new();
 
     if (!rl || !job || zim_sign_nonce(nonce, err, sizeof(err)) == -1)
         goto out;
-    scheduler_opts_t so = {
-        .max_in_flight = 1,
-        .max_attempts = cfg->max_attempts,
-        .initial_backoff_ms = cfg->initial_backoff_ms,
-        .max_backoff_ms = cfg->max_backoff_ms,
-        .systemic_final = 1,
-        .seed = (uint64_t)mono_us(),
-    };
-    zim_api_opts_t ao = {
-        .endpoint = cfg->endpoint,
-        .app_id = cfg->app_id,
-        .secret = cfg->server_secret,
-        .request_timeout_ms = cfg->request_timeout_ms,
-        .connect_timeout_ms = cfg->connect_timeout_ms,
-        .ca_file = cfg->ca_file,
-        .success_codes = cfg->success_codes,
-        .success_codes_cnt = cfg->success_codes_cnt,
-    };
+    scheduler_opts_t so;
+    zim_api_opts_t ao;
+    scheduler_config(cfg, &so, &ao);
+    so.max_in_flight = 1;
+    so.systemic_final = 1;
+    so.seed = (uint64_t)clock_mono_us();
     scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .ctx = &ctx};
     s = scheduler_new(&so, &ao, rl, log, NULL, &cbs, err, sizeof(err));
     if (!s)
@@ -80,7 +61,7 @@ int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_ty
     job->ev_status = EVENT_OK;
     job->partition = -1;
     job->offset = -1;
-    job->received_at_ms = scheduler_unix_ms();
+    job->received_at_ms = clock_unix_ms();
     int rc = scheduler_submit(s, job);
     job = NULL; /* the scheduler's now (freed on failure) */
     if (rc == -1) {
@@ -89,12 +70,12 @@ int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_ty
     }
 
     while (!ctx.done && !*stop) {
-        scheduler_run(s, mono_us());
+        scheduler_run(s, clock_mono_us());
         if (zim_api_perform(scheduler_api(s), err, sizeof(err)) == -1)
             goto out;
         if (ctx.done)
             break;
-        int64_t next = scheduler_next_us(s, mono_us());
+        int64_t next = scheduler_next_us(s, clock_mono_us());
         int wait_ms = next < 0 || next > 100000 ? 100 : (int)((next + 999) / 1000);
         if (zim_api_poll(scheduler_api(s), NULL, 0, wait_ms, err, sizeof(err)) == -1)
             goto out;

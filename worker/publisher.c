@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/result.h"
 
 typedef struct pub_msg {
@@ -35,13 +35,6 @@ struct publisher {
     pub_msg_t *backlog, *backlog_tail;
     size_t pending;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void publisher_worker_id(char *buf, size_t size)
 {
@@ -115,7 +108,7 @@ size_t publisher_pending(const publisher_t *p)
 
 static void backlog_push(publisher_t *p, pub_msg_t *m, int64_t delay_ms)
 {
-    m->retry_at_ms = now_ms() + delay_ms;
+    m->retry_at_ms = clock_mono_us() / 1000 + delay_ms;
     m->next = NULL;
     if (p->backlog_tail)
         p->backlog_tail->next = m;
@@ -170,7 +163,7 @@ static void produce(publisher_t *p, pub_msg_t *m)
 
 void publisher_retry(publisher_t *p)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_mono_us() / 1000;
     pub_msg_t *m = p->backlog, *keep = NULL, *keep_tail = NULL, *n;
     p->backlog = p->backlog_tail = NULL;
     for (; m; m = n) {

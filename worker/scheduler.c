@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/backoff.h"
+#include "common/clock.h"
 
 typedef enum { USER_READY, USER_RUNNING, USER_WAITING, USER_PARKED, USER_HELD } user_state_t;
 
@@ -54,20 +54,6 @@ struct scheduler {
 
     metric_family_t *m_calls, *m_retries, *m_wait, *m_in_flight, *m_paused, *m_exhausted;
 };
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t scheduler_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void m_add(metric_family_t *f, const char *labels, double v)
 {
@@ -194,6 +180,24 @@ static job_t *heap_pop(scheduler_t *s)
 }
 
 /* ---- life cycle ---- */
+
+void scheduler_config(const config_t *cfg, scheduler_opts_t *so, zim_api_opts_t *ao)
+{
+    memset(so, 0, sizeof(*so));
+    memset(ao, 0, sizeof(*ao));
+    so->max_in_flight = cfg->max_in_flight;
+    so->max_attempts = cfg->max_attempts;
+    so->initial_backoff_ms = cfg->initial_backoff_ms;
+    so->max_backoff_ms = cfg->max_backoff_ms;
+    ao->endpoint = cfg->endpoint;
+    ao->app_id = cfg->app_id;
+    ao->secret = cfg->server_secret;
+    ao->request_timeout_ms = cfg->request_timeout_ms;
+    ao->connect_timeout_ms = cfg->connect_timeout_ms;
+    ao->ca_file = cfg->ca_file;
+    ao->success_codes = cfg->success_codes;
+    ao->success_codes_cnt = cfg->success_codes_cnt;
+}
 
 static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx);
 
@@ -346,7 +350,7 @@ static void finish(scheduler_t *s, job_t *job, job_status_t status, const char *
     user_t *u = job->user;
     job->status = status;
     job->error_class = error_class;
-    job->completed_at_ms = scheduler_unix_ms();
+    job->completed_at_ms = clock_unix_ms();
     user_advance(s, u, 0);
     s->cbs.final(s->cbs.ctx, job);
 }
@@ -429,7 +433,7 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
 {
     scheduler_t *s = cb_ctx;
     job_t *job = opaque;
-    int64_t now_us = mono_us();
+    int64_t now_us = clock_mono_us();
     char label[48];
 
     s->in_flight--;

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/ratelimit.h"
@@ -57,6 +58,11 @@ typedef struct scheduler_opts {
 
 typedef struct scheduler scheduler_t;
 
+/* Fills the scheduler's and the ZIM client's options from the
+ * configuration (retry.*, worker.max_in_flight, zim.*). The strings stay the
+ * configuration's. systemic_final and seed are left 0 for the caller. */
+void scheduler_config(const config_t *cfg, scheduler_opts_t *so, zim_api_opts_t *ao);
+
 /* Creates the scheduler and its ZIM client. rl, log and metrics are
  * borrowed (log and metrics may be NULL). NULL with errstr on failure. */
 scheduler_t *scheduler_new(const scheduler_opts_t *opts, const zim_api_opts_t *api_opts,
@@ -84,8 +90,5 @@ size_t scheduler_jobs(const scheduler_t *s);
 int scheduler_in_flight(const scheduler_t *s);
 /* 1 while a systemic pause is in force. */
 int scheduler_paused(const scheduler_t *s);
-
-/* Current Unix time in milliseconds (result timestamps). */
-int64_t scheduler_unix_ms(void);
 
 #endif

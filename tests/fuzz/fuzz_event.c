@@ -18,38 +18,9 @@
 
 #include "common/event.h"
 #include "common/result.h"
+#include "common/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Decodes one UTF-8 sequence (strict: no overlongs, surrogates or values
- * past U+10FFFF); returns its length or 0. */
-static size_t fuzz_utf8_next(const unsigned char *p, size_t len, uint32_t *cp)
-{
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t n;
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if ((p[0] & 0xE0) == 0xC0)
-        n = 2, *cp = p[0] & 0x1F;
-    else if ((p[0] & 0xF0) == 0xE0)
-        n = 3, *cp = p[0] & 0x0F;
-    else if ((p[0] & 0xF8) == 0xF0)
-        n = 4, *cp = p[0] & 0x07;
-    else
-        return 0;
-    if (n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (p[i] & 0x3F);
-    }
-    if (*cp < min[n] || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return n;
-}
 
 /* 1 when s is valid UTF-8 with no control characters. */
 static int fuzz_clean(const char *s)
@@ -58,7 +29,7 @@ static int fuzz_clean(const char *s)
     uint32_t cp;
 
     while (i < len) {
-        size_t n = fuzz_utf8_next((const unsigned char *)s + i, len - i, &cp);
+        size_t n = utf8_next((const unsigned char *)s + i, len - i, &cp);
         if (n == 0 || cp < 0x20 || cp == 0x7F)
             return 0;
         i += n;
