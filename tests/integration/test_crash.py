@@ -21,11 +21,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (INPUT_TOPIC, RESULT_TOPIC, DLQ_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (GROUP, committed, successes, values, wait_committed,  # noqa: E402
+                        INPUT_TOPIC, RESULT_TOPIC, DLQ_TOPIC, Sandbox, TestRun,  # noqa: E402
                         Worker, event, results, wait_for, write_config)
 from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
 
-GROUP = "zu-test"  # write_config's kafka.group_id
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 # The worker's auto.commit.interval.ms default (worker/kconf.c).
 AUTO_COMMIT_INTERVAL_S = 0.2
@@ -53,15 +53,6 @@ def backlog(bootstrap, n, users, prefix):
     return where, ends
 
 
-def values(bootstrap):
-    return [v for _, v in results(bootstrap)]
-
-
-def successes(vals):
-    """Counter event_id -> number of success results."""
-    return collections.Counter(v["event_id"] for v in vals if v["status"] == "success")
-
-
 def failures(vals):
     return [v for v in vals if v["status"] != "success"]
 
@@ -74,23 +65,6 @@ def wait_done(bootstrap, n, timeout):
     """Waits until n distinct event_ids have a success result; returns that count."""
     got = wait_for(lambda: done_count(bootstrap) >= n and n, timeout=timeout, interval=0.2)
     return got
-
-
-def committed(mk):
-    return mk.committed(GROUP, INPUT_TOPIC)
-
-
-def wait_committed(mk, ends, timeout=30):
-    """Waits until the group's committed offsets equal ends; returns the last seen."""
-    last = {}
-
-    def check():
-        last.clear()
-        last.update(committed(mk))
-        return last == ends
-
-    wait_for(check, timeout=timeout, interval=0.5)
-    return dict(last)
 
 
 def log_msgs(w):

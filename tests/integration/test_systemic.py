@@ -23,11 +23,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (INPUT_TOPIC, RESULT_TOPIC, DLQ_TOPIC, Sandbox,  # noqa: E402
+from zu_harness import (GROUP, committed, successes, values, wait_committed,  # noqa: E402
+                        INPUT_TOPIC, RESULT_TOPIC, DLQ_TOPIC, Sandbox,  # noqa: E402
                         TestRun, Worker, event, results, wait_for, write_config)
 from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
 
-GROUP = "zu-test"  # write_config's kafka.group_id
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 PAUSE_MSG = ("systemic error: pausing all calls; no failure results are published and "
              "offsets stay uncommitted until the API accepts again")
@@ -68,30 +68,6 @@ def config(tmp, mk, sb, **worker):
     return write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": QPS},
                         retry={"initial_backoff_ms": 50, "max_backoff_ms": MAX_BACKOFF_MS},
                         worker=w)
-
-
-def values(bootstrap):
-    return [v for _, v in results(bootstrap)]
-
-
-def successes(vals):
-    return collections.Counter(v["event_id"] for v in vals if v["status"] == "success")
-
-
-def committed(mk):
-    return mk.committed(GROUP, INPUT_TOPIC)
-
-
-def wait_committed(mk, ends, timeout=30):
-    last = {}
-
-    def check():
-        last.clear()
-        last.update(committed(mk))
-        return last == ends
-
-    wait_for(check, timeout=timeout, interval=0.5)
-    return dict(last)
 
 
 def pause_records(w):

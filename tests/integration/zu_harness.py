@@ -12,6 +12,7 @@ Everything binds 127.0.0.1 on kernel-chosen ports and is stopped at the end.
 Binaries come from $ZU_BUILD_DIR (default ./build). python3 stdlib only.
 """
 
+import collections
 import json
 import os
 import signal
@@ -29,6 +30,7 @@ SECRET = "zu-test-secret-Q9x!"
 RESULT_TOPIC = "zim-unfriend-results"
 DLQ_TOPIC = "zim-unfriend-dlq"
 INPUT_TOPIC = "account-events"
+GROUP = "zu-test"  # write_config's kafka.group_id
 
 
 def build_dir():
@@ -113,7 +115,7 @@ def write_config(directory, bootstrap, endpoint, **sections):
     conf = {
         "kafka": {
             "brokers": bootstrap,
-            "group_id": "zu-test",
+            "group_id": GROUP,
             "input_topics": [INPUT_TOPIC],
             "result_topic": RESULT_TOPIC,
             "dead_letter_topic": DLQ_TOPIC,
@@ -256,6 +258,34 @@ def results(bootstrap, topic=RESULT_TOPIC, timeout=60):
     for m in consume_all(bootstrap, topic, timeout=timeout):
         out.append((m, json.loads(m["value"])))
     return out
+
+
+def values(bootstrap):
+    """The parsed result values on the result topic."""
+    return [v for _, v in results(bootstrap)]
+
+
+def successes(vals):
+    """Counter event_id -> number of success results."""
+    return collections.Counter(v["event_id"] for v in vals if v["status"] == "success")
+
+
+def committed(mk):
+    """{partition: offset} the test group committed on the input topic (-1 = none)."""
+    return mk.committed(GROUP, INPUT_TOPIC)
+
+
+def wait_committed(mk, ends, timeout=30):
+    """Waits until the group's committed offsets equal ends; returns the last seen."""
+    last = {}
+
+    def check():
+        last.clear()
+        last.update(committed(mk))
+        return last == ends
+
+    wait_for(check, timeout=timeout, interval=0.5)
+    return dict(last)
 
 
 class TestRun:
