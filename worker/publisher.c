@@ -146,12 +146,27 @@ static int dlq_refused(publisher_t *p, pub_msg_t *m, rd_kafka_resp_err_t err)
 static void produce(publisher_t *p, pub_msg_t *m)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_copy(m->hdrs);
-    rd_kafka_resp_err_t err =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_VALUE(m->payload, m->len),
-                          RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_HEADERS(h),
-                          RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
-    if (!err)
+    /* rd_kafka_produceva: the RD_KAFKA_V_* macros of producev() are GNU
+     * statement expressions, which -Wpedantic refuses. */
+    rd_kafka_vu_t vus[5];
+    memset(vus, 0, sizeof(vus));
+    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vus[0].u.cstr = m->topic;
+    vus[1].vtype = RD_KAFKA_VTYPE_VALUE;
+    vus[1].u.mem.ptr = m->payload;
+    vus[1].u.mem.size = m->len;
+    vus[2].vtype = RD_KAFKA_VTYPE_KEY;
+    vus[2].u.mem.ptr = (void *)m->key;
+    vus[2].u.mem.size = m->key_len;
+    vus[3].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vus[3].u.headers = h;
+    vus[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vus[4].u.ptr = m;
+    rd_kafka_error_t *error = rd_kafka_produceva(p->rk, vus, 5);
+    if (!error)
         return;
+    rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
     rd_kafka_headers_destroy(h); /* only a successful produce takes them */
     if (dlq_refused(p, m, err))
         return;

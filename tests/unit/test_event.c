@@ -749,7 +749,8 @@ static void test_schema_examples(void)
     event_t ev;
 
     /* ctest sets ZU_SOURCE_DIR; by hand, __FILE__ (absolute in CMake builds) */
-    if (!dir && fl > tl && fl - tl < sizeof(src) && strcmp(__FILE__ + fl - tl, tail) == 0) {
+    const char *file = __FILE__;
+    if (!dir && fl > tl && fl - tl < sizeof(src) && strcmp(file + fl - tl, tail) == 0) {
         memcpy(src, __FILE__, fl - tl);
         src[fl - tl] = '\0';
         dir = src;
