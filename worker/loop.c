@@ -538,7 +538,13 @@ int loop_run(const loop_opts_t *opts)
              * finish within the grace period. */
             int stuck = l.sched && scheduler_paused(l.sched) && scheduler_in_flight(l.sched) == 0 &&
                         (!l.pub || publisher_pending(l.pub) == 0);
-            if (drained || stuck)
+            /* A fatal producer error: no result can be delivered any more,
+             * so nothing more can finish once the calls in flight are done
+             * (their events stay uncommitted and are processed again). */
+            int dead =
+                l.producer && l.sched && scheduler_in_flight(l.sched) == 0 &&
+                rd_kafka_fatal_error(l.producer, err, sizeof(err)) != RD_KAFKA_RESP_ERR_NO_ERROR;
+            if (drained || stuck || dead)
                 break;
             if (clock_mono_us() >= l.deadline_us) {
                 log_msg(l.log, LOG_WARN,
