@@ -14,6 +14,8 @@ Cases (MockKafka + zim-sandbox + kcat; helpers from test_pipeline.py):
   invalid reaches the sandbox.
 - unknown_types_fail: with events.unknown_types = "fail" an unknown type
   gets a failure result (invalid_event) and a DLQ copy.
+- dlq_copy_too_large: a DLQ copy larger than the producer may send is given
+  up with an error line; the failure result and the commit still happen.
 
     ZU_BUILD_DIR=build python3 tests/integration/test_bad_input.py
 """
@@ -25,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from test_pipeline import (GROUP, check_result_common, cluster, dumps,  # noqa: E402
                            end_offsets, input_positions, read_results, run_worker)
-from zu_harness import APP_ID, DLQ_TOPIC, INPUT_TOPIC, TestRun, event, write_config  # noqa: E402
+from zu_harness import (APP_ID, DLQ_TOPIC, INPUT_TOPIC, TestRun, Worker, event,  # noqa: E402
+                        wait_for, write_config)
 from zu_kafka import consume_all, produce  # noqa: E402
 
 AD = "account-deleted"
@@ -178,10 +181,43 @@ def test_unknown_types_fail():
     assert committed == {0: 2, 1: -1, 2: -1}, committed
 
 
+def test_dlq_copy_too_large():
+    """A dead-letter copy the producer can never send (larger than its
+    message.max.bytes) is given up with an error line: the failure result
+    still goes out, the offset is committed, the partition does not stall."""
+    big = b"\xff" + b"x" * 300000  # invalid UTF-8, 300 kB
+    msgs = [{"value": big, "key": b"k-big", "partition": 0},
+            {"value": event(AD, "g-after-big", event_id="e-after-big"), "key": b"g-after-big",
+             "partition": 0}]
+    with cluster(sandbox_kw={"qps": 0}) as (tmp, mk, sb):
+        produce(mk.bootstrap, INPUT_TOPIC, msgs)
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
+                           kafka={"producer": ["message.max.bytes=200000"]})
+        with Worker(cfg).start() as w:
+            ok = wait_for(lambda: len(read_results(mk)) >= 2 and
+                          mk.committed(GROUP, INPUT_TOPIC).get(0) == 2, timeout=60)
+            rc = w.terminate()
+            logs = w.logs()
+        rs = read_results(mk)
+        dlq = consume_all(mk.bootstrap, DLQ_TOPIC)
+        committed = mk.committed(GROUP, INPUT_TOPIC)
+    assert ok and rc == 0, "not done (rc %s): %s %s" % (rc, rs, committed)
+    by_eid = {v["event_id"]: v for _, v in rs}
+    assert by_eid["e-after-big"]["status"] == "success", by_eid
+    big_res = [v for v in by_eid.values() if v["event_id"] != "e-after-big"]
+    assert len(big_res) == 1 and big_res[0]["error_class"] == "invalid_event", big_res
+    assert dlq == [], "no DLQ copy can exist: %r" % [len(m["value"] or b"") for m in dlq]
+    refused = [r for r in logs if r.get("msg", "").startswith("dead-letter copy refused")]
+    assert len(refused) == 1 and refused[0]["level"] == "error", refused
+    assert refused[0]["bytes"] == str(len(big)), refused
+    assert committed[0] == 2, committed
+
+
 def main():
     t = TestRun()
     t.case(test_garbage)
     t.case(test_unknown_types_fail)
+    t.case(test_dlq_copy_too_large)
     t.finish()
 
 
