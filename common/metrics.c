@@ -33,15 +33,23 @@ metrics_t *metrics_new(void)
     return calloc(1, sizeof(metrics_t));
 }
 
-static void family_free(metric_family_t *f)
+void metric_clear(metric_family_t *f)
 {
     series_t *s, *next;
 
+    if (!f)
+        return;
     for (s = f->first; s; s = next) {
         next = s->next;
         free(s->labels);
         free(s);
     }
+    f->first = f->last = NULL;
+}
+
+static void family_free(metric_family_t *f)
+{
+    metric_clear(f);
     free(f->name);
     free(f->help);
     free(f);

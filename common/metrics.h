@@ -30,6 +30,9 @@ metric_family_t *metrics_gauge(metrics_t *m, const char *name, const char *help)
  * verbatim into the output (label values must already be escaped). */
 void metric_add(metric_family_t *f, const char *labels, double v);
 void metric_set(metric_family_t *f, const char *labels, double v);
+/* Removes every series of the family (a gauge whose label sets come and go,
+ * such as per-partition lag, is cleared and set again before rendering). */
+void metric_clear(metric_family_t *f);
 /* Current value (0 when the series does not exist). */
 double metric_get(const metric_family_t *f, const char *labels);
 

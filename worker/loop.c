@@ -45,7 +45,7 @@ typedef struct loop {
     int exit_code;
     double share_rate;
 
-    metric_family_t *m_events, *m_share, *m_pending, *m_ready;
+    metric_family_t *m_events, *m_share, *m_pending, *m_ready, *m_lag;
 } loop_t;
 
 static const char *outcome_label(const job_t *job)
@@ -262,45 +262,24 @@ out:
 
 /* ---- observability ---- */
 
-typedef struct render_buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} render_buf_t;
-
-static void buf_append(render_buf_t *b, const char *text, size_t n)
+static void lag_set(void *ctx, const char *topic, int32_t partition, int64_t lag)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, text, n);
-    b->len += n;
-    b->s[b->len] = '\0';
+    char labels[320];
+    int n = snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%" PRId32 "\"", topic,
+                     partition);
+    if (n > 0 && (size_t)n < sizeof(labels))
+        metric_set(ctx, labels, (double)lag);
 }
 
-static void lag_line(void *ctx, const char *topic, int32_t partition, int64_t lag)
+/* A systemic pause is in force (never in a dry run: it makes no calls). */
+static int paused(const loop_t *l)
 {
-    char line[512];
-    int n =
-        snprintf(line, sizeof(line),
-                 "zim_unfriend_consumer_lag{topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64 "\n",
-                 topic, partition, lag);
-    if (n > 0 && (size_t)n < sizeof(line))
-        buf_append(ctx, line, (size_t)n);
+    return l->sched && scheduler_paused(l->sched);
 }
 
 static int ready(const loop_t *l)
 {
-    return consumer_assigned(l->cons) > 0 && !scheduler_paused(l->sched) && !l->stopping;
+    return consumer_assigned(l->cons) > 0 && !paused(l) && !l->stopping;
 }
 
 static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
@@ -310,10 +289,10 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
     *content_type = "text/plain; charset=utf-8";
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
         int ok = path[1] == 'h' || ready(l);
-        const char *why = ok                           ? "ok\n"
-                          : l->stopping                ? "stopping\n"
-                          : scheduler_paused(l->sched) ? "systemic pause\n"
-                                                       : "no partitions assigned\n";
+        const char *why = ok            ? "ok\n"
+                          : l->stopping ? "stopping\n"
+                          : paused(l)   ? "systemic pause\n"
+                                        : "no partitions assigned\n";
         *body = strdup(why);
         *body_len = *body ? strlen(*body) : 0;
         return ok ? 200 : 503;
@@ -322,24 +301,16 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
         return 404;
     metric_set(l->m_pending, NULL, (double)offsets_pending_total(l->offsets));
     metric_set(l->m_ready, NULL, ready(l));
-    render_buf_t b = {0};
+    /* Lag series follow the assignment: rebuilt for every scrape. */
+    metric_clear(l->m_lag);
+    consumer_lag_foreach(l->cons, lag_set, l->m_lag);
     size_t n = 0;
-    char *reg = metrics_render(l->metrics, &n);
-    if (reg)
-        buf_append(&b, reg, n);
-    free(reg);
-    static const char lag_head[] = "# HELP zim_unfriend_consumer_lag Messages behind the end "
-                                   "of each assigned input partition\n"
-                                   "# TYPE zim_unfriend_consumer_lag gauge\n";
-    buf_append(&b, lag_head, sizeof(lag_head) - 1);
-    consumer_lag_foreach(l->cons, lag_line, &b);
-    if (b.failed || !reg) {
-        free(b.s);
+    char *text = metrics_render(l->metrics, &n);
+    if (!text)
         return 500;
-    }
     *content_type = "text/plain; version=0.0.4; charset=utf-8";
-    *body = b.s;
-    *body_len = b.len;
+    *body = text;
+    *body_len = n;
     return 200;
 }
 
@@ -365,7 +336,9 @@ static int setup(loop_t *l, char *err, size_t errsz)
                                      "This replica's share of the AppId rate (calls/s)")) ||
         !(l->m_pending = metrics_gauge(l->metrics, "events_pending",
                                        "Events received whose offsets are not done yet")) ||
-        !(l->m_ready = metrics_gauge(l->metrics, "ready", "1 when /readyz answers 200"))) {
+        !(l->m_ready = metrics_gauge(l->metrics, "ready", "1 when /readyz answers 200")) ||
+        !(l->m_lag = metrics_gauge(l->metrics, "consumer_lag",
+                                   "Messages behind the end of each assigned input partition"))) {
         snprintf(err, errsz, "metrics: out of memory");
         return -1;
     }
@@ -468,7 +441,7 @@ static int intake(loop_t *l)
      * of it (each pause drops librdkafka's prefetched messages; thrashing
      * would refetch them over and over). */
     int full = consumer_paused(l->cons) ? pending >= l->max_pending / 2 : pending >= l->max_pending;
-    consumer_pause(l->cons, l->stopping || (l->sched && scheduler_paused(l->sched)) || full);
+    consumer_pause(l->cons, l->stopping || paused(l) || full);
     for (int i = 0; i < LOOP_POLL_BATCH; i++) {
         rd_kafka_message_t *m = consumer_poll(l->cons);
         if (!m)
@@ -536,7 +509,7 @@ int loop_run(const loop_opts_t *opts)
                           (!l.sched || scheduler_in_flight(l.sched) == 0);
             /* A systemic pause with nothing in flight: nothing more can
              * finish within the grace period. */
-            int stuck = l.sched && scheduler_paused(l.sched) && scheduler_in_flight(l.sched) == 0 &&
+            int stuck = paused(&l) && scheduler_in_flight(l.sched) == 0 &&
                         (!l.pub || publisher_pending(l.pub) == 0);
             /* A fatal producer error: no result can be delivered any more,
              * so nothing more can finish once the calls in flight are done

@@ -400,6 +400,10 @@ def test_dry_run():
         with Worker(cfg, args=["--dry-run"]).start() as w:
             out = StdoutLines(w)
             ok = wait_for(lambda: len(out.lines) >= len(good) + len(bad), timeout=60)
+            # The endpoint works without a scheduler: ready (partitions, no
+            # pause), metrics with the dry-run outcome and the lag.
+            ready = w.http("/readyz")
+            status, metrics = w.http("/metrics")
             rc = w.terminate()
             out.join()
             assert ok, "dry run printed %r; log:\n%s" % (out.lines, w.dump())
@@ -411,6 +415,9 @@ def test_dry_run():
         dlq_msgs = consume_all(mk.bootstrap, DLQ_TOPIC)
         committed = mk.committed(GROUP, INPUT_TOPIC)
 
+    assert ready == (200, "ok\n"), ready
+    assert status == 200 and 'zim_unfriend_events_total{outcome="dry_run"} 6' in metrics, metrics
+    assert 'zim_unfriend_consumer_lag{topic="%s",partition="0"}' % INPUT_TOPIC in metrics, metrics
     lines = [json.loads(x) for x in out.lines]
     assert len(lines) == len(good) + len(bad), lines
     by_src = {(d["source"]["partition"], d["source"]["offset"]): d for d in lines}

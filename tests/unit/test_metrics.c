@@ -141,6 +141,28 @@ static void test_registration_refused(void)
     metrics_destroy(m);
 }
 
+/* A cleared family drops its series (revoked partitions leave the lag). */
+static void test_clear(void)
+{
+    metrics_t *m = metrics_new();
+    metric_family_t *lag = metrics_gauge(m, "consumer_lag", "Lag.");
+    char *out;
+    size_t len = 0;
+
+    metric_set(lag, "partition=\"0\"", 4);
+    metric_set(lag, "partition=\"1\"", 2);
+    metric_clear(lag);
+    metric_set(lag, "partition=\"1\"", 9);
+    TT_EQ_INT(metric_get(lag, "partition=\"0\""), 0);
+    out = metrics_render(m, &len);
+    TT_EQ_STR(out, "# HELP zim_unfriend_consumer_lag Lag.\n"
+                   "# TYPE zim_unfriend_consumer_lag gauge\n"
+                   "zim_unfriend_consumer_lag{partition=\"1\"} 9\n");
+    free(out);
+    metric_clear(NULL);
+    metrics_destroy(m);
+}
+
 int main(void)
 {
     TT_RUN(test_render_exact);
@@ -148,5 +170,6 @@ int main(void)
     TT_RUN(test_values);
     TT_RUN(test_get_add_set);
     TT_RUN(test_registration_refused);
+    TT_RUN(test_clear);
     TT_DONE();
 }
