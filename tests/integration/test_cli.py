@@ -11,6 +11,7 @@ network, no Kafka: every run only parses and exits.
 python3 stdlib only; run with ZU_BUILD_DIR=<build dir>, ZU_SOURCE_DIR=<repo>.
 """
 
+import json
 import os
 import re
 import shutil
@@ -402,6 +403,25 @@ def example_config():
     assert rc == 78 and "server_secret" in err, (rc, err)
 
 
+def startup_failure():
+    """A valid configuration whose observability address is taken: the worker
+    exits 1 at start-up with an error log line naming the address."""
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        p = minimal(tail='observability: { listen = "127.0.0.1:%d"; };\n' % port)
+        rc, out, err = run("-c", p, secret="s3cret-startup")
+    assert rc == 1, (rc, err)
+    assert out == "", out
+    recs = [json.loads(x) for x in err.splitlines()]
+    fail = [r for r in recs if r["msg"] == "start-up failed"]
+    assert len(fail) == 1 and fail[0]["level"] == "error", recs
+    assert "127.0.0.1:%d" % port in fail[0]["error"], fail
+    assert "s3cret-startup" not in err
+
+
 def main():
     t = TestRun()
     for fn in (help_text, version_text, usage_errors, check_config_env_secret,
@@ -410,7 +430,7 @@ def main():
                check_config_values_shown, check_config_round_trip, config_errors,
                config_kafka_properties, config_kafka_properties_file_line,
                config_secret_errors, config_error_exit_in_every_mode,
-               example_config):
+               example_config, startup_failure):
         t.case(fn)
     shutil.rmtree(TMP, ignore_errors=True)
     t.finish()
