@@ -27,6 +27,7 @@ typedef struct topic_parts {
 struct offsets {
     topic_parts_t *topics;
     size_t topic_cnt;
+    size_t pending; /* sum of every assigned partition's len */
     int stopping;
 };
 
@@ -102,6 +103,7 @@ int offsets_assign(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen)
     }
     if (!tp->v[partition] && !(tp->v[partition] = calloc(1, sizeof(part_t))))
         return -1;
+    o->pending -= tp->v[partition]->len;
     part_reset(tp->v[partition], gen);
     return 0;
 }
@@ -110,6 +112,7 @@ void offsets_revoke(offsets_t *o, size_t tidx, int32_t partition)
 {
     part_t *p = part_get(o, tidx, partition);
     if (p) {
+        o->pending -= p->len;
         part_reset(p, p->gen);
         p->assigned = 0;
     }
@@ -165,6 +168,7 @@ int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen,
     p->offs[i] = offset;
     p->done[i] = 0;
     p->len++;
+    o->pending++;
     p->last_received = offset;
     return 0;
 }
@@ -203,6 +207,7 @@ int offsets_done(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int
         p->watermark = p->offs[p->head] + 1;
         p->head = (p->head + 1) % p->cap;
         p->len--;
+        o->pending--;
         advanced = 1;
     }
     if (advanced && watermark)
@@ -224,12 +229,7 @@ size_t offsets_pending(const offsets_t *o, size_t tidx, int32_t partition)
 
 size_t offsets_pending_total(const offsets_t *o)
 {
-    size_t n = 0;
-    for (size_t t = 0; t < o->topic_cnt; t++)
-        for (size_t i = 0; i < o->topics[t].n; i++)
-            if (o->topics[t].v[i] && o->topics[t].v[i]->assigned)
-                n += o->topics[t].v[i]->len;
-    return n;
+    return o->pending;
 }
 
 uint64_t offsets_gen(const offsets_t *o, size_t tidx, int32_t partition)

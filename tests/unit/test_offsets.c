@@ -70,7 +70,9 @@ static void test_generations(void)
     offsets_assign(o, 0, 2, 1);
     offsets_received(o, 0, 2, 1, 100);
     TT_EQ_INT(offsets_gen(o, 0, 2), 1);
+    TT_EQ_INT(offsets_pending_total(o), 1);
     offsets_revoke(o, 0, 2);
+    TT_EQ_INT(offsets_pending_total(o), 0); /* a revoked partition holds nothing */
     TT_EQ_INT(offsets_gen(o, 0, 2), 0);
     TT_CHECK(!offsets_is_current(o, 0, 2, 1));
     /* A late completion from the revoked assignment is dropped. */
@@ -80,8 +82,13 @@ static void test_generations(void)
     TT_EQ_INT(offsets_done(o, 0, 2, 1, 100, &wm), -1);
     TT_EQ_INT(offsets_pending(o, 0, 2), 0);
     TT_EQ_INT(offsets_received(o, 0, 2, 2, 100), 0); /* redelivered after reassign */
-    TT_EQ_INT(offsets_done(o, 0, 2, 2, 100, &wm), 1);
+    offsets_received(o, 0, 2, 2, 101);
+    offsets_assign(o, 0, 2, 3); /* assigned again while holding 2: they are forgotten */
+    TT_EQ_INT(offsets_pending_total(o), 0);
+    TT_EQ_INT(offsets_received(o, 0, 2, 3, 100), 0);
+    TT_EQ_INT(offsets_done(o, 0, 2, 3, 100, &wm), 1);
     TT_EQ_INT(wm, 101);
+    TT_EQ_INT(offsets_pending_total(o), 0);
     offsets_destroy(o);
 }
 
