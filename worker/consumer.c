@@ -292,8 +292,7 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offse
     c->log = log;
     c->kctx.log = log;
     c->kctx.owner = c;
-    rd_kafka_conf_t *conf =
-        kconf_consumer(cfg, opts->dry_run, opts->until_end, &c->kctx, errstr, errstr_size);
+    rd_kafka_conf_t *conf = kconf_consumer(cfg, opts->dry_run, &c->kctx, errstr, errstr_size);
     if (!conf)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);

@@ -78,8 +78,8 @@ static rd_kafka_conf_t *base(const config_t *cfg, kconf_ctx_t *ctx)
     return conf;
 }
 
-rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, int until_end, kconf_ctx_t *ctx,
-                                char *errstr, size_t errstr_size)
+rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, kconf_ctx_t *ctx, char *errstr,
+                                size_t errstr_size)
 {
     rd_kafka_conf_t *conf = base(cfg, ctx);
     if (!conf) {
@@ -110,7 +110,6 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, int until_end,
          * consumer lag of a partition with nothing to consume. */
         set(conf, "enable.partition.eof", "true", "kafka", errstr, errstr_size))
         goto fail;
-    (void)until_end;
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);
@@ -143,7 +142,7 @@ fail:
 
 int kconf_validate(const config_t *cfg, char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *c = kconf_consumer(cfg, 0, 0, NULL, errstr, errstr_size);
+    rd_kafka_conf_t *c = kconf_consumer(cfg, 0, NULL, errstr, errstr_size);
     if (!c)
         return -1;
     rd_kafka_conf_destroy(c);

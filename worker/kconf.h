@@ -28,8 +28,8 @@ typedef struct kconf_ctx {
 /* NULL with errstr ("kafka.consumer: fetch.wait.max.ms=x: <reason>"). The
  * returned conf has ctx as opaque (ctx must outlive the client; may be NULL
  * for a validation-only build). */
-rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, int until_end, kconf_ctx_t *ctx,
-                                char *errstr, size_t errstr_size);
+rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, kconf_ctx_t *ctx, char *errstr,
+                                size_t errstr_size);
 rd_kafka_conf_t *kconf_producer(const config_t *cfg, kconf_ctx_t *ctx, char *errstr,
                                 size_t errstr_size);
 
