@@ -13,7 +13,6 @@ closing "N passed, N failed".
 """
 
 import collections
-import json
 import os
 import signal
 import sys
@@ -21,10 +20,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (GROUP, committed, successes, values, wait_committed,  # noqa: E402
-                        INPUT_TOPIC, RESULT_TOPIC, DLQ_TOPIC, Sandbox, TestRun,  # noqa: E402
-                        Worker, event, results, wait_for, write_config)
-from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
+from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+                        Worker, backlog, committed, successes, values, wait_committed,
+                        wait_for, write_config)
+from zu_kafka import MockKafka  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 # The worker's auto.commit.interval.ms default (worker/kconf.c).
@@ -32,25 +31,6 @@ AUTO_COMMIT_INTERVAL_S = 0.2
 
 
 # ---- helpers ---------------------------------------------------------------
-
-
-def backlog(bootstrap, n, users, prefix):
-    """Produces n events (event_id prefix-NNN, user prefix-uNN round robin, key =
-    user id) and returns {event_id: (partition, offset)} and the partition ends."""
-    msgs = []
-    for i in range(n):
-        uid = "%s-u%02d" % (prefix, i % users)
-        msgs.append({"key": uid.encode(),
-                     "value": event(user_id=uid, event_id="%s-%03d" % (prefix, i))})
-    produce(bootstrap, INPUT_TOPIC, msgs)
-    where, ends = {}, {}
-    for m in consume_all(bootstrap, INPUT_TOPIC):
-        where[json.loads(m["value"])["event_id"]] = (m["partition"], m["offset"])
-        ends[m["partition"]] = max(ends.get(m["partition"], 0), m["offset"] + 1)
-    assert len(where) == n, "backlog: %d of %d events readable" % (len(where), n)
-    for p in range(TOPICS[INPUT_TOPIC]):
-        ends.setdefault(p, 0)
-    return where, ends
 
 
 def failures(vals):
@@ -102,7 +82,7 @@ def test_kill9_at_least_once():
     n, users, qps, max_in_flight = 300, 60, 20, 64
     with tempfile.TemporaryDirectory(prefix="zu-crash-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=50).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, users, "k")
+        where, ends = backlog(mk.bootstrap, n, users, "k", TOPICS[INPUT_TOPIC])
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
                            zim={"rate_limit_qps": float(qps)},
                            worker={"max_in_flight": max_in_flight, "shutdown_grace_ms": 10000})
@@ -216,7 +196,7 @@ def test_sigterm_clean_stop_exactly_once():
     n, users, grace_ms = 300, 60, 5000
     with tempfile.TemporaryDirectory(prefix="zu-crash-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=100).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, users, "s")
+        where, ends = backlog(mk.bootstrap, n, users, "s", TOPICS[INPUT_TOPIC])
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 40.0},
                            worker={"shutdown_grace_ms": grace_ms})
         with Worker(cfg).start() as w:
@@ -282,7 +262,7 @@ def test_grace_expiry():
     n, grace_ms = 30, 1000
     with tempfile.TemporaryDirectory(prefix="zu-crash-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, n, "g")
+        where, ends = backlog(mk.bootstrap, n, n, "g", TOPICS[INPUT_TOPIC])
         sb.fault("latency:5000", count=n)
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
                            zim={"rate_limit_qps": 100.0, "request_timeout_ms": 20000},

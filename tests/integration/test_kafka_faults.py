@@ -54,9 +54,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
-                        Worker, committed, event, successes, values, wait_committed,
+                        Worker, backlog, committed, successes, values, wait_committed,
                         write_config)
-from zu_kafka import KCAT, KafkaError, MockKafka, consume_all, produce, wait_for  # noqa: E402
+from zu_kafka import KCAT, KafkaError, MockKafka, wait_for  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 QPS = 20
@@ -92,23 +92,6 @@ def config(tmp, mk, sb, producer=(), **worker):
                                "consumer": CONSUMER_PROPS},
                         zim={"rate_limit_qps": float(QPS)},
                         worker=dict({"shutdown_grace_ms": 10000}, **worker))
-
-
-def backlog(bootstrap, n, users, prefix):
-    """Produces n events (event_id prefix-NNN, user prefix-uNN round robin, key =
-    user id); returns {event_id: (partition, offset)} and the partition ends."""
-    msgs = []
-    for i in range(n):
-        uid = "%s-u%02d" % (prefix, i % users)
-        msgs.append({"key": uid.encode(),
-                     "value": event(user_id=uid, event_id="%s-%03d" % (prefix, i))})
-    produce(bootstrap, INPUT_TOPIC, msgs)
-    where, ends = {}, {p: 0 for p in range(TOPICS[INPUT_TOPIC])}
-    for m in consume_all(bootstrap, INPUT_TOPIC):
-        where[json.loads(m["value"])["event_id"]] = (m["partition"], m["offset"])
-        ends[m["partition"]] = max(ends[m["partition"]], m["offset"] + 1)
-    assert len(where) == n, "backlog: %d of %d events readable" % (len(where), n)
-    return where, ends
 
 
 def published(w):
@@ -218,7 +201,7 @@ def test_broker_down_up():
     repeats (at-least-once) are counted."""
     n, users = 400, 80
     with cluster(brokers=3) as (tmp, mk, sb):
-        where, ends = backlog(mk.bootstrap, n, users, "d")
+        where, ends = backlog(mk.bootstrap, n, users, "d", TOPICS[INPUT_TOPIC])
         lead = leader(mk.bootstrap, RESULT_TOPIC, 0)
         cfg = config(tmp, mk, sb)
         with Worker(cfg).start() as w:
@@ -264,7 +247,7 @@ def test_produce_errors():
         "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
     ]
     with cluster() as (tmp, mk, sb):
-        where, ends = backlog(mk.bootstrap, n, users, "p")
+        where, ends = backlog(mk.bootstrap, n, users, "p", TOPICS[INPUT_TOPIC])
         # The mock checks no sequence numbers of an idempotent (non-transactional)
         # producer: a request pipelined behind a failed one is appended, and its
         # success implicitly acknowledges the failed one, which is then lost. A
@@ -297,7 +280,7 @@ def test_delivery_timeout_reproduced():
     lost, every event ends with a success result, offsets commit."""
     n, users = 120, 30
     with cluster() as (tmp, mk, sb):
-        where, ends = backlog(mk.bootstrap, n, users, "t")
+        where, ends = backlog(mk.bootstrap, n, users, "t", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb, producer=["message.timeout.ms=1500"])
         with Worker(cfg).start() as w:
             wait_published(w, n // 3, timeout=90)
@@ -321,7 +304,7 @@ def test_offset_commit_errors():
         "errors OffsetCommit REQUEST_TIMED_OUT NOT_COORDINATOR COORDINATOR_LOAD_IN_PROGRESS",
     ]
     with cluster() as (tmp, mk, sb):
-        where, ends = backlog(mk.bootstrap, n, users, "c")
+        where, ends = backlog(mk.bootstrap, n, users, "c", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb)
         with Worker(cfg).start() as w:
             marks = []
@@ -350,7 +333,7 @@ def test_fatal_producer_error():
     the acknowledged results. A fresh worker then completes every event."""
     n, users = 120, 30
     with cluster() as (tmp, mk, sb):
-        where, ends = backlog(mk.bootstrap, n, users, "f")
+        where, ends = backlog(mk.bootstrap, n, users, "f", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb, shutdown_grace_ms=5000)
         with Worker(cfg).start() as w:
             wait_published(w, n // 3, timeout=90)

@@ -15,7 +15,6 @@ closing "N passed, N failed".
 """
 
 import collections
-import json
 import os
 import signal
 import sys
@@ -23,10 +22,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (GROUP, committed, successes, values, wait_committed,  # noqa: E402
-                        INPUT_TOPIC, RESULT_TOPIC, DLQ_TOPIC, Sandbox,  # noqa: E402
-                        TestRun, Worker, event, results, wait_for, write_config)
-from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
+from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+                        Worker, backlog, committed, successes, values, wait_committed,
+                        wait_for, write_config)
+from zu_kafka import MockKafka  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 PAUSE_MSG = ("systemic error: pausing all calls; no failure results are published and "
@@ -41,25 +40,6 @@ WRONG = "wrong-secret-7Zq"  # the worker's secret; the sandbox expects zu_harnes
 
 
 # ---- helpers ---------------------------------------------------------------
-
-
-def backlog(bootstrap, n, users, prefix):
-    """Produces n events (key = user id); returns {event_id: (partition, offset)}
-    and the partition ends."""
-    msgs = []
-    for i in range(n):
-        uid = "%s-u%02d" % (prefix, i % users)
-        msgs.append({"key": uid.encode(),
-                     "value": event(user_id=uid, event_id="%s-%03d" % (prefix, i))})
-    produce(bootstrap, INPUT_TOPIC, msgs)
-    where, ends = {}, {}
-    for m in consume_all(bootstrap, INPUT_TOPIC):
-        where[json.loads(m["value"])["event_id"]] = (m["partition"], m["offset"])
-        ends[m["partition"]] = max(ends.get(m["partition"], 0), m["offset"] + 1)
-    assert len(where) == n, "backlog: %d of %d events readable" % (len(where), n)
-    for p in range(TOPICS[INPUT_TOPIC]):
-        ends.setdefault(p, 0)
-    return where, ends
 
 
 def config(tmp, mk, sb, **worker):
@@ -148,7 +128,7 @@ def test_wrong_secret_pause_then_fix_at_runtime():
     n = 50
     with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, 25, "w")
+        where, ends = backlog(mk.bootstrap, n, 25, "w", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb)
         with Worker(cfg, secret=WRONG).start() as w:
             rec = wait_paused(w)
@@ -176,7 +156,7 @@ def test_wrong_secret_restart_with_right_secret():
     n = 50
     with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, 25, "r")
+        where, ends = backlog(mk.bootstrap, n, 25, "r", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb)
         with Worker(cfg, secret=WRONG).start() as w:
             wait_paused(w)
@@ -220,7 +200,7 @@ def http_case(status):
     n = 30
     with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, 15, "h%d" % status)
+        where, ends = backlog(mk.bootstrap, n, 15, "h%d" % status, TOPICS[INPUT_TOPIC])
         sb.fault("http:%d" % status, count=1000000)
         cfg = config(tmp, mk, sb)
         with Worker(cfg).start() as w:

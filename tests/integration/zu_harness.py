@@ -23,7 +23,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from zu_kafka import consume_all, wait_for  # noqa: F401  (re-exported for tests)
+from zu_kafka import consume_all, produce, wait_for  # noqa: F401  (re-exported for tests)
 
 APP_ID = 1234567890
 SECRET = "zu-test-secret-Q9x!"
@@ -258,6 +258,24 @@ def results(bootstrap, topic=RESULT_TOPIC, timeout=60):
     for m in consume_all(bootstrap, topic, timeout=timeout):
         out.append((m, json.loads(m["value"])))
     return out
+
+
+def backlog(bootstrap, n, users, prefix, partitions):
+    """Produces n events (event_id prefix-NNN, user prefix-uNN round robin, key =
+    user id) to the input topic of `partitions` partitions; returns
+    {event_id: (partition, offset)} and the partition ends."""
+    msgs = []
+    for i in range(n):
+        uid = "%s-u%02d" % (prefix, i % users)
+        msgs.append({"key": uid.encode(),
+                     "value": event(user_id=uid, event_id="%s-%03d" % (prefix, i))})
+    produce(bootstrap, INPUT_TOPIC, msgs)
+    where, ends = {}, {p: 0 for p in range(partitions)}
+    for m in consume_all(bootstrap, INPUT_TOPIC):
+        where[json.loads(m["value"])["event_id"]] = (m["partition"], m["offset"])
+        ends[m["partition"]] = max(ends[m["partition"]], m["offset"] + 1)
+    assert len(where) == n, "backlog: %d of %d events readable" % (len(where), n)
+    return where, ends
 
 
 def values(bootstrap):
