@@ -60,7 +60,7 @@ def main():
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
         print("Running zim-unfriend-worker -c %s" % cfg, flush=True)
         t0 = time.time()
-        with Worker(cfg).start() as w:
+        with Worker(cfg, log_dir=tmp).start() as w:
             got = wait_for(lambda: len(results(mk.bootstrap)) >= expect or None, timeout=60)
             rc = w.terminate()
         if not got:

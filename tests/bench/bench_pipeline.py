@@ -11,6 +11,7 @@ backlog sizes shows that memory does not grow with the backlog.
 
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -29,6 +30,13 @@ def committed_total(mk):
 
 def run(n):
     tmp = tempfile.mkdtemp(prefix="zu-bench-")
+    try:
+        return measure(n, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(n, tmp):
     with MockKafka(stderr=open(os.devnull, "wb")).start(
             topics={INPUT_TOPIC: 4, RESULT_TOPIC: 4, DLQ_TOPIC: 1}) as mk, \
             Sandbox(qps=0).start() as sb:

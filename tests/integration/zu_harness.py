@@ -9,12 +9,16 @@
         rs = results(mk.bootstrap)
 
 Everything binds 127.0.0.1 on kernel-chosen ports and is stopped at the end.
+The sandbox's and the worker's files go to one scratch directory per process,
+removed at exit unless a TestRun case failed (then its path is printed).
 Binaries come from $ZU_BUILD_DIR (default ./build). python3 stdlib only.
 """
 
+import atexit
 import collections
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +41,26 @@ def build_dir():
     return os.environ.get("ZU_BUILD_DIR", "build")
 
 
+# This process's scratch directory (made on first use) and whether to keep it.
+_scratch = {"dir": None, "keep": False}
+
+
+def scratch_dir():
+    """The directory for this process's sandbox and worker files."""
+    if _scratch["dir"] is None:
+        name = os.path.splitext(os.path.basename(sys.argv[0] or "zu"))[0]
+        _scratch["dir"] = tempfile.mkdtemp(prefix="zu-%s-" % name)
+        atexit.register(_scratch_cleanup)
+    return _scratch["dir"]
+
+
+def _scratch_cleanup():
+    if _scratch["keep"]:
+        print("logs of the failed run kept in %s" % _scratch["dir"], file=sys.stderr, flush=True)
+    else:
+        shutil.rmtree(_scratch["dir"], ignore_errors=True)
+
+
 def binary(name):
     return os.path.join(build_dir(), name)
 
@@ -47,7 +71,7 @@ class Sandbox:
     def __init__(self, app_id=APP_ID, secret=SECRET, qps=20, latency_ms=0, extra=()):
         self.args = ["--port", "0", "--app-id", str(app_id), "--secret", secret,
                      "--qps", str(qps), "--latency-ms", str(latency_ms)] + list(extra)
-        self.dir = tempfile.mkdtemp(prefix="zu-sandbox-")
+        self.dir = tempfile.mkdtemp(prefix="sandbox-", dir=scratch_dir())
         self.log_path = os.path.join(self.dir, "requests.jsonl")
         self.proc = None
         self.endpoint = None
@@ -155,14 +179,15 @@ def write_config(directory, bootstrap, endpoint, **sections):
 
 
 class Worker:
-    """One zim-unfriend-worker process; stderr (JSON log lines) kept in a file."""
+    """One zim-unfriend-worker process; stderr (JSON log lines) kept in a file
+    in log_dir (default: the scratch directory)."""
 
-    def __init__(self, config, args=(), secret=SECRET, env=None):
+    def __init__(self, config, args=(), secret=SECRET, env=None, log_dir=None):
         self.argv = [binary("zim-unfriend-worker"), "-c", config] + list(args)
         self.env = dict(os.environ)
         self.env["ZIM_SERVER_SECRET"] = secret
         self.env.update(env or {})
-        fd, self.log_path = tempfile.mkstemp(prefix="zu-worker-", suffix=".log")
+        fd, self.log_path = tempfile.mkstemp(prefix="worker-", suffix=".log", dir=log_dir or scratch_dir())
         os.close(fd)
         self.proc = None
         self.stdout = None
@@ -323,6 +348,7 @@ class TestRun:
             traceback.print_exc()
             print("FAIL %s (%.1fs): %s" % (name, time.time() - t0, e), flush=True)
             self.failed += 1
+            _scratch["keep"] = True
         else:
             print("ok   %s (%.1fs)" % (name, time.time() - t0), flush=True)
             self.passed += 1
