@@ -75,9 +75,13 @@ static void first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *par
         for (int i = 0; i < times->cnt; i++)
             times->elems[i].offset = c->opts.start_ts_ms;
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c->rk, times, 10000);
-        if (err)
+        if (err) {
+            /* The list still holds the timestamps: never use them as offsets. */
             log_msg(c->log, LOG_WARN, "offsets for --from-timestamp not found; starting at the end",
                     "error", rd_kafka_err2str(err), NULL);
+            rd_kafka_topic_partition_list_destroy(times);
+            times = NULL;
+        }
     }
     consumer_apply_start(parts, c->opts.start, times);
     if (times)
@@ -114,7 +118,6 @@ static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *part
     }
 }
 
-/* Reports owned / total input partitions to the share callback. */
 /* Partitions of a topic from the cluster's metadata; -1 when unknown. */
 static int topic_partition_count(consumer_t *c, const char *topic)
 {
@@ -132,7 +135,6 @@ static int topic_partition_count(consumer_t *c, const char *topic)
     return n;
 }
 
-/* Reports owned / total input partitions to the share callback. */
 /* Reports owned / total input partitions to the share callback. The total
  * is asked of the cluster when partitions arrive (topics may have grown);
  * a revoke reuses it: a metadata request then would wait behind fetches. */

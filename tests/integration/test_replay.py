@@ -14,6 +14,10 @@ and zim-sandbox (driven with kcat).
   from_timestamp            an RFC 3339 / Unix ms time is accepted (the mock
                             answers ListOffsets by time with -1: it starts at
                             the end, without alarm); a bad time is exit 64.
+  from_timestamp_lookup_fails  the cluster refuses the lookup by time: the
+                            worker warns and starts at the end (it never
+                            seeks to the timestamp as if it were an offset,
+                            which would replay the topic from its start).
   metrics_readyz            /metrics has every family with samples and never
                             the secret; /readyz 200 once assigned; /healthz
                             200; /nope 404.
@@ -279,6 +283,36 @@ def from_timestamp():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def from_timestamp_lookup_fails():
+    tmp = case_dir()
+    try:
+        with MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
+            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
+            produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
+            # The next ListOffsets request (the worker's lookup by time, made
+            # before its partitions are assigned) fails for good.
+            mk.command("errors ListOffsets TOPIC_AUTHORIZATION_FAILED", check=True)
+            with Worker(cfg, args=["--from-timestamp", "1577836800000"]).start() as w:
+                wait_positioned(w)
+                warned = [r for r in w.logs() if r.get("msg") ==
+                          "offsets for --from-timestamp not found; starting at the end"]
+                assert warned and warned[0]["level"] == "warn", w.dump()
+                new = evs("new", 1)
+                produce(mk.bootstrap, INPUT_TOPIC, new)
+                wait_results(mk, len(new), timeout=60, workers=[w])
+                time.sleep(1)  # room for any wrongly replayed event to show
+                assert w.terminate() == 0, w.dump()
+            rs = results(mk.bootstrap)
+            assert ids(rs) == sorted("new-%d-0" % p for p in range(PARTS)), ids(rs)
+            assert_success(rs)
+            assert len(sb.requests()) == len(new)
+            assert mk.committed(GROUP, INPUT_TOPIC) == {p: 3 for p in range(PARTS)}
+            print("  lookup refused (%s): started at the end, %d new events only"
+                  % (warned[0].get("error"), len(new)), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def metrics_readyz():
     tmp = case_dir()
     try:
@@ -335,7 +369,7 @@ def main():
     t = TestRun()
     only = set(sys.argv[1:])  # optional case names, for debugging
     for fn in (from_beginning_until_end, from_end, until_end_empty, from_timestamp,
-               metrics_readyz):
+               from_timestamp_lookup_fails, metrics_readyz):
         if not only or fn.__name__ in only:
             t.case(fn)
     t.finish()
