@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/config_table.h"
+#include "common/httpd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,24 +89,15 @@ static int check_endpoint(const char *s, char *why, size_t n)
     return 0;
 }
 
+/* The endpoint's own parser decides, so what passes here also binds. */
 static int check_listen(const char *s, char *why, size_t n)
 {
-    const char *colon = strrchr(s, ':');
-    size_t hlen = colon ? (size_t)(colon - s) : 0, plen = colon ? strlen(colon + 1) : 0;
-    long port = 0;
-    int ok = colon && hlen > 0 && plen >= 1 && plen <= 5;
-    for (size_t i = 0; ok && i < plen; i++) {
-        ok = colon[1 + i] >= '0' && colon[1 + i] <= '9';
-        port = port * 10 + (colon[1 + i] - '0');
-    }
-    if (ok && s[0] == '[')
-        ok = hlen > 2 && s[hlen - 1] == ']';
-    else if (ok)
-        ok = memchr(s, ':', hlen) == NULL;
-    for (size_t i = 0; ok && i < hlen; i++)
-        ok = (unsigned char)s[i] > 0x20 && s[i] != 0x7F;
-    if (s[0] && (!ok || port > 65535))
-        return bad(s, "must be \"\" or host:port with port 0..65535", why, n);
+    char err[160];
+    if (s[0] && httpd_check_listen(s, err, sizeof(err)) != 0)
+        return bad(s,
+                   "must be \"\" or host:port (host an IPv4 address, localhost or [IPv6 "
+                   "address]; port 0..65535)",
+                   why, n);
     return 0;
 }
 
@@ -205,7 +197,7 @@ const cfg_key_t config_keys[] = {
 
     KEY("observability", "listen", KT_STR, listen, 0, "\"\"", NULL, 0, 0, NULL, check_listen,
         "\"host:port\" serving /metrics, /healthz and /readyz, e.g. \"127.0.0.1:9464\";\n"
-        "\"\" = off."),
+        "host: an IPv4 address, localhost or [IPv6 address]; \"\" = off."),
     KEY("observability", "log_format", KT_ENUM_STR, log_format, 0, "\"json\"", NULL, 0, 0,
         format_names, NULL, "Log lines on stderr: JSON objects or plain text."),
     KEY("observability", "log_level", KT_ENUM_STR, log_level, 0, "\"info\"", NULL, 0, 0,

@@ -151,6 +151,12 @@ static int parse_listen(const char *addr, listen_addr_t *la, char *errstr, size_
     return 0;
 }
 
+int httpd_check_listen(const char *listen, char *errstr, size_t errstr_size)
+{
+    listen_addr_t la;
+    return parse_listen(listen, &la, errstr, errstr_size);
+}
+
 /* A bound, listening, non-blocking socket, or -1 with errstr. */
 static int open_listener(const char *addr, const listen_addr_t *la, char *errstr,
                          size_t errstr_size)

@@ -21,6 +21,9 @@ typedef int(httpd_handler_cb)(void *ctx, const char *path, char **body, size_t *
  * port 0 = kernel-chosen). NULL with errstr on a bad address or bind error. */
 httpd_t *httpd_new(const char *listen, httpd_handler_cb *cb, void *ctx, char *errstr,
                    size_t errstr_size);
+/* 0 when httpd_new would accept listen's form, else -1 with errstr (no socket
+ * is touched: the configuration check uses it). */
+int httpd_check_listen(const char *listen, char *errstr, size_t errstr_size);
 void httpd_destroy(httpd_t *h);
 /* The port actually bound. */
 int httpd_port(const httpd_t *h);

@@ -379,7 +379,9 @@ static void park(scheduler_t *s, job_t *job)
     list_push(&s->parked, job->user);
 }
 
-static void pause_enter(scheduler_t *s, job_t *job, int64_t now_us)
+/* Starts the pause with job as its probe, or (paused already) puts the probe
+ * back to wait for its next, later turn; still_msg says why the pause goes on. */
+static void pause_enter(scheduler_t *s, job_t *job, int64_t now_us, const char *still_msg)
 {
     int64_t ceil_ms = backoff_ceiling_ms(
         ++s->pause_attempt, s->opts.initial_backoff_ms < 1000 ? 1000 : s->opts.initial_backoff_ms,
@@ -398,9 +400,8 @@ static void pause_enter(scheduler_t *s, job_t *job, int64_t now_us)
                 "code", job->last.has_code ? code : NULL, "message", job->last.message,
                 "http_status", job->last.http_status ? http : NULL, "retry_in_ms", delay, NULL);
     } else {
-        log_msg(s->log, LOG_WARN, "systemic error persists", "code",
-                job->last.has_code ? code : NULL, "message", job->last.message, "retry_in_ms",
-                delay, NULL);
+        log_msg(s->log, LOG_WARN, still_msg, "code", job->last.has_code ? code : NULL, "message",
+                job->last.message, "retry_in_ms", delay, NULL);
     }
     s->paused = 1;
     m_set(s->m_paused, NULL, 1);
@@ -456,7 +457,19 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
          * later ones are parked in the list until the pause ends. */
         if (!s->paused || was_probe) {
             job->user->state = USER_PARKED;
-            pause_enter(s, job, now_us);
+            pause_enter(s, job, now_us, "systemic error persists");
+        } else {
+            park(s, job);
+        }
+        return;
+    }
+    if (s->paused && !res->has_code) {
+        /* No ZIM answer (transport failure, HTTP error, no Code): nothing shows
+         * that the API accepts again. The probe tries later; any other call
+         * waits parked, uncounted: a pause publishes no failure result. */
+        if (was_probe) {
+            job->user->state = USER_PARKED;
+            pause_enter(s, job, now_us, "still paused: the probe got no answer from ZIM");
         } else {
             park(s, job);
         }
@@ -473,9 +486,16 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
     case ZIM_REJECTED:
         finish(s, job, JOB_FAILURE, "rejected");
         return;
-    case ZIM_SYSTEMIC: /* systemic_final (--once) */
-        finish(s, job, JOB_FAILURE, "systemic");
+    case ZIM_SYSTEMIC: { /* systemic_final (--once): nothing to pause */
+        char code[32];
+        snprintf(code, sizeof(code), "%" PRId64, res->code);
+        log_msg(s->log, LOG_ERROR,
+                "systemic error: the credentials or account set-up are wrong (a running worker "
+                "would pause)",
+                "code", res->has_code ? code : NULL, "message", res->message, NULL);
+        finish(s, job, JOB_FAILURE, "rejected");
         return;
+    }
     case ZIM_RETRY_SLOWDOWN:
         ratelimit_slow_down(s->rl, now_us);
         break;

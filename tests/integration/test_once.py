@@ -332,8 +332,13 @@ def main():
                                     secret=WRONG_SECRET)
             assert rc == 1, "exit %d; %s" % (rc, err)
             r = result_of(out, err)
-            assert r["status"] == "failure" and r["error_class"] == "systemic", r
+            # The result format has no systemic class: the API rejected the call,
+            # and the log says why it is not this user's fault.
+            assert r["status"] == "failure" and r["error_class"] == "rejected", r
             assert r["code"] == 100000005 and r["attempts"] == 1, r
+            sys_recs = [x for x in log_records(err) if x.get("level") == "error" and
+                        x.get("msg", "").startswith("systemic error:")]
+            assert sys_recs and sys_recs[0].get("code") == "100000005", err
             reqs, targets = env.since(m)
             assert len(reqs) == 1 and reqs[0]["code"] == 100000005 and reqs[0]["fault"] is None
             check_target(targets[0], "systemic-user", 0, secret=WRONG_SECRET)

@@ -6,7 +6,8 @@ a wrong server secret (ZIM Code 100000005) and HTTP 401/403 answers make the
 worker publish no failure results, leave offsets uncommitted, report not
 ready, log the cause and probe with capped backoff; once the API accepts
 again (secret fixed at run time, fault queue reset, or a restart with the
-right secret) every event succeeds exactly once.
+right secret) every event succeeds exactly once. A probe that gets no ZIM
+answer at all (dropped connection, HTTP 503, HTML) does not end the pause.
 
     ZU_BUILD_DIR=build python3 tests/integration/test_systemic.py
 
@@ -218,6 +219,51 @@ def http_case(status):
             assert rc == 0, "exit %d; log:\n%s" % (rc, w.dump())
 
 
+def test_no_answer_does_not_end_pause():
+    """While paused by a wrong secret, probes that get no ZIM answer (dropped
+    connection, HTTP 503 without a Code, an HTML body) keep the pause: no
+    resume, no burst of calls, no results, offsets stay; fixed, all succeed."""
+    n = 30
+    faults = ["drop", "http:503", "nonjson"]
+    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
+            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+        where, ends = backlog(mk.bootstrap, n, 15, "n", TOPICS[INPUT_TOPIC])
+        cfg = config(tmp, mk, sb)
+        with Worker(cfg, secret=WRONG).start() as w:
+            wait_paused(w)
+            time.sleep(0.5)  # calls started before the first answer are all answered
+            for kind in faults:
+                sb.fault(kind)
+            before = len(sb.requests())
+
+            def probed_past_faults():
+                reqs = sb.requests()
+                faulted = [r for r in reqs if r["fault"] in faults]
+                later = [r for r in reqs[before:] if r["fault"] is None]
+                return len(faulted) == len(faults) and later and reqs
+            reqs = wait_for(probed_past_faults, timeout=30)
+            assert reqs, "probes did not take the faults; log:\n%s" % w.dump()
+            msgs = [r.get("msg") for r in w.logs()]
+            assert RESUME_MSG not in msgs, "a probe without a ZIM answer ended the pause"
+            still = [r for r in w.logs()
+                     if r.get("msg") == "still paused: the probe got no answer from ZIM"]
+            assert len(still) == len(faults), "still-paused records: %s" % still
+            assert w.metric("systemic_pause") == 1
+            assert w.http("/readyz")[0] == 503
+            assert values(mk.bootstrap) == [], "results published during the pause"
+            assert all(o == -1 for o in committed(mk).values())
+            # One probe at a time: after the faults, only systemic answers, no burst.
+            after = reqs[before:]
+            assert all(r["fault"] in faults or r["code"] == 100000005 for r in after), after
+            assert len(after) <= len(faults) + 3, "%d calls after the faults" % len(after)
+            print("  %d probes without a ZIM answer (%s): still paused, %d calls in all"
+                  % (len(faults), ", ".join(faults), len(reqs)), flush=True)
+            sb.set_secret(WRONG)
+            assert_resumed(w, mk, sb, where, ends, time.monotonic())
+            rc = w.terminate()
+            assert rc == 0, "exit %d; log:\n%s" % (rc, w.dump())
+
+
 def test_http_401_pause_then_reset():
     http_case(401)
 
@@ -232,6 +278,7 @@ def main():
     t.case(test_wrong_secret_restart_with_right_secret)
     t.case(test_http_401_pause_then_reset)
     t.case(test_http_403_pause_then_reset)
+    t.case(test_no_answer_does_not_end_pause)
     t.finish()
 
 
