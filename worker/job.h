@@ -35,7 +35,9 @@ typedef struct job {
     size_t key_len;
     void *value; /* raw value copy, kept only for a DLQ copy */
     size_t value_len;
-    char *traceparent; /* NULL when none */
+    int has_traceparent; /* the input had a traceparent header */
+    void *traceparent;   /* its value, byte for byte; NULL for a NULL value */
+    size_t traceparent_len;
 
     /* Scheduler-owned while queued/in flight. */
     struct job *next;  /* user FIFO / parked list link */

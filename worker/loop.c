@@ -20,7 +20,6 @@
 
 #define LOOP_MAX_WAIT_MS 100
 #define LOOP_POLL_BATCH  500
-#define TRACEPARENT_MAX  512
 
 typedef struct loop {
     const loop_opts_t *o;
@@ -138,32 +137,29 @@ static void on_share(void *ctx, int owned, int total)
 
 /* ---- intake ---- */
 
-static char *header_string(rd_kafka_message_t *msg, const char *name)
-{
-    rd_kafka_headers_t *hdrs = NULL;
-    const void *val = NULL;
-    size_t size = 0;
-    if (rd_kafka_message_headers(msg, &hdrs) || !hdrs ||
-        rd_kafka_header_get_last(hdrs, name, &val, &size) || !val || size == 0 ||
-        size > TRACEPARENT_MAX)
-        return NULL;
-    for (size_t i = 0; i < size; i++)
-        if (((const unsigned char *)val)[i] < 0x20 || ((const unsigned char *)val)[i] > 0x7e)
-            return NULL; /* W3C trace context is printable ASCII; anything else is dropped */
-    char *s = malloc(size + 1);
-    if (s) {
-        memcpy(s, val, size);
-        s[size] = '\0';
-    }
-    return s;
-}
-
 static void *copy_bytes(const void *p, size_t n)
 {
     void *c = malloc(n ? n : 1);
     if (c && n)
         memcpy(c, p, n);
     return c;
+}
+
+/* The trace context header, copied byte for byte whatever it holds (the
+ * worker only passes it on). 0 absent or copied, -1 out of memory. */
+static int copy_traceparent(rd_kafka_message_t *msg, job_t *job)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val = NULL;
+    size_t size = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) || !hdrs ||
+        rd_kafka_header_get_last(hdrs, "traceparent", &val, &size))
+        return 0;
+    job->has_traceparent = 1;
+    job->traceparent_len = val ? size : 0;
+    if (val && !(job->traceparent = copy_bytes(val, size)))
+        return -1;
+    return 0;
 }
 
 static void begin_stop(loop_t *l, const char *why, int exit_code)
@@ -212,12 +208,13 @@ static void handle_message(loop_t *l, rd_kafka_message_t *msg)
     job->received_at_ms = clock_unix_ms();
     job->ev_status =
         event_parse(l->cfg, msg->payload, msg->len, topic, msg->partition, msg->offset, &job->ev);
-    if (msg->key && msg->key_len && !(job->key = copy_bytes(msg->key, msg->key_len))) {
+    /* An empty key stays empty (not NULL): the DLQ copy is byte-exact. */
+    if ((msg->key && !(job->key = copy_bytes(msg->key, msg->key_len))) ||
+        copy_traceparent(msg, job) == -1) {
         begin_stop(l, "out of memory", 1);
         goto out;
     }
     job->key_len = msg->key ? msg->key_len : 0;
-    job->traceparent = header_string(msg, "traceparent");
 
     if (job->ev_status == EVENT_UNKNOWN_TYPE && l->cfg->unknown_types == CONFIG_UNKNOWN_IGNORE) {
         metric_add(l->m_events, "outcome=\"ignored\"", 1);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -76,6 +77,11 @@ int main(int argc, char **argv)
     unsigned char key[EVP_MAX_MD_SIZE];
     unsigned int key_len = 0;
     int fds[2] = {-1, -1};
+
+    /* This process will hold the server secret: no core file may carry it
+     * (SPEC: never in crash output), whatever the environment allows. */
+    struct rlimit no_core = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &no_core);
 
     memset(&cfg, 0, sizeof(cfg));
     if (cli_parse(&cli, argc, argv, getenv("ZIM_UNFRIEND_CONFIG"), err, sizeof(err)) == -1) {

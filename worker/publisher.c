@@ -256,7 +256,7 @@ char *publisher_result_json(const config_t *cfg, const char *worker_id, const jo
     else if (job->ev.error[0])
         r.message = job->ev.error;
     else
-        r.message = status ? "valid" : "";
+        r.message = status ? "dry run: DeleteAllFriends not called" : "";
     r.request_id = job->answered && job->last.request_id[0] ? job->last.request_id : NULL;
     r.attempts = job->attempts;
     r.error_class = job->error_class;
@@ -307,8 +307,9 @@ static pub_msg_t *result_msg(publisher_t *p, job_t *job)
     }
     rd_kafka_header_add(m->hdrs, "event_id", -1, job->ev.event_id, -1);
     rd_kafka_header_add(m->hdrs, "status", -1, job_status_name(job), -1);
-    if (job->traceparent)
-        rd_kafka_header_add(m->hdrs, "traceparent", -1, job->traceparent, -1);
+    if (job->has_traceparent)
+        rd_kafka_header_add(m->hdrs, "traceparent", -1, job->traceparent,
+                            (ssize_t)job->traceparent_len);
     return m;
 }
 

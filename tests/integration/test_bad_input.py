@@ -40,6 +40,8 @@ def garbage():
     big = b"\xff" + os.urandom((1 << 20) - 1)  # 1 MB, invalid UTF-8 at offset 0
     p0 = [
         ({"value": b"{not json"}, (None, None, "invalid JSON")),
+        # An empty key is not a missing one: the result and DLQ copy keep it empty.
+        ({"value": b"{empty key", "key": b""}, (None, None, "invalid JSON")),
         ({"value": b'["account-deleted","g-arr"]', "key": b"k-array"},
          (None, None, "value is an array, not a JSON object")),
         ({"value": b'"account-deleted"', "key": b"k-string"},

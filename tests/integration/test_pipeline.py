@@ -152,6 +152,10 @@ def case1_events():
         dt = override[1] if override else (1 if type_ == "friend-reset" else 0)
         occurred = "2026-11-25T18:%02d:%02d.000Z" % (i // 60, i % 60) if i % 4 == 0 else None
         tp = "00-%032x-%016x-01" % (0xabc000 + i, 0xdef000 + i) if i % 15 == 0 else None
+        if i == 30:  # not W3C and long: copied as it is all the same
+            tp = "vendor-" + "x" * 600
+        elif i == 45:  # control characters: copied byte for byte
+            tp = "00-\tbad\x7f-01"
         if i % 6 == 5:
             eid = "ce-%03d" % i
             data = {"user_id": uid}
@@ -430,6 +434,7 @@ def test_dry_run():
         assert d["source"]["topic"] == INPUT_TOPIC, d
         if why is None:
             assert d["error_class"] is None and d["delete_type"] == dt, d
+            assert d["message"] == "dry run: DeleteAllFriends not called", d
         else:
             assert d["error_class"] == "invalid_event" and why in d["message"], d
     assert not by_src, by_src

@@ -352,6 +352,10 @@ def metrics_readyz():
                             "retries_total"):
                     assert "# TYPE zim_unfriend_%s " % fam in text, fam
                 assert SECRET not in text
+                # No core file can carry the secret (SPEC: never in crash output).
+                with open("/proc/%d/limits" % w.proc.pid) as f:
+                    core = [ln.split()[4:6] for ln in f if ln.startswith("Max core file size")]
+                assert core == [["0", "0"]], "core limit %s" % core
                 for path in ("/readyz", "/healthz", "/nope"):
                     assert SECRET not in w.http(path)[1]
                 assert w.http("/nope")[0] == 404

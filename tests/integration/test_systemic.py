@@ -224,7 +224,9 @@ def test_no_answer_does_not_end_pause():
     connection, HTTP 503 without a Code, an HTML body) keep the pause: no
     resume, no burst of calls, no results, offsets stay; fixed, all succeed."""
     n = 30
-    faults = ["drop", "http:503", "nonjson"]
+    # libcurl re-sends a request once, on a fresh connection, when a reused
+    # connection closes without an answer: two drops make one transport error.
+    faults = ["drop", "drop", "http:503", "nonjson"]
     with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
         where, ends = backlog(mk.bootstrap, n, 15, "n", TOPICS[INPUT_TOPIC])
@@ -247,7 +249,12 @@ def test_no_answer_does_not_end_pause():
             assert RESUME_MSG not in msgs, "a probe without a ZIM answer ended the pause"
             still = [r for r in w.logs()
                      if r.get("msg") == "still paused: the probe got no answer from ZIM"]
-            assert len(still) == len(faults), "still-paused records: %s" % still
+            kinds = sorted("HTTP 503" if "HTTP 503" in r["message"] else
+                           "not JSON" if "not JSON" in r["message"] else "transport"
+                           for r in still)
+            assert kinds in (["HTTP 503", "not JSON", "transport"],
+                             ["HTTP 503", "not JSON", "transport", "transport"]), \
+                "still-paused records: %s" % still
             assert w.metric("systemic_pause") == 1
             assert w.http("/readyz")[0] == 503
             assert values(mk.bootstrap) == [], "results published during the pause"
@@ -257,7 +264,7 @@ def test_no_answer_does_not_end_pause():
             assert all(r["fault"] in faults or r["code"] == 100000005 for r in after), after
             assert len(after) <= len(faults) + 3, "%d calls after the faults" % len(after)
             print("  %d probes without a ZIM answer (%s): still paused, %d calls in all"
-                  % (len(faults), ", ".join(faults), len(reqs)), flush=True)
+                  % (len(still), ", ".join(kinds), len(reqs)), flush=True)
             sb.set_secret(WRONG)
             assert_resumed(w, mk, sb, where, ends, time.monotonic())
             rc = w.terminate()
