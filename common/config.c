@@ -60,7 +60,11 @@ static int check_topic(const char *s, char *why, size_t n)
 
 static int check_input_topic(const char *s, char *why, size_t n)
 {
-    return s[0] == '^' ? 0 : check_topic(s, why, n); /* "^regex": a pattern subscription */
+    /* Results name the topic an event came from, offsets and the rate share
+     * count its partitions: the worker consumes named topics only. */
+    if (s[0] == '^')
+        return bad(s, "is a pattern: list the topic names (patterns are not supported)", why, n);
+    return check_topic(s, why, n);
 }
 
 static int check_opt_topic(const char *s, char *why, size_t n)
@@ -131,7 +135,7 @@ const cfg_key_t config_keys[] = {
         NULL, "Consumer group. All replicas share it, and the rate budget with it."),
     KEY("kafka", "input_topics", KT_STRV, input_topics, F_REQUIRED | F_NONEMPTY | F_UNIQUE, "[ ]",
         "[ \"account-events\" ]", 0, 0, NULL, check_input_topic,
-        "Topics to consume events from, one or more (\"^regex\" subscribes by pattern)."),
+        "Topics to consume events from, one or more (names, not patterns)."),
     KEY("kafka", "result_topic", KT_STR, result_topic, F_REQUIRED | F_NONEMPTY, "\"\"",
         "\"zim-unfriend-results\"", 0, 0, NULL, check_topic,
         "Topic that receives one result event per input event."),
