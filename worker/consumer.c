@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "worker/kconf.h"
 
 struct consumer {
@@ -22,6 +23,11 @@ struct consumer {
     int paused;
     int assigned;
     int total_partitions; /* of all input topics, as of the last assignment */
+    /* A revoke being drained: the partitions, the protocol, the deadline. */
+    rd_kafka_topic_partition_list_t *revoking;
+    int revoking_coop;
+    int64_t revoke_deadline_us;
+    int closing; /* the close's revoke must not wait: nothing turns the loop */
 };
 
 int consumer_topic_index(const consumer_t *c, const char *topic)
@@ -138,20 +144,34 @@ static int topic_partition_count(consumer_t *c, const char *topic)
 /* Reports owned / total input partitions to the share callback. The total
  * is asked of the cluster when partitions arrive (topics may have grown);
  * a revoke reuses it: a metadata request then would wait behind fetches. */
+int consumer_share_total(int last_total, int known, int unknown_topics, int assigned)
+{
+    int total = known;
+    if (unknown_topics > 0 && last_total > total)
+        total = last_total; /* never a smaller total: that would overspend */
+    return total < assigned ? assigned : total;
+}
+
 static void report_share(consumer_t *c, int refresh)
 {
     if (refresh || c->total_partitions <= 0) {
-        int total = 0;
+        int known = 0, unknown = 0;
         for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
             int n = topic_partition_count(c, c->cfg->input_topics.v[i]);
-            if (n > 0)
-                total += n;
+            if (n > 0) {
+                known += n;
+            } else {
+                unknown++;
+                log_msg(c->log, LOG_WARN,
+                        "input topic's partition count unknown; the rate share keeps the last "
+                        "known total",
+                        "topic", c->cfg->input_topics.v[i], NULL);
+            }
         }
-        c->total_partitions = total;
+        c->total_partitions =
+            consumer_share_total(c->total_partitions, known, unknown, c->assigned);
     }
-    int total = c->total_partitions;
-    if (total < c->assigned)
-        total = c->assigned; /* metadata unavailable: assume we own what we have */
+    int total = c->total_partitions < c->assigned ? c->assigned : c->total_partitions;
     if (c->opts.share)
         c->opts.share(c->opts.ctx, c->assigned, total);
 }
@@ -244,7 +264,7 @@ static int assign_all(consumer_t *c, char *errstr, size_t errstr_size)
 
 /* Gives partitions up: final commit of their watermarks (unless lost),
  * forget them in the tracker, unassign. */
-static void revoke(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int cooperative)
+static void give_up(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int cooperative)
 {
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -264,6 +284,66 @@ static void revoke(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int co
         rerr = rd_kafka_assign(c->rk, NULL);
     assignment_error(c, error, rerr);
     c->assigned = cooperative && c->assigned > parts->cnt ? c->assigned - parts->cnt : 0;
+    report_share(c, 0);
+    if (c->opts.revoked)
+        c->opts.revoked(c->opts.ctx);
+}
+
+/* Ends the revoke being drained: its partitions are given up now. */
+static void revoke_finish(consumer_t *c)
+{
+    rd_kafka_topic_partition_list_t *parts = c->revoking;
+    if (!parts)
+        return;
+    c->revoking = NULL;
+    give_up(c, parts, c->revoking_coop);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static int revoke_drained(const consumer_t *c)
+{
+    for (int i = 0; i < c->revoking->cnt; i++) {
+        int tidx = consumer_topic_index(c, c->revoking->elems[i].topic);
+        if (tidx >= 0 &&
+            !offsets_drained(c->offsets, (size_t)tidx, c->revoking->elems[i].partition))
+            return 0;
+    }
+    return 1;
+}
+
+/* A revoke (not a loss): the partitions stop fetching and taking events,
+ * the events already started on them are finished and their results
+ * acknowledged (consumer_tick), then they are committed and given up. The
+ * next owner then repeats nothing and never calls for a user while this
+ * worker still does. librdkafka waits for the unassign call meanwhile. */
+static void revoke_begin(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int cooperative)
+{
+    c->revoking = rd_kafka_topic_partition_list_copy(parts);
+    c->revoking_coop = cooperative;
+    c->revoke_deadline_us = clock_mono_us() + c->opts.revoke_grace_ms * 1000;
+    rd_kafka_pause_partitions(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        int tidx = consumer_topic_index(c, parts->elems[i].topic);
+        if (tidx >= 0)
+            offsets_drain_begin(c->offsets, (size_t)tidx, parts->elems[i].partition);
+        log_part(c, LOG_INFO, "partition revoking: finishing its events in flight",
+                 &parts->elems[i], NULL, NULL);
+    }
+    consumer_tick(c, 0);
+}
+
+void consumer_tick(consumer_t *c, int give_up_now)
+{
+    if (!c->revoking)
+        return;
+    if (revoke_drained(c)) {
+        revoke_finish(c);
+    } else if (give_up_now || clock_mono_us() >= c->revoke_deadline_us) {
+        log_msg(c->log, LOG_WARN,
+                "revoked partitions given up with events unfinished; their next owner repeats them",
+                "reason", give_up_now ? "systemic pause" : "revoke grace expired", NULL);
+        revoke_finish(c);
+    }
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -271,11 +351,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     consumer_t *c = ((kconf_ctx_t *)opaque)->owner;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+    revoke_finish(c); /* librdkafka sends nothing new before it; never two at once */
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         assign(c, parts, cooperative);
-    else
-        revoke(c, parts, cooperative);
-    report_share(c, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
+        report_share(c, 1);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk) &&
+               !c->opts.dry_run && !c->closing && c->opts.revoke_grace_ms > 0) {
+        revoke_begin(c, parts, cooperative);
+    } else {
+        give_up(c, parts, cooperative);
+    }
 }
 
 consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offsets_t *offsets,
@@ -330,6 +415,8 @@ void consumer_destroy(consumer_t *c)
 {
     if (!c)
         return;
+    revoke_finish(c); /* unassigned before the close revokes the rest */
+    c->closing = 1;
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
     if (c->rk) {
@@ -385,6 +472,8 @@ void consumer_pause(consumer_t *c, int pause)
         else
             rd_kafka_resume_partitions(c->rk, parts);
     }
+    if (!pause && c->revoking) /* those stay paused until given up */
+        rd_kafka_pause_partitions(c->rk, c->revoking);
     rd_kafka_topic_partition_list_destroy(parts);
 }
 

@@ -8,6 +8,11 @@
  * close). Every assignment of a partition gets a new generation in the
  * borrowed offsets tracker, so completions from before a revoke are dropped.
  *
+ * A revoke (not a loss) is drained before the partitions are given up: they
+ * stop fetching and taking events, the events already started on them finish
+ * (consumer_tick checks), are committed, and only then unassigned - within
+ * revoke_grace_ms, and at once during a systemic pause or the final close.
+ *
  * Start positions (--from-*) apply to the first assignment only; with
  * --until-end the first assignment also notes each partition's end offset.
  * The partition share (owned / all input partitions) is reported through the
@@ -38,8 +43,13 @@ typedef struct consumer_opts {
     int64_t start_ts_ms; /* CONSUMER_START_TIMESTAMP */
     int until_end;
     int dry_run; /* no offset storage, no commit */
+    /* How long a revoke may wait for the revoked partitions' started events
+     * (0: give them up at once). */
+    int64_t revoke_grace_ms;
     /* Called after every assignment change: owned and total input partitions. */
     void (*share)(void *ctx, int owned, int total);
+    /* Called after partitions were given up (their jobs are stale now). */
+    void (*revoked)(void *ctx);
     void *ctx;
 } consumer_opts_t;
 
@@ -68,6 +78,9 @@ int consumer_topic_index(const consumer_t *c, const char *topic);
 /* Pauses or resumes every assigned partition (and those assigned later
  * while paused). */
 void consumer_pause(consumer_t *c, int pause);
+/* Ends a revoke in progress once its partitions' started events are done
+ * (or at once with give_up_now, or when the grace expired). Call every turn. */
+void consumer_tick(consumer_t *c, int give_up_now);
 int consumer_paused(const consumer_t *c);
 
 /* Stores the offset to commit for a partition. */
@@ -91,5 +104,12 @@ void consumer_lag_foreach(consumer_t *c,
  * Pure (unit-tested). */
 void consumer_apply_start(rd_kafka_topic_partition_list_t *parts, consumer_start_t mode,
                           const rd_kafka_topic_partition_list_t *times);
+
+/* The input partitions' total for the rate share: known is the sum of the
+ * topics whose partition count the cluster told, unknown_topics how many it
+ * did not. With a topic unknown the last total is kept when larger (a
+ * smaller total would spend more than the share); never below assigned.
+ * Pure (unit-tested). */
+int consumer_share_total(int last_total, int known, int unknown_topics, int assigned);
 
 #endif

@@ -118,6 +118,13 @@ static sched_gate_t on_gate(void *ctx, const job_t *job)
     return SCHED_START;
 }
 
+static void on_revoked(void *ctx)
+{
+    loop_t *l = ctx;
+    if (l->sched)
+        scheduler_release_held(l->sched); /* the gate drops their stale jobs */
+}
+
 static void on_share(void *ctx, int owned, int total)
 {
     loop_t *l = ctx;
@@ -384,7 +391,9 @@ static int setup(loop_t *l, char *err, size_t errsz)
         .start_ts_ms = l->o->start_ts_ms,
         .until_end = l->o->until_end,
         .dry_run = l->o->dry_run,
+        .revoke_grace_ms = cfg->shutdown_grace_ms,
         .share = on_share,
+        .revoked = on_revoked,
         .ctx = l,
     };
     if (!(l->cons = consumer_new(cfg, &co, l->offsets, l->log, err, errsz)))
@@ -495,6 +504,7 @@ int loop_run(const loop_opts_t *opts)
             if (zim_api_perform(scheduler_api(l.sched), err, sizeof(err)) == -1)
                 log_msg(l.log, LOG_ERROR, "http client", "error", err, NULL);
         }
+        consumer_tick(l.cons, paused(&l));
         if (opts->until_end && !l.stopping && offsets_reached_end(l.offsets))
             begin_stop(&l, "reached the end offsets noted at start", 0);
         if (l.stopping) {

@@ -14,7 +14,8 @@ typedef struct part {
     int64_t last_received; /* -1 none */
     int64_t watermark;     /* offset to commit, -1 none */
     int64_t high_done;     /* highest done or touched offset, -1 none */
-    int64_t cut;           /* stop cut, -1 none */
+    int64_t cut;           /* stop or revoke cut, -1 none */
+    int draining;          /* revoked: finishing what it started, taking nothing new */
     int64_t end;           /* --until-end target, -1 none */
     int64_t eof_pos;       /* last end-of-partition position, -1 none */
 } part_t;
@@ -83,6 +84,7 @@ static void part_reset(part_t *p, uint64_t gen)
     p->watermark = -1;
     p->high_done = -1;
     p->cut = -1;
+    p->draining = 0;
     p->end = -1;
     p->eof_pos = -1;
 }
@@ -160,7 +162,7 @@ static int ring_grow(part_t *p)
 int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset)
 {
     part_t *p = part_current(o, tidx, partition, gen);
-    if (!p || offset < 0 || offset <= p->last_received)
+    if (!p || p->draining || offset < 0 || offset <= p->last_received)
         return -1;
     if (p->len == p->cap && ring_grow(p) == -1)
         return -1;
@@ -250,16 +252,32 @@ void offsets_stop_begin(offsets_t *o)
     o->stopping = 1;
     for (size_t t = 0; t < o->topic_cnt; t++)
         for (size_t i = 0; i < o->topics[t].n; i++)
-            if (o->topics[t].v[i])
+            if (o->topics[t].v[i] && !o->topics[t].v[i]->draining)
                 o->topics[t].v[i]->cut = o->topics[t].v[i]->high_done;
 }
 
 int offsets_may_start(const offsets_t *o, size_t tidx, int32_t partition, int64_t offset)
 {
-    if (!o->stopping)
-        return 1;
     part_t *p = part_get(o, tidx, partition);
+    if (!o->stopping && !(p && p->draining))
+        return 1;
     return p && p->assigned && offset <= p->cut;
+}
+
+void offsets_drain_begin(offsets_t *o, size_t tidx, int32_t partition)
+{
+    part_t *p = part_get(o, tidx, partition);
+    if (p && p->assigned && !p->draining) {
+        p->draining = 1;
+        if (!o->stopping)
+            p->cut = p->high_done;
+    }
+}
+
+int offsets_drained(const offsets_t *o, size_t tidx, int32_t partition)
+{
+    const part_t *p = part_get(o, tidx, partition);
+    return !p || !p->assigned || p->len == 0 || p->offs[p->head] > p->cut;
 }
 
 int offsets_stop_drained(const offsets_t *o)

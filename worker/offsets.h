@@ -16,6 +16,12 @@
  * finishes exactly the events up to the cut, so that nothing it published
  * lies beyond the committed watermark.
  *
+ * A revoke drain does the same for one partition: offsets_drain_begin()
+ * fixes its cut, no new offset is received for it, and once
+ * offsets_drained() the partition can be given up with nothing it started
+ * left unfinished (so the next owner repeats nothing and never calls for a
+ * user while this worker still does).
+ *
  * Single-threaded: the event loop owns it. */
 #ifndef ZU_OFFSETS_H
 #define ZU_OFFSETS_H
@@ -66,6 +72,11 @@ void offsets_stop_begin(offsets_t *o);
 int offsets_may_start(const offsets_t *o, size_t tidx, int32_t partition, int64_t offset);
 /* 1 when every offset up to each cut is done. */
 int offsets_stop_drained(const offsets_t *o);
+/* Revoke drain of one partition: fixes its cut at its highest touched or
+ * done offset (the stop cut, when stopping); it receives no new offset. */
+void offsets_drain_begin(offsets_t *o, size_t tidx, int32_t partition);
+/* 1 when every offset up to the partition's cut is done (or it is not assigned). */
+int offsets_drained(const offsets_t *o, size_t tidx, int32_t partition);
 
 /* Replay end (--until-end): the partition is finished once its watermark or
  * its consumed position reaches end. */

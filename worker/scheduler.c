@@ -590,6 +590,15 @@ void scheduler_run(scheduler_t *s, int64_t now_us)
     }
 }
 
+void scheduler_release_held(scheduler_t *s)
+{
+    user_t *u;
+    while ((u = list_pop(&s->held))) {
+        u->state = USER_READY;
+        list_push(&s->ready, u);
+    }
+}
+
 int64_t scheduler_next_us(scheduler_t *s, int64_t now_us)
 {
     int64_t next = -1;

@@ -81,6 +81,10 @@ int scheduler_submit(scheduler_t *s, job_t *job);
  * in-flight cap and the pause allow. now_us: monotonic microseconds. */
 void scheduler_run(scheduler_t *s, int64_t now_us);
 
+/* Users whose next job the gate held go back to dispatch, where the gate
+ * decides again (after a revoke their jobs of that partition are dropped). */
+void scheduler_release_held(scheduler_t *s);
+
 /* Microseconds until scheduler_run() has something to do (-1: nothing
  * until an API call completes or a job is submitted). */
 int64_t scheduler_next_us(scheduler_t *s, int64_t now_us);

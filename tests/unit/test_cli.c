@@ -1,5 +1,5 @@
-/* Command line: options, conflicts, --from-timestamp parsing, and how the
- * --from-* modes set start offsets. */
+/* Command line: options, conflicts, --from-timestamp parsing, how the
+ * --from-* modes set start offsets, and the consumer's rate-share total. */
 #include "worker/cli.h"
 
 #include "tests/unit/tt.h"
@@ -13,6 +13,19 @@ static int parse(cli_t *cli, char *err, size_t n, const char *a1, const char *a2
         argc++;
     err[0] = '\0';
     return cli_parse(cli, argc, argv, NULL, err, n);
+}
+
+static void test_share_total(void)
+{
+    TT_EQ_INT(consumer_share_total(0, 12, 0, 4), 12);  /* first assignment, all known */
+    TT_EQ_INT(consumer_share_total(12, 16, 0, 4), 16); /* a topic grew */
+    /* Topic b (6 of 12) unknown at a rebalance: keep 12, never 6 (double spend). */
+    TT_EQ_INT(consumer_share_total(12, 6, 1, 3), 12);
+    TT_EQ_INT(consumer_share_total(12, 14, 1, 3), 14); /* what is known grew past it */
+    /* Nothing known yet: at least what this replica owns. */
+    TT_EQ_INT(consumer_share_total(0, 0, 2, 3), 3);
+    TT_EQ_INT(consumer_share_total(0, 6, 1, 2), 6);
+    TT_EQ_INT(consumer_share_total(5, 4, 0, 6), 6); /* stale metadata below assigned */
 }
 
 static void test_times(void)
@@ -150,6 +163,7 @@ static void test_apply_start(void)
 
 int main(void)
 {
+    TT_RUN(test_share_total);
     TT_RUN(test_times);
     TT_RUN(test_options);
     TT_RUN(test_usage_errors);

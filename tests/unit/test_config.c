@@ -538,9 +538,9 @@ static void test_strings(void)
     const char *lw = "\" must be \"\" or host:port (host an IPv4 address, localhost or [IPv6 "
                      "address]; port 0..65535)";
     /* Host names other than localhost are not resolved: the endpoint binds literals. */
-    const char *bad_listen[] = {"9464",         "host:",      "host:65536",    "::1:80",
-                                ":80",          "h:8x",       "[]:1",          "myhost:9464",
-                                "256.1.1.1:80", "[zz::]:80",  "[::1]80",       "1.2.3.4:-1"};
+    const char *bad_listen[] = {"9464",         "host:",     "host:65536", "::1:80",
+                                ":80",          "h:8x",      "[]:1",       "myhost:9464",
+                                "256.1.1.1:80", "[zz::]:80", "[::1]80",    "1.2.3.4:-1"};
     for (size_t i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
         char text[200];
         snprintf(text, sizeof(text), "observability: { listen = \"%s\"; };\n", bad_listen[i]);

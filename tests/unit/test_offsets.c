@@ -138,6 +138,44 @@ static void test_stop_cut(void)
     offsets_destroy(o);
 }
 
+/* A revoke drain: one partition finishes what it started, takes nothing new;
+ * the others go on; a later stop keeps the drain's cut. */
+static void test_revoke_drain(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm;
+    offsets_assign(o, 0, 0, 1);
+    offsets_assign(o, 0, 1, 2);
+    for (int64_t i = 0; i < 10; i++) {
+        offsets_received(o, 0, 0, 1, i);
+        offsets_received(o, 0, 1, 2, i);
+    }
+    TT_CHECK(offsets_drained(o, 0, 2)); /* never assigned */
+    offsets_done(o, 0, 0, 1, 0, &wm);
+    offsets_touch(o, 0, 0, 3); /* calls for offsets 1..3 started */
+    offsets_drain_begin(o, 0, 0);
+    TT_CHECK(offsets_may_start(o, 0, 0, 3));
+    TT_CHECK(!offsets_may_start(o, 0, 0, 4));
+    TT_CHECK(offsets_may_start(o, 0, 1, 9));         /* partition 1 is not draining */
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, 10), -1); /* nothing new */
+    TT_EQ_INT(offsets_pending(o, 0, 0), 9);
+    TT_CHECK(!offsets_drained(o, 0, 0));
+    offsets_done(o, 0, 0, 1, 3, &wm);
+    offsets_done(o, 0, 0, 1, 1, &wm);
+    TT_CHECK(!offsets_drained(o, 0, 0));
+    offsets_stop_begin(o); /* a stop during the drain keeps its cut */
+    TT_CHECK(!offsets_may_start(o, 0, 0, 4));
+    offsets_done(o, 0, 0, 1, 2, &wm);
+    TT_CHECK(offsets_drained(o, 0, 0));
+    TT_EQ_INT(offsets_watermark(o, 0, 0), 4);
+    offsets_revoke(o, 0, 0);
+    TT_CHECK(offsets_drained(o, 0, 0)); /* given up */
+    TT_CHECK(!offsets_is_current(o, 0, 0, 1));
+    offsets_assign(o, 0, 0, 3); /* assigned again: a fresh start, no drain */
+    TT_EQ_INT(offsets_received(o, 0, 0, 3, 4), 0);
+    offsets_destroy(o);
+}
+
 static void test_reached_end(void)
 {
     offsets_t *o = offsets_new(1);
@@ -209,6 +247,7 @@ int main(void)
     TT_RUN(test_generations);
     TT_RUN(test_ring_growth);
     TT_RUN(test_stop_cut);
+    TT_RUN(test_revoke_drain);
     TT_RUN(test_reached_end);
     TT_RUN(test_end_already_committed);
     TT_RUN(test_position);
