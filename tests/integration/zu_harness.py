@@ -331,6 +331,21 @@ def wait_committed(mk, ends, timeout=30):
     return dict(last)
 
 
+def assert_complete(mk, where, ends):
+    """The end state of an at-least-once run: committed offsets reach the
+    partition ends, no failure result, a success result for every event of
+    where ({event_id: position}). Returns (result values, {event_id: count})."""
+    final = wait_committed(mk, ends)
+    vals = values(mk.bootstrap)
+    assert final == ends, "committed %s, partition ends %s" % (final, ends)
+    bad = [v for v in vals if v["status"] != "success"]
+    assert not bad, "failure results: %s" % bad[:3]
+    succ = successes(vals)
+    missing = sorted(set(where) - set(succ))
+    assert not missing, "events without a success result (lost): %s" % missing[:10]
+    return vals, succ
+
+
 class TestRun:
     """Collects named checks and prints the closing 'N passed, N failed' line."""
 
