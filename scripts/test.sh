@@ -8,5 +8,5 @@ scripts/deps.sh
 dir=$(scripts/build.sh)
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-# Integration tests are RUN_SERIAL (they measure rates on two cores).
+# Tests run side by side, except test_rate (RUN_SERIAL: it measures rates).
 ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" "$@"
