@@ -141,9 +141,6 @@ static int topic_partition_count(consumer_t *c, const char *topic)
     return n;
 }
 
-/* Reports owned / total input partitions to the share callback. The total
- * is asked of the cluster when partitions arrive (topics may have grown);
- * a revoke reuses it: a metadata request then would wait behind fetches. */
 int consumer_share_total(int last_total, int known, int unknown_topics, int assigned)
 {
     int total = known;
@@ -152,6 +149,9 @@ int consumer_share_total(int last_total, int known, int unknown_topics, int assi
     return total < assigned ? assigned : total;
 }
 
+/* Reports owned / total input partitions to the share callback. The total
+ * is asked of the cluster when partitions arrive (topics may have grown);
+ * a revoke reuses it: a metadata request then would wait behind fetches. */
 static void report_share(consumer_t *c, int refresh)
 {
     if (refresh || c->total_partitions <= 0) {
@@ -163,17 +163,17 @@ static void report_share(consumer_t *c, int refresh)
             } else {
                 unknown++;
                 log_msg(c->log, LOG_WARN,
-                        "input topic's partition count unknown; the rate share keeps the last "
-                        "known total",
+                        "input topic's partition count unknown; the rate share never takes a "
+                        "smaller total than before",
                         "topic", c->cfg->input_topics.v[i], NULL);
             }
         }
         c->total_partitions =
             consumer_share_total(c->total_partitions, known, unknown, c->assigned);
     }
-    int total = c->total_partitions < c->assigned ? c->assigned : c->total_partitions;
+    /* Partitions only arrive with a refresh, so the total covers them. */
     if (c->opts.share)
-        c->opts.share(c->opts.ctx, c->assigned, total);
+        c->opts.share(c->opts.ctx, c->assigned, c->total_partitions);
 }
 
 static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)

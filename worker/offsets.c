@@ -252,7 +252,7 @@ void offsets_stop_begin(offsets_t *o)
     o->stopping = 1;
     for (size_t t = 0; t < o->topic_cnt; t++)
         for (size_t i = 0; i < o->topics[t].n; i++)
-            if (o->topics[t].v[i] && !o->topics[t].v[i]->draining)
+            if (o->topics[t].v[i])
                 o->topics[t].v[i]->cut = o->topics[t].v[i]->high_done;
 }
 
@@ -267,27 +267,31 @@ int offsets_may_start(const offsets_t *o, size_t tidx, int32_t partition, int64_
 void offsets_drain_begin(offsets_t *o, size_t tidx, int32_t partition)
 {
     part_t *p = part_get(o, tidx, partition);
-    if (p && p->assigned && !p->draining) {
+    /* Nothing beyond high_done starts once a cut is fixed, so a stop cut and
+     * a drain cut fixed in either order are the same offset. */
+    if (p && p->assigned) {
         p->draining = 1;
-        if (!o->stopping)
-            p->cut = p->high_done;
+        p->cut = p->high_done;
     }
+}
+
+/* Every offset up to the cut done (or not assigned). */
+static int part_drained(const part_t *p)
+{
+    return !p || !p->assigned || p->len == 0 || p->offs[p->head] > p->cut;
 }
 
 int offsets_drained(const offsets_t *o, size_t tidx, int32_t partition)
 {
-    const part_t *p = part_get(o, tidx, partition);
-    return !p || !p->assigned || p->len == 0 || p->offs[p->head] > p->cut;
+    return part_drained(part_get(o, tidx, partition));
 }
 
 int offsets_stop_drained(const offsets_t *o)
 {
     for (size_t t = 0; t < o->topic_cnt; t++)
-        for (size_t i = 0; i < o->topics[t].n; i++) {
-            const part_t *p = o->topics[t].v[i];
-            if (p && p->assigned && p->len > 0 && p->offs[p->head] <= p->cut)
+        for (size_t i = 0; i < o->topics[t].n; i++)
+            if (!part_drained(o->topics[t].v[i]))
                 return 0;
-        }
     return 1;
 }
 

@@ -73,7 +73,7 @@ int offsets_may_start(const offsets_t *o, size_t tidx, int32_t partition, int64_
 /* 1 when every offset up to each cut is done. */
 int offsets_stop_drained(const offsets_t *o);
 /* Revoke drain of one partition: fixes its cut at its highest touched or
- * done offset (the stop cut, when stopping); it receives no new offset. */
+ * done offset, like the stop cut; it receives no new offset. */
 void offsets_drain_begin(offsets_t *o, size_t tidx, int32_t partition);
 /* 1 when every offset up to the partition's cut is done (or it is not assigned). */
 int offsets_drained(const offsets_t *o, size_t tidx, int32_t partition);

@@ -451,25 +451,19 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
     if (was_probe)
         s->probe_running = 0;
 
-    if (res->outcome == ZIM_SYSTEMIC && !s->opts.systemic_final) {
-        /* Not counted against max_attempts: the event is not at fault. The
-         * first systemic job becomes the probe (its user is parked, unlisted);
-         * later ones are parked in the list until the pause ends. */
-        if (!s->paused || was_probe) {
+    int systemic = res->outcome == ZIM_SYSTEMIC && !s->opts.systemic_final;
+    /* During a pause, no ZIM answer at all (transport failure, HTTP error, no
+     * Code) shows nothing about whether the API accepts again. Neither that
+     * nor a systemic answer counts against max_attempts (the event is not at
+     * fault): the first systemic job, and the probe, wait as the probe (user
+     * parked, unlisted); any other waits parked in the list until the pause
+     * ends. A pause publishes no failure result. */
+    if (systemic || (s->paused && !res->has_code)) {
+        if (was_probe || (systemic && !s->paused)) {
             job->user->state = USER_PARKED;
-            pause_enter(s, job, now_us, "systemic error persists");
-        } else {
-            park(s, job);
-        }
-        return;
-    }
-    if (s->paused && !res->has_code) {
-        /* No ZIM answer (transport failure, HTTP error, no Code): nothing shows
-         * that the API accepts again. The probe tries later; any other call
-         * waits parked, uncounted: a pause publishes no failure result. */
-        if (was_probe) {
-            job->user->state = USER_PARKED;
-            pause_enter(s, job, now_us, "still paused: the probe got no answer from ZIM");
+            pause_enter(s, job, now_us,
+                        systemic ? "systemic error persists"
+                                 : "still paused: the probe got no answer from ZIM");
         } else {
             park(s, job);
         }

@@ -11,9 +11,7 @@ backlog sizes shows that memory does not grow with the backlog.
 
 import os
 import resource
-import shutil
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,7 +19,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from zu_kafka import MockKafka, produce  # noqa: E402
 from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, Worker,  # noqa: E402
-                        event, write_config)
+                        event, scratch_dir, write_config)
 
 
 def committed_total(mk):
@@ -29,21 +27,13 @@ def committed_total(mk):
 
 
 def run(n):
-    tmp = tempfile.mkdtemp(prefix="zu-bench-")
-    try:
-        return measure(n, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def measure(n, tmp):
     with MockKafka(stderr=open(os.devnull, "wb")).start(
             topics={INPUT_TOPIC: 4, RESULT_TOPIC: 4, DLQ_TOPIC: 1}) as mk, \
             Sandbox(qps=0).start() as sb:
         msgs = [{"key": b"u%d" % i, "value": event(user_id="u%d" % (i % 5000), event_id="e%d" % i)}
                 for i in range(n)]
         produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
-        cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
+        cfg = write_config(scratch_dir(), mk.bootstrap, sb.endpoint,
                            zim={"rate_limit_qps": 100000.0},
                            observability={"listen": "", "log_level": "warn"})
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -25,8 +25,8 @@ and zim-sandbox (driven with kcat).
 Env: ZU_BUILD_DIR (binaries), ZU_SOURCE_DIR (unused). python3 stdlib only.
 """
 
+import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -42,8 +42,13 @@ PARTS = 3
 TOPICS = {INPUT_TOPIC: PARTS, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 
 
-def case_dir():
-    return tempfile.mkdtemp(prefix="zu-replay-")
+@contextlib.contextmanager
+def cluster():
+    """A mock cluster (input topic of PARTS partitions, result and DLQ topics), a
+    sandbox and a worker config for them; yields (MockKafka, Sandbox, config path)."""
+    with tempfile.TemporaryDirectory(prefix="zu-replay-") as tmp, \
+            MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
+        yield mk, sb, write_config(tmp, mk.bootstrap, sb.endpoint)
 
 
 def ends(mk):
@@ -122,251 +127,221 @@ def alarms(w, levels=("warn", "error")):
 
 
 def from_beginning_until_end():
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
-            # 50 events: 25 users with two events each, keyed by user.
-            produced = []
-            for i in range(50):
-                uid = "rb-u%02d" % (i % 25)
-                produced.append({"key": uid.encode(),
-                                 "value": event(user_id=uid, event_id="rb-%02d" % i)})
-            produce(mk.bootstrap, INPUT_TOPIC, produced)
-            want = sorted("rb-%02d" % i for i in range(50))
-            end = ends(mk)
-            assert sum(end.values()) == 50, end
+    with cluster() as (mk, sb, cfg):
+        # 50 events: 25 users with two events each, keyed by user.
+        produced = []
+        for i in range(50):
+            uid = "rb-u%02d" % (i % 25)
+            produced.append({"key": uid.encode(),
+                             "value": event(user_id=uid, event_id="rb-%02d" % i)})
+        produce(mk.bootstrap, INPUT_TOPIC, produced)
+        want = sorted("rb-%02d" % i for i in range(50))
+        end = ends(mk)
+        assert sum(end.values()) == 50, end
 
-            with Worker(cfg).start() as w:
-                first = wait_results(mk, 50, timeout=60, workers=[w])
-                assert w.terminate() == 0, w.dump()
-                assert not alarms(w, ("error",)), alarms(w, ("error",))
-            assert ids(first) == want, ids(first)
-            assert_success(first)
-            assert mk.committed(GROUP, INPUT_TOPIC) == end, (mk.committed(GROUP, INPUT_TOPIC),
-                                                             end)
-            assert len(sb.requests()) == 50
+        with Worker(cfg).start() as w:
+            first = wait_results(mk, 50, timeout=60, workers=[w])
+            assert w.terminate() == 0, w.dump()
+            assert not alarms(w, ("error",)), alarms(w, ("error",))
+        assert ids(first) == want, ids(first)
+        assert_success(first)
+        assert mk.committed(GROUP, INPUT_TOPIC) == end, (mk.committed(GROUP, INPUT_TOPIC),
+                                                         end)
+        assert len(sb.requests()) == 50
 
-            # The replay: same group, from the beginning, until the noted ends.
-            t0 = time.monotonic()
-            with Worker(cfg, args=["--from-beginning", "--until-end"]).start() as w:
-                rc = w.wait(timeout=90)
-                assert rc == 0, "replay exit %s:\n%s" % (rc, w.dump())
-                replay_s = time.monotonic() - t0
-                noted = {int(r["partition"]): int(r["end"]) for r in w.logs()
-                         if r.get("msg") == "replay until end offset"}
-                assert noted == end, (noted, end)
-                assert not alarms(w, ("error",)), alarms(w, ("error",))
-            rs = results(mk.bootstrap)
-            assert len(rs) == 100, len(rs)
-            again = rs[50:]
-            assert ids(again) == want, ids(again)
-            assert_success(again)
-            reqs = sb.requests()
-            assert len(reqs) == 100, len(reqs)
-            assert sorted(r["user_id"] for r in reqs[50:]) == \
-                sorted("rb-u%02d" % (i % 25) for i in range(50))
-            assert mk.committed(GROUP, INPUT_TOPIC) == end, (mk.committed(GROUP, INPUT_TOPIC),
-                                                             end)
+        # The replay: same group, from the beginning, until the noted ends.
+        t0 = time.monotonic()
+        with Worker(cfg, args=["--from-beginning", "--until-end"]).start() as w:
+            rc = w.wait(timeout=90)
+            assert rc == 0, "replay exit %s:\n%s" % (rc, w.dump())
+            replay_s = time.monotonic() - t0
+            noted = {int(r["partition"]): int(r["end"]) for r in w.logs()
+                     if r.get("msg") == "replay until end offset"}
+            assert noted == end, (noted, end)
+            assert not alarms(w, ("error",)), alarms(w, ("error",))
+        rs = results(mk.bootstrap)
+        assert len(rs) == 100, len(rs)
+        again = rs[50:]
+        assert ids(again) == want, ids(again)
+        assert_success(again)
+        reqs = sb.requests()
+        assert len(reqs) == 100, len(reqs)
+        assert sorted(r["user_id"] for r in reqs[50:]) == \
+            sorted("rb-u%02d" % (i % 25) for i in range(50))
+        assert mk.committed(GROUP, INPUT_TOPIC) == end, (mk.committed(GROUP, INPUT_TOPIC),
+                                                         end)
 
-            # Nothing new: --until-end alone starts at the commits and ends at once.
-            t0 = time.monotonic()
-            with Worker(cfg, args=["--until-end"]).start() as w:
-                rc = w.wait(timeout=60)
-                assert rc == 0, "until-end exit %s:\n%s" % (rc, w.dump())
-                idle_s = time.monotonic() - t0
-                assert not alarms(w, ("error",)), alarms(w, ("error",))
-            assert len(results(mk.bootstrap)) == 100
-            assert len(sb.requests()) == 100
-            assert mk.committed(GROUP, INPUT_TOPIC) == end
-            print("  replay of 50 events: %.2f s; --until-end with nothing new: %.2f s"
-                  % (replay_s, idle_s), flush=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # Nothing new: --until-end alone starts at the commits and ends at once.
+        t0 = time.monotonic()
+        with Worker(cfg, args=["--until-end"]).start() as w:
+            rc = w.wait(timeout=60)
+            assert rc == 0, "until-end exit %s:\n%s" % (rc, w.dump())
+            idle_s = time.monotonic() - t0
+            assert not alarms(w, ("error",)), alarms(w, ("error",))
+        assert len(results(mk.bootstrap)) == 100
+        assert len(sb.requests()) == 100
+        assert mk.committed(GROUP, INPUT_TOPIC) == end
+        print("  replay of 50 events: %.2f s; --until-end with nothing new: %.2f s"
+              % (replay_s, idle_s), flush=True)
 
 
 def from_end():
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
-            produce(mk.bootstrap, INPUT_TOPIC, evs("old", 3))
-            with Worker(cfg, args=["--from-end"]).start() as w:
-                wait_positioned(w)
-                new = evs("new", 2)
-                produce(mk.bootstrap, INPUT_TOPIC, new)
-                wait_results(mk, len(new), timeout=60, workers=[w])
-                assert w.terminate() == 0, w.dump()
-                assert not alarms(w), "alarming log lines: %s" % alarms(w)
-            rs = results(mk.bootstrap)
-            assert ids(rs) == sorted("new-%d-%d" % (p, i) for p in range(PARTS)
-                                     for i in range(2)), ids(rs)
-            assert_success(rs)
-            for _, r in rs:  # the new events sit after the three old ones
-                assert r["source"]["offset"] in (3, 4), r["source"]
-            users = sorted(r["user_id"] for r in sb.requests())
-            assert users == sorted("new-p%d-u%d" % (p, i) for p in range(PARTS)
-                                   for i in range(2)), users
-            assert mk.committed(GROUP, INPUT_TOPIC) == {p: 5 for p in range(PARTS)}
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with cluster() as (mk, sb, cfg):
+        produce(mk.bootstrap, INPUT_TOPIC, evs("old", 3))
+        with Worker(cfg, args=["--from-end"]).start() as w:
+            wait_positioned(w)
+            new = evs("new", 2)
+            produce(mk.bootstrap, INPUT_TOPIC, new)
+            wait_results(mk, len(new), timeout=60, workers=[w])
+            assert w.terminate() == 0, w.dump()
+            assert not alarms(w), "alarming log lines: %s" % alarms(w)
+        rs = results(mk.bootstrap)
+        assert ids(rs) == sorted("new-%d-%d" % (p, i) for p in range(PARTS)
+                                 for i in range(2)), ids(rs)
+        assert_success(rs)
+        for _, r in rs:  # the new events sit after the three old ones
+            assert r["source"]["offset"] in (3, 4), r["source"]
+        users = sorted(r["user_id"] for r in sb.requests())
+        assert users == sorted("new-p%d-u%d" % (p, i) for p in range(PARTS)
+                               for i in range(2)), users
+        assert mk.committed(GROUP, INPUT_TOPIC) == {p: 5 for p in range(PARTS)}
 
 
 def until_end_empty():
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
-            t0 = time.monotonic()
-            with Worker(cfg, args=["--until-end"]).start() as w:
-                rc = w.wait(timeout=60)
-                took = time.monotonic() - t0
-                assert rc == 0, "exit %s:\n%s" % (rc, w.dump())
-                noted = {int(r["partition"]): int(r["end"]) for r in w.logs()
-                         if r.get("msg") == "replay until end offset"}
-                assert noted == {p: 0 for p in range(PARTS)}, noted
-                assert any(r.get("msg") == "stopping: finishing calls in flight" and
-                           r.get("reason") == "reached the end offsets noted at start"
-                           for r in w.logs()), w.dump()
-                assert not alarms(w, ("error",)), alarms(w, ("error",))
-            assert results(mk.bootstrap) == []
-            assert sb.requests() == []
-            print("  --until-end on an empty topic: exit 0 after %.2f s" % took, flush=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with cluster() as (mk, sb, cfg):
+        t0 = time.monotonic()
+        with Worker(cfg, args=["--until-end"]).start() as w:
+            rc = w.wait(timeout=60)
+            took = time.monotonic() - t0
+            assert rc == 0, "exit %s:\n%s" % (rc, w.dump())
+            noted = {int(r["partition"]): int(r["end"]) for r in w.logs()
+                     if r.get("msg") == "replay until end offset"}
+            assert noted == {p: 0 for p in range(PARTS)}, noted
+            assert any(r.get("msg") == "stopping: finishing calls in flight" and
+                       r.get("reason") == "reached the end offsets noted at start"
+                       for r in w.logs()), w.dump()
+            assert not alarms(w, ("error",)), alarms(w, ("error",))
+        assert results(mk.bootstrap) == []
+        assert sb.requests() == []
+        print("  --until-end on an empty topic: exit 0 after %.2f s" % took, flush=True)
 
 
 def from_timestamp():
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
-            produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
-            # A time before every message: real Kafka would replay them all;
-            # the mock answers -1 ("no such message"), so the worker starts at
-            # the end of each partition.
-            with Worker(cfg, args=["--from-timestamp", "2020-01-01T00:00:00Z"]).start() as w:
-                wait_positioned(w)
-                new = evs("ts", 1)
-                produce(mk.bootstrap, INPUT_TOPIC, new)
-                wait_results(mk, len(new), timeout=60, workers=[w])
-                assert w.terminate() == 0, w.dump()
-                assert not alarms(w), "alarming log lines: %s" % alarms(w)
-            rs = results(mk.bootstrap)
-            assert ids(rs) == sorted("ts-%d-0" % p for p in range(PARTS)), ids(rs)
-            assert_success(rs)
-            assert sorted(r["user_id"] for r in sb.requests()) == \
-                sorted("ts-p%d-u0" % p for p in range(PARTS))
-            assert mk.committed(GROUP, INPUT_TOPIC) == {p: 3 for p in range(PARTS)}
+    with cluster() as (mk, sb, cfg):
+        produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
+        # A time before every message: real Kafka would replay them all;
+        # the mock answers -1 ("no such message"), so the worker starts at
+        # the end of each partition.
+        with Worker(cfg, args=["--from-timestamp", "2020-01-01T00:00:00Z"]).start() as w:
+            wait_positioned(w)
+            new = evs("ts", 1)
+            produce(mk.bootstrap, INPUT_TOPIC, new)
+            wait_results(mk, len(new), timeout=60, workers=[w])
+            assert w.terminate() == 0, w.dump()
+            assert not alarms(w), "alarming log lines: %s" % alarms(w)
+        rs = results(mk.bootstrap)
+        assert ids(rs) == sorted("ts-%d-0" % p for p in range(PARTS)), ids(rs)
+        assert_success(rs)
+        assert sorted(r["user_id"] for r in sb.requests()) == \
+            sorted("ts-p%d-u0" % p for p in range(PARTS))
+        assert mk.committed(GROUP, INPUT_TOPIC) == {p: 3 for p in range(PARTS)}
 
-            # Unix milliseconds and an offset time are accepted too.
-            for ts in ("1577836800000", "2020-01-01T01:00:00.250+01:00"):
-                with Worker(cfg, args=["--from-timestamp", ts]).start() as w:
-                    assert wait_for(lambda: any(r.get("msg") == "worker started"
-                                                for r in w.logs()) or not w.running(),
-                                    timeout=30)
-                    assert w.terminate() == 0, "%s: %s" % (ts, w.dump())
+        # Unix milliseconds and an offset time are accepted too.
+        for ts in ("1577836800000", "2020-01-01T01:00:00.250+01:00"):
+            with Worker(cfg, args=["--from-timestamp", ts]).start() as w:
+                assert wait_for(lambda: any(r.get("msg") == "worker started"
+                                            for r in w.logs()) or not w.running(),
+                                timeout=30)
+                assert w.terminate() == 0, "%s: %s" % (ts, w.dump())
 
-            # Bad times are usage errors, named on stderr.
-            for bad in ("yesterday", "2020-02-30T00:00:00Z", "2020-01-01T00:00:00", "",
-                        "2020-01-01 00:00:00Zjunk", "-1"):
-                with Worker(cfg, args=["--from-timestamp", bad]).start() as w:
-                    rc = w.wait(timeout=30)
-                    err = w.dump()
-                assert rc == 64, "%r: exit %s: %s" % (bad, rc, err)
-                assert "--from-timestamp" in err, "%r: %s" % (bad, err)
-            # Two start positions exclude each other.
-            with Worker(cfg, args=["--from-end", "--from-timestamp", "1577836800000"]).start() as w:
-                assert w.wait(timeout=30) == 64, w.dump()
-            assert len(results(mk.bootstrap)) == len(new)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # Bad times are usage errors, named on stderr.
+        for bad in ("yesterday", "2020-02-30T00:00:00Z", "2020-01-01T00:00:00", "",
+                    "2020-01-01 00:00:00Zjunk", "-1"):
+            with Worker(cfg, args=["--from-timestamp", bad]).start() as w:
+                rc = w.wait(timeout=30)
+                err = w.dump()
+            assert rc == 64, "%r: exit %s: %s" % (bad, rc, err)
+            assert "--from-timestamp" in err, "%r: %s" % (bad, err)
+        # Two start positions exclude each other.
+        with Worker(cfg, args=["--from-end", "--from-timestamp", "1577836800000"]).start() as w:
+            assert w.wait(timeout=30) == 64, w.dump()
+        assert len(results(mk.bootstrap)) == len(new)
 
 
 def from_timestamp_lookup_fails():
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
-            produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
-            # The next ListOffsets request (the worker's lookup by time, made
-            # before its partitions are assigned) fails for good.
-            mk.command("errors ListOffsets TOPIC_AUTHORIZATION_FAILED", check=True)
-            with Worker(cfg, args=["--from-timestamp", "1577836800000"]).start() as w:
-                wait_positioned(w)
-                warned = [r for r in w.logs() if r.get("msg") ==
-                          "offsets for --from-timestamp not found; starting at the end"]
-                assert warned and warned[0]["level"] == "warn", w.dump()
-                new = evs("new", 1)
-                produce(mk.bootstrap, INPUT_TOPIC, new)
-                wait_results(mk, len(new), timeout=60, workers=[w])
-                time.sleep(1)  # room for any wrongly replayed event to show
-                assert w.terminate() == 0, w.dump()
-            rs = results(mk.bootstrap)
-            assert ids(rs) == sorted("new-%d-0" % p for p in range(PARTS)), ids(rs)
-            assert_success(rs)
-            assert len(sb.requests()) == len(new)
-            assert mk.committed(GROUP, INPUT_TOPIC) == {p: 3 for p in range(PARTS)}
-            print("  lookup refused (%s): started at the end, %d new events only"
-                  % (warned[0].get("error"), len(new)), flush=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with cluster() as (mk, sb, cfg):
+        produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
+        # The next ListOffsets request (the worker's lookup by time, made
+        # before its partitions are assigned) fails for good.
+        mk.command("errors ListOffsets TOPIC_AUTHORIZATION_FAILED", check=True)
+        with Worker(cfg, args=["--from-timestamp", "1577836800000"]).start() as w:
+            wait_positioned(w)
+            warned = [r for r in w.logs() if r.get("msg") ==
+                      "offsets for --from-timestamp not found; starting at the end"]
+            assert warned and warned[0]["level"] == "warn", w.dump()
+            new = evs("new", 1)
+            produce(mk.bootstrap, INPUT_TOPIC, new)
+            wait_results(mk, len(new), timeout=60, workers=[w])
+            time.sleep(1)  # room for any wrongly replayed event to show
+            assert w.terminate() == 0, w.dump()
+        rs = results(mk.bootstrap)
+        assert ids(rs) == sorted("new-%d-0" % p for p in range(PARTS)), ids(rs)
+        assert_success(rs)
+        assert len(sb.requests()) == len(new)
+        assert mk.committed(GROUP, INPUT_TOPIC) == {p: 3 for p in range(PARTS)}
+        print("  lookup refused (%s): started at the end, %d new events only"
+              % (warned[0].get("error"), len(new)), flush=True)
 
 
 def metrics_readyz():
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics=TOPICS) as mk, Sandbox().start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
-            with Worker(cfg).start() as w:
-                status, body = w.http("/readyz")
-                if status != 200:  # before the assignment (the group join takes 3 s)
-                    assert (status, body) == (503, "no partitions assigned\n"), (status, body)
-                assert wait_for(lambda: w.http("/readyz") == (200, "ok\n"), timeout=60), \
-                    w.dump()
-                assert any(r.get("msg") == "partition assigned" for r in w.logs())
-                assert w.http("/healthz") == (200, "ok\n")
-                produced = evs("m", 2)
-                produce(mk.bootstrap, INPUT_TOPIC, produced)
-                wait_results(mk, len(produced), timeout=60, workers=[w])
-                wait_positioned(w)  # lag back to 0 once the commits are stored
-                status, text = w.http("/metrics")
-                assert status == 200, status
-                m = parse_metrics(text)
-                want = {
-                    'zim_unfriend_events_total{outcome="success"}': len(produced),
-                    'zim_unfriend_api_calls_total{code="0"}': len(produced),
-                    "zim_unfriend_in_flight_calls": 0,
-                    "zim_unfriend_qps_share": 20,
-                    "zim_unfriend_systemic_pause": 0,
-                    "zim_unfriend_retries_total": 0,
-                }
-                for p in range(PARTS):
-                    want['zim_unfriend_consumer_lag{topic="%s",partition="%d"}'
-                         % (INPUT_TOPIC, p)] = 0
-                for k, v in want.items():
-                    assert m.get(k) == v, "%s = %s, want %s\n%s" % (k, m.get(k), v, text)
-                assert m.get("zim_unfriend_ratelimit_wait_seconds_total", -1) >= 0, text
-                for fam in ("events_total", "api_calls_total", "in_flight_calls", "qps_share",
-                            "consumer_lag", "systemic_pause", "ratelimit_wait_seconds_total",
-                            "retries_total"):
-                    assert "# TYPE zim_unfriend_%s " % fam in text, fam
-                assert SECRET not in text
-                # No core file can carry the secret (SPEC: never in crash output).
-                with open("/proc/%d/limits" % w.proc.pid) as f:
-                    core = [ln.split()[4:6] for ln in f if ln.startswith("Max core file size")]
-                assert core == [["0", "0"]], "core limit %s" % core
-                for path in ("/readyz", "/healthz", "/nope"):
-                    assert SECRET not in w.http(path)[1]
-                assert w.http("/nope")[0] == 404
-                assert w.http("/metrics/x")[0] == 404
-                assert w.terminate() == 0, w.dump()
-                assert not alarms(w), "alarming log lines: %s" % alarms(w)
-            with open(w.log_path, "rb") as f:
-                assert SECRET.encode() not in f.read()
-            assert len(sb.requests()) == len(produced)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with cluster() as (mk, sb, cfg):
+        with Worker(cfg).start() as w:
+            status, body = w.http("/readyz")
+            if status != 200:  # before the assignment (the group join takes 3 s)
+                assert (status, body) == (503, "no partitions assigned\n"), (status, body)
+            assert wait_for(lambda: w.http("/readyz") == (200, "ok\n"), timeout=60), \
+                w.dump()
+            assert any(r.get("msg") == "partition assigned" for r in w.logs())
+            assert w.http("/healthz") == (200, "ok\n")
+            produced = evs("m", 2)
+            produce(mk.bootstrap, INPUT_TOPIC, produced)
+            wait_results(mk, len(produced), timeout=60, workers=[w])
+            wait_positioned(w)  # lag back to 0 once the commits are stored
+            status, text = w.http("/metrics")
+            assert status == 200, status
+            m = parse_metrics(text)
+            want = {
+                'zim_unfriend_events_total{outcome="success"}': len(produced),
+                'zim_unfriend_api_calls_total{code="0"}': len(produced),
+                "zim_unfriend_in_flight_calls": 0,
+                "zim_unfriend_qps_share": 20,
+                "zim_unfriend_systemic_pause": 0,
+                "zim_unfriend_retries_total": 0,
+            }
+            for p in range(PARTS):
+                want['zim_unfriend_consumer_lag{topic="%s",partition="%d"}'
+                     % (INPUT_TOPIC, p)] = 0
+            for k, v in want.items():
+                assert m.get(k) == v, "%s = %s, want %s\n%s" % (k, m.get(k), v, text)
+            assert m.get("zim_unfriend_ratelimit_wait_seconds_total", -1) >= 0, text
+            for fam in ("events_total", "api_calls_total", "in_flight_calls", "qps_share",
+                        "consumer_lag", "systemic_pause", "ratelimit_wait_seconds_total",
+                        "retries_total"):
+                assert "# TYPE zim_unfriend_%s " % fam in text, fam
+            assert SECRET not in text
+            # No core file can carry the secret (SPEC: never in crash output).
+            with open("/proc/%d/limits" % w.proc.pid) as f:
+                core = [ln.split()[4:6] for ln in f if ln.startswith("Max core file size")]
+            assert core == [["0", "0"]], "core limit %s" % core
+            for path in ("/readyz", "/healthz", "/nope"):
+                assert SECRET not in w.http(path)[1]
+            assert w.http("/nope")[0] == 404
+            assert w.http("/metrics/x")[0] == 404
+            assert w.terminate() == 0, w.dump()
+            assert not alarms(w), "alarming log lines: %s" % alarms(w)
+        with open(w.log_path, "rb") as f:
+            assert SECRET.encode() not in f.read()
+        assert len(sb.requests()) == len(produced)
 
 
 def main():

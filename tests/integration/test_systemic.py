@@ -16,6 +16,7 @@ closing "N passed, N failed".
 """
 
 import collections
+import contextlib
 import os
 import signal
 import sys
@@ -43,12 +44,17 @@ WRONG = "wrong-secret-7Zq"  # the worker's secret; the sandbox expects zu_harnes
 # ---- helpers ---------------------------------------------------------------
 
 
-def config(tmp, mk, sb, **worker):
-    w = {"max_in_flight": MAX_IN_FLIGHT, "shutdown_grace_ms": 3000}
-    w.update(worker)
-    return write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": QPS},
-                        retry={"initial_backoff_ms": 50, "max_backoff_ms": MAX_BACKOFF_MS},
-                        worker=w)
+@contextlib.contextmanager
+def cluster(n, users, prefix):
+    """A mock cluster, a sandbox without a QPS limit, a backlog of n events of
+    `users` users and a worker config; yields (mk, sb, cfg, where, ends)."""
+    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
+            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+        where, ends = backlog(mk.bootstrap, n, users, prefix, TOPICS[INPUT_TOPIC])
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": QPS},
+                           retry={"initial_backoff_ms": 50, "max_backoff_ms": MAX_BACKOFF_MS},
+                           worker={"max_in_flight": MAX_IN_FLIGHT, "shutdown_grace_ms": 3000})
+        yield mk, sb, cfg, where, ends
 
 
 def pause_records(w):
@@ -127,10 +133,7 @@ def assert_resumed(w, mk, sb, where, ends, t_fix):
 
 def test_wrong_secret_pause_then_fix_at_runtime():
     n = 50
-    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, 25, "w", TOPICS[INPUT_TOPIC])
-        cfg = config(tmp, mk, sb)
+    with cluster(n, 25, "w") as (mk, sb, cfg, where, ends):
         with Worker(cfg, secret=WRONG).start() as w:
             rec = wait_paused(w)
             t_first = time.monotonic()
@@ -155,10 +158,7 @@ def test_wrong_secret_pause_then_fix_at_runtime():
 
 def test_wrong_secret_restart_with_right_secret():
     n = 50
-    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, 25, "r", TOPICS[INPUT_TOPIC])
-        cfg = config(tmp, mk, sb)
+    with cluster(n, 25, "r") as (mk, sb, cfg, where, ends):
         with Worker(cfg, secret=WRONG).start() as w:
             wait_paused(w)
             t0 = time.monotonic()
@@ -199,11 +199,8 @@ def test_wrong_secret_restart_with_right_secret():
 
 def http_case(status):
     n = 30
-    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, 15, "h%d" % status, TOPICS[INPUT_TOPIC])
+    with cluster(n, 15, "h%d" % status) as (mk, sb, cfg, where, ends):
         sb.fault("http:%d" % status, count=1000000)
-        cfg = config(tmp, mk, sb)
         with Worker(cfg).start() as w:
             rec = wait_paused(w)
             t_first = time.monotonic()
@@ -227,10 +224,7 @@ def test_no_answer_does_not_end_pause():
     # libcurl re-sends a request once, on a fresh connection, when a reused
     # connection closes without an answer: two drops make one transport error.
     faults = ["drop", "drop", "http:503", "nonjson"]
-    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, 15, "n", TOPICS[INPUT_TOPIC])
-        cfg = config(tmp, mk, sb)
+    with cluster(n, 15, "n") as (mk, sb, cfg, where, ends):
         with Worker(cfg, secret=WRONG).start() as w:
             wait_paused(w)
             time.sleep(0.5)  # calls started before the first answer are all answered

@@ -187,7 +187,8 @@ class Worker:
         self.env = dict(os.environ)
         self.env["ZIM_SERVER_SECRET"] = secret
         self.env.update(env or {})
-        fd, self.log_path = tempfile.mkstemp(prefix="worker-", suffix=".log", dir=log_dir or scratch_dir())
+        fd, self.log_path = tempfile.mkstemp(prefix="worker-", suffix=".log",
+                                             dir=log_dir or scratch_dir())
         os.close(fd)
         self.proc = None
         self.stdout = None

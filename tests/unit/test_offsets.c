@@ -112,16 +112,24 @@ static void test_ring_growth(void)
     offsets_destroy(o);
 }
 
-static void test_stop_cut(void)
+/* Partitions 0 (generation 1) and 1 (generation 2) of topic 0, offsets 0..9
+ * received on each. */
+static offsets_t *two_partitions(void)
 {
     offsets_t *o = offsets_new(1);
-    int64_t wm;
     offsets_assign(o, 0, 0, 1);
     offsets_assign(o, 0, 1, 2);
     for (int64_t i = 0; i < 10; i++) {
         offsets_received(o, 0, 0, 1, i);
         offsets_received(o, 0, 1, 2, i);
     }
+    return o;
+}
+
+static void test_stop_cut(void)
+{
+    offsets_t *o = two_partitions();
+    int64_t wm;
     TT_CHECK(offsets_may_start(o, 0, 0, 9)); /* no stop yet */
     offsets_done(o, 0, 0, 1, 0, &wm);
     offsets_touch(o, 0, 0, 4); /* a call for offset 4 started */
@@ -142,14 +150,8 @@ static void test_stop_cut(void)
  * the others go on; a later stop keeps the drain's cut. */
 static void test_revoke_drain(void)
 {
-    offsets_t *o = offsets_new(1);
+    offsets_t *o = two_partitions();
     int64_t wm;
-    offsets_assign(o, 0, 0, 1);
-    offsets_assign(o, 0, 1, 2);
-    for (int64_t i = 0; i < 10; i++) {
-        offsets_received(o, 0, 0, 1, i);
-        offsets_received(o, 0, 1, 2, i);
-    }
     TT_CHECK(offsets_drained(o, 0, 2)); /* never assigned */
     offsets_done(o, 0, 0, 1, 0, &wm);
     offsets_touch(o, 0, 0, 3); /* calls for offsets 1..3 started */
