@@ -12,6 +12,10 @@ zim-mock-kafka and zim-sandbox (driven with kcat).
                  called and answered exactly once.
   leave          B leaves (SIGTERM) while it has calls in flight: A takes its
                  partitions back with the same guarantees.
+  commit_refused the cluster refuses A's commit on revoke: A warns, naming
+                 the offsets it could not commit; B starts from the older
+                 commit and repeats events, each once and only below those
+                 offsets; still no two calls at once for a user, none lost.
   grace_expired  calls slower (6 s) than the revoke grace (shutdown_grace_ms,
                  1 s): A gives the partitions up when the grace expires, says
                  so, and B repeats what was unfinished; nothing is lost and
@@ -20,10 +24,19 @@ zim-mock-kafka and zim-sandbox (driven with kcat).
                  partitions up at once (nothing can finish); no failure
                  result; once the secret is right every event succeeds.
 
+librdkafka's mock coordinator (2.0.2) ends a sync as soon as the leader's
+SyncGroup arrives; a follower whose SyncGroup comes later is told
+REBALANCE_IN_PROGRESS and rejoins, and the group refuses commits for the
+next session.timeout.ms - 1 s. (A real broker gives the late follower its
+assignment and takes commits while a rebalance is being prepared.) When that
+race meets a handover, A's commit on revoke is refused, and check_run holds
+the repeats to the refused offsets, as commit_refused does on purpose.
+
 Env: ZU_BUILD_DIR (binaries). python3 stdlib only.
 """
 
 import collections
+import contextlib
 import os
 import sys
 import tempfile
@@ -38,9 +51,11 @@ from zu_kafka import MockKafka  # noqa: E402
 
 PARTS = 4
 MAX_IN_FLIGHT = 16
+OFFSET_COMMIT = 8  # Kafka ApiKey
 TOPICS = {INPUT_TOPIC: PARTS, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 REVOKING = "partition revoking: finishing its events in flight"
 GAVE_UP = "revoked partitions given up with events unfinished; their next owner repeats them"
+COMMIT_REFUSED = "commit on revoke failed; the next owner may repeat events"
 
 
 def config(tmp, mk, sb, qps, grace_ms=10000):
@@ -50,55 +65,113 @@ def config(tmp, mk, sb, qps, grace_ms=10000):
                         worker={"max_in_flight": MAX_IN_FLIGHT, "shutdown_grace_ms": grace_ms})
 
 
+def refused_commits(workers):
+    """{partition: offset} that a worker could not commit when it gave
+    partitions up (its warning names them: "topic[p]@offset ...")."""
+    out = {}
+    for w in workers:
+        for r in w.logs():
+            if r.get("msg") == COMMIT_REFUSED:
+                assert r["level"] == "warn" and r.get("error"), r
+                for item in r["offsets"].split():
+                    part, off = item.rsplit("[", 1)[1].split("]@")
+                    out[int(part)] = max(out.get(int(part), -1), int(off))
+    return out
+
+
+def below_refused(where, refused, event_id):
+    part, off = where[event_id]
+    return part in refused and off < refused[part]
+
+
 def check_run(where, ends, mk, sb, workers):
-    """Every event exactly one call and one success result; per user, calls
-    never overlap and follow offset order; offsets committed to the ends."""
+    """Every event answered, nothing lost, offsets committed to the ends; per
+    user, calls never overlap and each worker's follow offset order.
+
+    Exactly one call and one result per event, unless the cluster refused a
+    commit on giving partitions up (the mock coordinator does that when it
+    re-balances again right away, see README). Then the next owner starts
+    from an older commit: it repeats events, each once, each after the other
+    worker's success, and only below the offsets the warning names.
+    Returns (users, events repeated, refused {partition: offset})."""
     vals, succ = assert_complete(mk, where, ends)
     reqs = sb.requests()
+    refused = refused_commits(workers)
     twice = sorted(e for e, k in succ.items() if k != 1)
-    assert not twice, "events with more than one result: %s" % twice[:10]
-    assert len(reqs) == len(where), "%d calls for %d events" % (len(reqs), len(where))
+    if not refused:
+        assert not twice, "events with more than one result: %s" % twice[:10]
+    by_worker = collections.defaultdict(list)
+    for v in vals:
+        by_worker[v["event_id"]].append(v["worker"])
+    for e in twice:
+        ws = by_worker[e]
+        assert len(ws) == 2 and ws[0] != ws[1], "event %s: results from %s" % (e, ws)
+        assert below_refused(where, refused, e), "event %s at %s repeated; refused commits %s" % (
+            e, where[e], refused)
+    assert len(reqs) == len(where) + len(twice), "%d calls for %d events, %d repeated" % (
+        len(reqs), len(where), len(twice))
     by_rid = {v["request_id"]: v for v in vals}
     calls = collections.defaultdict(list)
     for r in reqs:
         assert r["code"] == 0 and r["request_id"] in by_rid, r
         v = by_rid[r["request_id"]]
-        calls[r["user_id"]].append((r["ts_start_us"], r["ts_end_us"], where[v["event_id"]]))
+        calls[r["user_id"]].append((r["ts_start_us"], r["ts_end_us"], where[v["event_id"]],
+                                    v["worker"]))
     for user, cs in calls.items():
         cs.sort()
-        for (s0, e0, pos0), (s1, e1, pos1) in zip(cs, cs[1:]):
+        for (s0, e0, _, _), (s1, _, _, _) in zip(cs, cs[1:]):
             assert s1 >= e0, "user %s: a call started %.3f s before the previous one ended" % (
                 user, (e0 - s1) / 1e6)
-            assert pos1 > pos0, "user %s: event at %s called after %s" % (user, pos1, pos0)
+        for w in set(c[3] for c in cs):
+            mine = [c[2] for c in cs if c[3] == w]
+            assert mine == sorted(mine), "user %s: %s called out of offset order: %s" % (
+                user, w, mine)
     for w in workers:
         msgs = [r.get("msg") for r in w.logs()]
         assert GAVE_UP not in msgs, "a revoke gave up unfinished events:\n%s" % w.dump()
-    return len(calls)
+    return len(calls), len(twice), refused
 
 
-def test_handover():
-    n, users = 300, 30  # at 20 calls/s: B joins (~3 s on the mock) well before the end
+def repeats_note(repeated, refused):
+    if not refused:
+        return "none repeated"
+    return ("the cluster refused a commit on revoke (%s); %d events repeated, all below it" % (
+        ", ".join("p%d@%d" % kv for kv in sorted(refused.items())), repeated))
+
+
+@contextlib.contextmanager
+def busy_worker(n, users, prefix):
+    """The mock cluster, the sandbox (400 ms answers), a backlog of n events and
+    worker A, which has published 30 results when this yields
+    (mk, sb, where, ends, cfg, a). A must stop cleanly afterwards."""
     with tempfile.TemporaryDirectory(prefix="zu-rebalance-") as tmp, \
             MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=400).start() as sb:
-        where, ends = backlog(mk.bootstrap, n, users, "h", PARTS)
+        where, ends = backlog(mk.bootstrap, n, users, prefix, PARTS)
         cfg = config(tmp, mk, sb, 20.0)
         with Worker(cfg).start() as a:
             assert wait_for(lambda: len(values(mk.bootstrap)) >= 30 or None, timeout=60), \
                 a.dump()
-            with Worker(cfg).start() as b:
-                got = wait_for(lambda: len(successes(values(mk.bootstrap))) >= n or None,
-                               timeout=120)
-                assert got, "%d of %d done; A:\n%s\nB:\n%s" % (
-                    len(successes(values(mk.bootstrap))), n, a.dump(), b.dump())
-                taken = [r for r in b.logs() if r.get("msg") == "partition assigned"]
-                assert taken, "B got no partition; B:\n%s" % b.dump()
-                used = check_run(where, ends, mk, sb, (a, b))
-                revoking = [r for r in a.logs() if r.get("msg") == REVOKING]
-                assert revoking, "A did not drain the revoked partitions:\n%s" % a.dump()
-                assert b.terminate() == 0, b.dump()
+            yield mk, sb, where, ends, cfg, a
             assert a.terminate() == 0, a.dump()
-        print("  A handed %d partitions to B with calls in flight; %d users, %d calls, "
-              "none overlapping, none repeated" % (len(revoking), used, n), flush=True)
+
+
+def test_handover():
+    n, users = 300, 30  # at 20 calls/s: B joins (~3 s on the mock) well before the end
+    with busy_worker(n, users, "h") as (mk, sb, where, ends, cfg, a):
+        with Worker(cfg).start() as b:
+            got = wait_for(lambda: len(successes(values(mk.bootstrap))) >= n or None,
+                           timeout=120)
+            assert got, "%d of %d done; A:\n%s\nB:\n%s" % (
+                len(successes(values(mk.bootstrap))), n, a.dump(), b.dump())
+            taken = [r for r in b.logs() if r.get("msg") == "partition assigned"]
+            assert taken, "B got no partition; B:\n%s" % b.dump()
+            used, repeated, refused = check_run(where, ends, mk, sb, (a, b))
+            revoking = [r for r in a.logs() if r.get("msg") == REVOKING]
+            assert revoking, "A did not drain the revoked partitions:\n%s" % a.dump()
+            assert b.terminate() == 0, b.dump()
+    print("  A handed %d partitions to B with calls in flight; %d users, %d events, "
+          "no calls overlapping; %s" % (len(revoking), used, n, repeats_note(repeated, refused)),
+          flush=True)
 
 
 def test_leave():
@@ -121,11 +194,12 @@ def test_leave():
                            timeout=120)
             assert got, "%d of %d done; A:\n%s" % (len(successes(values(mk.bootstrap))), n,
                                                    a.dump())
-            used = check_run(where, ends, mk, sb, (a, b))
+            used, repeated, refused = check_run(where, ends, mk, sb, (a, b))
             assert a.terminate() == 0, a.dump()
         assert committed(mk) == ends
-        print("  B left in %.2f s with calls in flight; A took over: %d users, %d calls, "
-              "none overlapping, none repeated" % (took, used, n), flush=True)
+        print("  B left in %.2f s with calls in flight; A took over: %d users, %d events, "
+              "no calls overlapping; %s" % (took, used, n, repeats_note(repeated, refused)),
+              flush=True)
 
 
 def test_grace_expired():
@@ -149,23 +223,33 @@ def test_grace_expired():
             assert a.terminate() == 0, a.dump()
     rec = [r for r in a.logs() if r.get("msg") == GAVE_UP][0]
     assert rec["level"] == "warn" and rec.get("reason") == "revoke grace expired", rec
+    # What A had in flight lies at or above the watermark it committed; only a
+    # refused commit (the mock re-balancing at once) makes B repeat more.
+    refused = refused_commits((a, b))
     repeated = sorted(e for e, k in succ.items() if k > 1)
-    assert len(repeated) <= MAX_IN_FLIGHT, "%d events repeated" % len(repeated)
+    in_flight = [e for e in repeated if not below_refused(where, refused, e)]
+    assert len(in_flight) <= MAX_IN_FLIGHT, "%d events repeated" % len(in_flight)
     print("  grace expired with 6 s calls in flight: A gave the partitions up; %d events "
-          "repeated by B (at most %d in flight), none lost" % (len(repeated), MAX_IN_FLIGHT),
-          flush=True)
+          "repeated by B (at most %d in flight), none lost%s" % (
+              len(in_flight), MAX_IN_FLIGHT,
+              "; %d more below a refused commit" % (len(repeated) - len(in_flight))
+              if refused else ""), flush=True)
 
 
 def test_during_pause():
-    n, users, wrong = 40, 20, "wrong-secret-rb"
-    # 500 ms answers: about 10 calls start (on every partition) before the first
-    # systemic answer; they stay unfinished, parked, through the pause.
+    n, users, wrong = 36, 12, "wrong-secret-rb"
+    # 1.5 s answers: every user's first event (12 < max_in_flight, at 20/s)
+    # starts before the first systemic answer, so every partition that has
+    # users has calls unfinished, parked, through the pause.
     with tempfile.TemporaryDirectory(prefix="zu-rebalance-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=500).start() as sb:
+            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=1500).start() as sb:
         where, ends = backlog(mk.bootstrap, n, users, "p", PARTS)
+        assert len(set(p for p, _ in where.values())) == PARTS, "a partition without events"
         cfg = config(tmp, mk, sb, 20.0)
         with Worker(cfg, secret=wrong).start() as a:
             assert wait_for(lambda: a.metric("systemic_pause") == 1 or None, timeout=60), a.dump()
+            assert wait_for(lambda: len(set(r["user_id"] for r in sb.requests())) == users or None,
+                            timeout=30), "not every user's first call started before the pause"
             t0 = time.monotonic()
             with Worker(cfg, secret=wrong).start() as b:
                 recs = wait_for(lambda: [r for r in a.logs() if r.get("msg") == GAVE_UP],
@@ -186,10 +270,33 @@ def test_during_pause():
           "grace 10 s); all %d events succeeded after the fix" % (took, n), flush=True)
 
 
+def test_commit_refused():
+    with busy_worker(200, 20, "c") as (mk, sb, where, ends, cfg, a):
+        # From now on the cluster refuses every offset commit (code 12,
+        # OFFSET_METADATA_TOO_LARGE: no group state changes with it), the one
+        # on revoke included, until A has said so.
+        for _ in range(4):  # 1,000 codes (at most 256 per command)
+            mk.command("errors %d %s" % (OFFSET_COMMIT, " ".join(["12"] * 250)), check=True)
+        with Worker(cfg).start() as b:
+            assert wait_for(lambda: refused_commits((a,)) or None, timeout=60), \
+                "A never failed a commit on revoke:\nA:\n%s" % a.dump()
+            mk.command("clear %d" % OFFSET_COMMIT, check=True)
+            got = wait_for(lambda: set(successes(values(mk.bootstrap))) >= set(where) or None,
+                           timeout=120)
+            assert got, "A:\n%s\nB:\n%s" % (a.dump(), b.dump())
+            used, repeated, refused = check_run(where, ends, mk, sb, (a, b))
+            assert repeated > 0, "no event repeated after the refused commit %s" % refused
+            assert b.terminate() == 0, b.dump()
+    print("  commit on revoke refused: A warned with the offsets (%s); B repeated %d events, "
+          "each below them, no calls overlapping, none lost" % (
+              ", ".join("p%d@%d" % kv for kv in sorted(refused.items())), repeated), flush=True)
+
+
 def main():
     t = TestRun()
     only = set(sys.argv[1:])
-    for fn in (test_handover, test_leave, test_grace_expired, test_during_pause):
+    for fn in (test_handover, test_leave, test_commit_refused, test_grace_expired,
+               test_during_pause):
         if not only or fn.__name__ in only:
             t.case(fn)
     t.finish()
