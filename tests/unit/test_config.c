@@ -1,6 +1,6 @@
 /* test_config.c - common/config: every key, defaults, every error class,
- * environment overrides, the secret (file, masking, never echoed), the
- * printed config reloading, and the committed example file. */
+ * the printed config reloading, and the committed example file. The secret,
+ * environment overrides and credential masking are in test_config_secret.c. */
 #include "common/config.h"
 
 #include <errno.h>
@@ -9,48 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/config_fixture.h"
 #include "tests/unit/tt.h"
-
-static char dir[64];
-
-/* Writes text to dir/name; returns the path (static, per name slot). */
-static const char *put_file(const char *name, const char *text)
-{
-    static char paths[8][128];
-    static int slot;
-    char *p = paths[slot++ % 8];
-    snprintf(p, 128, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    TT_CHECK(f != NULL);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-    return p;
-}
-
-static char *read_all(FILE *f)
-{
-    size_t cap = 1 << 16, len = 0, n;
-    char *buf = malloc(cap);
-    rewind(f);
-    while ((n = fread(buf + len, 1, cap - 1 - len, f)) > 0) {
-        len += n;
-        if (len + 1 == cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-static char *print_to_string(const config_t *cfg)
-{
-    FILE *f = tmpfile();
-    config_print(cfg, f);
-    char *s = read_all(f);
-    fclose(f);
-    return s;
-}
 
 static int strv_eq(const config_strv_t *a, const config_strv_t *b)
 {
@@ -278,52 +238,6 @@ static void test_every_key(void)
 
 /* The minimal valid file, line 1 kafka, line 2 zim, then `rest` from line 3;
  * kafka_x and zim_x go inside their groups. */
-static const char *mini(const char *kafka_x, const char *zim_x, const char *rest)
-{
-    static char buf[2048];
-    snprintf(buf, sizeof(buf),
-             "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; %s };\n"
-             "zim: { app_id = 1; server_secret = \"TOPSECRET-base\"; %s };\n%s",
-             kafka_x, zim_x, rest);
-    return buf;
-}
-
-/* Loads text, expects failure with exactly "<path><want>", a zeroed config
- * and no trace of the secret in the message. */
-static void expect_err(const char *text, const char *want, int tline)
-{
-    config_t c, zero;
-    char err[512] = "", exp[640];
-    const char *path = put_file("err.cfg", text);
-    memset(&zero, 0, sizeof(zero));
-    int rc = config_load(&c, path, err, sizeof(err));
-    snprintf(exp, sizeof(exp), "%s%s", path, want);
-    if (rc != -1 || strcmp(err, exp) != 0)
-        fprintf(stderr, "  (from test line %d)\n", tline);
-    TT_EQ_INT(rc, -1);
-    TT_EQ_STR(err, exp);
-    TT_CHECK(memcmp(&c, &zero, sizeof(c)) == 0);
-    TT_CHECK(strstr(err, "TOPSECRET") == NULL);
-}
-#define EXPECT_ERR(text, want) expect_err(text, want, __LINE__)
-
-/* Loads text and expects success; the config is returned for checks. */
-static int load_ok(const char *text, config_t *c, int tline)
-{
-    char err[512] = "";
-    int rc = config_load(c, put_file("ok.cfg", text), err, sizeof(err));
-    if (rc != 0)
-        fprintf(stderr, "  (from test line %d) %s\n", tline, err);
-    TT_EQ_INT(rc, 0);
-    return rc;
-}
-#define EXPECT_OK(text)                                                                            \
-    do {                                                                                           \
-        config_t ok_;                                                                              \
-        if (load_ok(text, &ok_, __LINE__) == 0)                                                    \
-            config_free(&ok_);                                                                     \
-    } while (0)
-
 static void test_file_errors(void)
 {
     config_t c;
@@ -624,133 +538,6 @@ static void test_include(void)
     TT_EQ_STR(err, want);
 }
 
-static void test_secret(void)
-{
-    config_t c;
-    char text[512], exp[256], err[512];
-    const char *kafka = "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; };\n";
-
-    unsetenv("ZIM_SERVER_SECRET");
-    /* None at all. */
-    snprintf(text, sizeof(text), "%szim: { app_id = 1; };\n", kafka);
-    EXPECT_ERR(text, ": zim.server_secret: required (or zim.server_secret_file, or env "
-                     "ZIM_SERVER_SECRET)");
-    /* Both set: an error even though each alone is fine. */
-    snprintf(text, sizeof(text),
-             "%szim: { app_id = 1;\n server_secret = \"TOPSECRET-1\";\n"
-             " server_secret_file = \"%s/secret\"; };\n",
-             kafka, dir);
-    EXPECT_ERR(text, ":4: zim.server_secret_file: cannot be set together with zim.server_secret");
-    /* Wrong type: the value is not echoed. */
-    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret = [ \"TOPSECRET-2\" ]; };\n",
-             kafka);
-    EXPECT_ERR(text, ":2: zim.server_secret: must be a string");
-
-    /* From a file: exactly one trailing newline is cut. */
-    struct {
-        const char *content, *want;
-    } files[] = {{"TOPSECRET-f1\n", "TOPSECRET-f1"},
-                 {"TOPSECRET-f2", "TOPSECRET-f2"},
-                 {"TOPSECRET-f3\r\n", "TOPSECRET-f3"},
-                 {"TOPSECRET-f4\n\n", "TOPSECRET-f4\n"}};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        const char *sp = put_file("secret", files[i].content);
-        snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s\"; };\n",
-                 kafka, sp);
-        if (load_ok(text, &c, __LINE__) == 0) {
-            TT_EQ_STR(c.server_secret, files[i].want);
-            TT_EQ_STR(c.secret_source, "file");
-            TT_EQ_STR(c.server_secret_file, sp);
-            char *p = print_to_string(&c);
-            TT_CHECK(strstr(p, "TOPSECRET") == NULL);
-            TT_CHECK(strstr(p, "  server_secret = \"***\"; # from zim.server_secret_file\n"));
-            free(p);
-            config_free(&c);
-        }
-    }
-    /* Secret file failures, the path never echoed. */
-    struct {
-        const char *content, *why;
-    } bad[] = {{"", "is empty"}, {"\n", "is empty"}, {NULL, "is larger than 4096 bytes"}};
-    char big[5000];
-    memset(big, 'x', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        const char *sp = put_file("secret", bad[i].content ? bad[i].content : big);
-        snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s\"; };\n",
-                 kafka, sp);
-        snprintf(exp, sizeof(exp), ":2: zim.server_secret_file: %s", bad[i].why);
-        EXPECT_ERR(text, exp);
-    }
-    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"TOPSECRET-3\"; };\n",
-             kafka);
-    EXPECT_ERR(text, ":2: zim.server_secret_file: cannot open: No such file or directory");
-    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s\"; };\n", kafka,
-             dir);
-    EXPECT_ERR(text, ":2: zim.server_secret_file: not a regular file");
-    FILE *f = fopen(put_file("secret", ""), "w");
-    fwrite("TOPSECRET\0x", 1, 11, f);
-    fclose(f);
-    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s/secret\"; };\n",
-             kafka, dir);
-    EXPECT_ERR(text, ":2: zim.server_secret_file: contains a NUL byte");
-
-    /* Errors elsewhere never carry the inline secret (expect_err checks). */
-    snprintf(text, sizeof(text), "%szim: { app_id = 0; server_secret = \"TOPSECRET-4\"; };\n",
-             kafka);
-    EXPECT_ERR(text, ":2: zim.app_id: must be between 1 and 4294967295");
-    (void)err;
-}
-
-static void test_env(void)
-{
-    config_t c;
-    char text[512];
-    const char *sp = put_file("secret", "TOPSECRET-file\n");
-
-    setenv("KAFKA_BROKERS", "env-broker:9093", 1);
-    setenv("ZIM_SERVER_SECRET", "TOPSECRET-env", 1);
-    if (load_ok(mini("brokers = \"file-broker:9092\";", "", ""), &c, __LINE__) == 0) {
-        TT_EQ_STR(c.brokers, "env-broker:9093");
-        TT_EQ_STR(c.server_secret, "TOPSECRET-env"); /* wins over zim.server_secret */
-        TT_EQ_STR(c.secret_source, "env");
-        char *p = print_to_string(&c);
-        TT_CHECK(strstr(p, "TOPSECRET") == NULL);
-        TT_CHECK(strstr(p, "  server_secret = \"***\"; # from env ZIM_SERVER_SECRET\n") != NULL);
-        free(p);
-        config_free(&c);
-    }
-    /* Wins over a secret file, which is then not even read. */
-    snprintf(text, sizeof(text),
-             "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; };\n"
-             "zim: { app_id = 1; server_secret_file = \"%s/absent\"; };\n",
-             dir);
-    if (load_ok(text, &c, __LINE__) == 0) {
-        TT_EQ_STR(c.server_secret, "TOPSECRET-env");
-        config_free(&c);
-    }
-    /* Empty variables count as unset. */
-    setenv("KAFKA_BROKERS", "", 1);
-    setenv("ZIM_SERVER_SECRET", "", 1);
-    snprintf(text, sizeof(text),
-             "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; };\n"
-             "zim: { app_id = 1; server_secret_file = \"%s\"; };\n",
-             sp);
-    if (load_ok(text, &c, __LINE__) == 0) {
-        TT_EQ_STR(c.brokers, "localhost:9092");
-        TT_EQ_STR(c.server_secret, "TOPSECRET-file");
-        config_free(&c);
-    }
-    unsetenv("KAFKA_BROKERS");
-    unsetenv("ZIM_SERVER_SECRET");
-    if (load_ok(mini("", "", ""), &c, __LINE__) == 0) {
-        TT_EQ_STR(c.brokers, "localhost:9092");
-        TT_EQ_STR(c.server_secret, "TOPSECRET-base");
-        TT_EQ_STR(c.secret_source, "config");
-        config_free(&c);
-    }
-}
-
 /* deploy/worker.cfg.example is config_write_example()'s output, and loads
  * to the defaults plus the required keys. */
 static void test_example(void)
@@ -815,40 +602,10 @@ static void test_print_defaults(void)
     config_free(&d);
 }
 
-/* librdkafka credentials in kafka.consumer / kafka.producer never print. */
-static void test_kafka_credentials(void)
-{
-    config_t c;
-    TT_CHECK(config_prop_sensitive("sasl.password=x"));
-    TT_CHECK(config_prop_sensitive("ssl.key.PASSWORD=x"));
-    TT_CHECK(config_prop_sensitive("sasl.oauthbearer.client.secret=x"));
-    TT_CHECK(config_prop_sensitive("sasl.oauthbearer.token.endpoint.url=x"));
-    TT_CHECK(config_prop_sensitive("sasl.jaas.config=x"));
-    TT_CHECK(!config_prop_sensitive("linger.ms=5"));
-    TT_CHECK(!config_prop_sensitive("client.id=password")); /* the value does not count */
-    memset(&c, 0, sizeof(c));
-    if (load_ok(
-            mini("consumer = [ \"sasl.password=hunter2\", \"fetch.wait.max.ms=50\" ];\n", "", ""),
-            &c, __LINE__) != 0)
-        return;
-    TT_EQ_STR(c.consumer_props.v[0], "sasl.password=hunter2"); /* librdkafka gets it */
-    char *out = print_to_string(&c);
-    TT_CHECK(strstr(out, "hunter2") == NULL);
-    TT_CHECK(strstr(out, "\"sasl.password=***\"") != NULL);
-    TT_CHECK(strstr(out, "\"fetch.wait.max.ms=50\"") != NULL);
-    free(out);
-    config_free(&c);
-}
-
 int main(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/zu_test_config_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (fixture_open("/tmp/zu_test_config_XXXXXX") != 0)
         return 1;
-    }
-    unsetenv("ZIM_SERVER_SECRET");
-    unsetenv("KAFKA_BROKERS");
     TT_RUN(test_defaults);
     TT_RUN(test_every_key);
     TT_RUN(test_file_errors);
@@ -859,19 +616,9 @@ int main(void)
     TT_RUN(test_strings);
     TT_RUN(test_topics);
     TT_RUN(test_include);
-    TT_RUN(test_secret);
-    TT_RUN(test_env);
     TT_RUN(test_example);
-    TT_RUN(test_kafka_credentials);
     TT_RUN(test_print_defaults);
 
-    const char *names[] = {"full.cfg",      "printed.cfg", "err.cfg", "ok.cfg",
-                           "inc-retry.cfg", "inc-bad.cfg", "inc.cfg", "secret"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char p[128];
-        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    rmdir(dir);
+    fixture_close();
     TT_DONE();
 }

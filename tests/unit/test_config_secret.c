@@ -1,0 +1,173 @@
+/* test_config_secret.c - common/config: the ZIM server secret (inline,
+ * file, environment; masked, never echoed in errors), the environment
+ * overrides, and librdkafka credentials masked when printed. */
+#include "common/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/config_fixture.h"
+#include "tests/unit/tt.h"
+
+static void test_secret(void)
+{
+    config_t c;
+    char text[512], exp[256], err[512];
+    const char *kafka = "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; };\n";
+
+    unsetenv("ZIM_SERVER_SECRET");
+    /* None at all. */
+    snprintf(text, sizeof(text), "%szim: { app_id = 1; };\n", kafka);
+    EXPECT_ERR(text, ": zim.server_secret: required (or zim.server_secret_file, or env "
+                     "ZIM_SERVER_SECRET)");
+    /* Both set: an error even though each alone is fine. */
+    snprintf(text, sizeof(text),
+             "%szim: { app_id = 1;\n server_secret = \"TOPSECRET-1\";\n"
+             " server_secret_file = \"%s/secret\"; };\n",
+             kafka, dir);
+    EXPECT_ERR(text, ":4: zim.server_secret_file: cannot be set together with zim.server_secret");
+    /* Wrong type: the value is not echoed. */
+    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret = [ \"TOPSECRET-2\" ]; };\n",
+             kafka);
+    EXPECT_ERR(text, ":2: zim.server_secret: must be a string");
+
+    /* From a file: exactly one trailing newline is cut. */
+    struct {
+        const char *content, *want;
+    } files[] = {{"TOPSECRET-f1\n", "TOPSECRET-f1"},
+                 {"TOPSECRET-f2", "TOPSECRET-f2"},
+                 {"TOPSECRET-f3\r\n", "TOPSECRET-f3"},
+                 {"TOPSECRET-f4\n\n", "TOPSECRET-f4\n"}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        const char *sp = put_file("secret", files[i].content);
+        snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s\"; };\n",
+                 kafka, sp);
+        if (load_ok(text, &c, __LINE__) == 0) {
+            TT_EQ_STR(c.server_secret, files[i].want);
+            TT_EQ_STR(c.secret_source, "file");
+            TT_EQ_STR(c.server_secret_file, sp);
+            char *p = print_to_string(&c);
+            TT_CHECK(strstr(p, "TOPSECRET") == NULL);
+            TT_CHECK(strstr(p, "  server_secret = \"***\"; # from zim.server_secret_file\n"));
+            free(p);
+            config_free(&c);
+        }
+    }
+    /* Secret file failures, the path never echoed. */
+    struct {
+        const char *content, *why;
+    } bad[] = {{"", "is empty"}, {"\n", "is empty"}, {NULL, "is larger than 4096 bytes"}};
+    char big[5000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *sp = put_file("secret", bad[i].content ? bad[i].content : big);
+        snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s\"; };\n",
+                 kafka, sp);
+        snprintf(exp, sizeof(exp), ":2: zim.server_secret_file: %s", bad[i].why);
+        EXPECT_ERR(text, exp);
+    }
+    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"TOPSECRET-3\"; };\n",
+             kafka);
+    EXPECT_ERR(text, ":2: zim.server_secret_file: cannot open: No such file or directory");
+    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s\"; };\n", kafka,
+             dir);
+    EXPECT_ERR(text, ":2: zim.server_secret_file: not a regular file");
+    FILE *f = fopen(put_file("secret", ""), "w");
+    fwrite("TOPSECRET\0x", 1, 11, f);
+    fclose(f);
+    snprintf(text, sizeof(text), "%szim: { app_id = 1; server_secret_file = \"%s/secret\"; };\n",
+             kafka, dir);
+    EXPECT_ERR(text, ":2: zim.server_secret_file: contains a NUL byte");
+
+    /* Errors elsewhere never carry the inline secret (expect_err checks). */
+    snprintf(text, sizeof(text), "%szim: { app_id = 0; server_secret = \"TOPSECRET-4\"; };\n",
+             kafka);
+    EXPECT_ERR(text, ":2: zim.app_id: must be between 1 and 4294967295");
+    (void)err;
+}
+
+static void test_env(void)
+{
+    config_t c;
+    char text[512];
+    const char *sp = put_file("secret", "TOPSECRET-file\n");
+
+    setenv("KAFKA_BROKERS", "env-broker:9093", 1);
+    setenv("ZIM_SERVER_SECRET", "TOPSECRET-env", 1);
+    if (load_ok(mini("brokers = \"file-broker:9092\";", "", ""), &c, __LINE__) == 0) {
+        TT_EQ_STR(c.brokers, "env-broker:9093");
+        TT_EQ_STR(c.server_secret, "TOPSECRET-env"); /* wins over zim.server_secret */
+        TT_EQ_STR(c.secret_source, "env");
+        char *p = print_to_string(&c);
+        TT_CHECK(strstr(p, "TOPSECRET") == NULL);
+        TT_CHECK(strstr(p, "  server_secret = \"***\"; # from env ZIM_SERVER_SECRET\n") != NULL);
+        free(p);
+        config_free(&c);
+    }
+    /* Wins over a secret file, which is then not even read. */
+    snprintf(text, sizeof(text),
+             "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; };\n"
+             "zim: { app_id = 1; server_secret_file = \"%s/absent\"; };\n",
+             dir);
+    if (load_ok(text, &c, __LINE__) == 0) {
+        TT_EQ_STR(c.server_secret, "TOPSECRET-env");
+        config_free(&c);
+    }
+    /* Empty variables count as unset. */
+    setenv("KAFKA_BROKERS", "", 1);
+    setenv("ZIM_SERVER_SECRET", "", 1);
+    snprintf(text, sizeof(text),
+             "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; };\n"
+             "zim: { app_id = 1; server_secret_file = \"%s\"; };\n",
+             sp);
+    if (load_ok(text, &c, __LINE__) == 0) {
+        TT_EQ_STR(c.brokers, "localhost:9092");
+        TT_EQ_STR(c.server_secret, "TOPSECRET-file");
+        config_free(&c);
+    }
+    unsetenv("KAFKA_BROKERS");
+    unsetenv("ZIM_SERVER_SECRET");
+    if (load_ok(mini("", "", ""), &c, __LINE__) == 0) {
+        TT_EQ_STR(c.brokers, "localhost:9092");
+        TT_EQ_STR(c.server_secret, "TOPSECRET-base");
+        TT_EQ_STR(c.secret_source, "config");
+        config_free(&c);
+    }
+}
+
+/* librdkafka credentials in kafka.consumer / kafka.producer never print. */
+static void test_kafka_credentials(void)
+{
+    config_t c;
+    TT_CHECK(config_prop_sensitive("sasl.password=x"));
+    TT_CHECK(config_prop_sensitive("ssl.key.PASSWORD=x"));
+    TT_CHECK(config_prop_sensitive("sasl.oauthbearer.client.secret=x"));
+    TT_CHECK(config_prop_sensitive("sasl.oauthbearer.token.endpoint.url=x"));
+    TT_CHECK(config_prop_sensitive("sasl.jaas.config=x"));
+    TT_CHECK(!config_prop_sensitive("linger.ms=5"));
+    TT_CHECK(!config_prop_sensitive("client.id=password")); /* the value does not count */
+    memset(&c, 0, sizeof(c));
+    if (load_ok(
+            mini("consumer = [ \"sasl.password=hunter2\", \"fetch.wait.max.ms=50\" ];\n", "", ""),
+            &c, __LINE__) != 0)
+        return;
+    TT_EQ_STR(c.consumer_props.v[0], "sasl.password=hunter2"); /* librdkafka gets it */
+    char *out = print_to_string(&c);
+    TT_CHECK(strstr(out, "hunter2") == NULL);
+    TT_CHECK(strstr(out, "\"sasl.password=***\"") != NULL);
+    TT_CHECK(strstr(out, "\"fetch.wait.max.ms=50\"") != NULL);
+    free(out);
+    config_free(&c);
+}
+
+int main(void)
+{
+    if (fixture_open("/tmp/zu_test_config_secret_XXXXXX") != 0)
+        return 1;
+    TT_RUN(test_secret);
+    TT_RUN(test_env);
+    TT_RUN(test_kafka_credentials);
+    fixture_close();
+    TT_DONE();
+}
