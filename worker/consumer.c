@@ -190,7 +190,8 @@ static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t 
     if (l->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            /* What was not committed: the next owner repeats up to these. */
+            /* librdkafka does not say which partitions failed: all are named.
+             * The next owner repeats nothing at or above these offsets. */
             char what[512];
             size_t len = 0;
             what[0] = '\0';
