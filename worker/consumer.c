@@ -189,20 +189,11 @@ static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t 
     }
     if (l->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            /* librdkafka does not say which partitions failed: all are named.
-             * The next owner repeats nothing at or above these offsets. */
-            char what[512];
-            size_t len = 0;
-            what[0] = '\0';
-            for (int i = 0; i < l->cnt && len < sizeof(what); i++) {
-                int w = snprintf(what + len, sizeof(what) - len, "%s%s[%d]@%" PRId64, i ? " " : "",
-                                 l->elems[i].topic, (int)l->elems[i].partition, l->elems[i].offset);
-                len = w < 0 ? sizeof(what) : len + (size_t)w;
-            }
-            log_msg(c->log, LOG_WARN, "commit on revoke failed; the next owner may repeat events",
-                    "error", rd_kafka_err2str(err), "offsets", what, NULL);
-        }
+        /* librdkafka does not say which partitions failed: each is named with
+         * the offset it was committing; its next owner repeats nothing from it on. */
+        for (int i = 0; err && err != RD_KAFKA_RESP_ERR__NO_OFFSET && i < l->cnt; i++)
+            log_part(c, LOG_WARN, "commit on revoke failed; the next owner may repeat events",
+                     &l->elems[i], "error", rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(l);
 }

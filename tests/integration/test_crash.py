@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
-                        Worker, backlog, committed, successes, values, wait_committed,
+                        Worker, assert_complete, backlog, committed, successes, values,
                         wait_for, write_config)
 from zu_kafka import MockKafka  # noqa: E402
 
@@ -105,16 +105,8 @@ def test_kill9_at_least_once():
             rc = w.terminate(timeout=30)
             assert rc == 0, "exit code %r after SIGTERM; log:\n%s" % (rc, w.dump())
             runs.append((w.proc.pid, None, None))
-        final = wait_committed(mk, ends)
-        vals = values(mk.bootstrap)
+        vals, succ = assert_complete(mk, where, ends)
         reqs = sb.requests()
-
-    assert final == ends, "committed %s, partition ends %s" % (final, ends)
-    assert not failures(vals), "failure results: %s" % failures(vals)[:3]
-    succ = successes(vals)
-    missing = sorted(set(where) - set(succ))
-    assert not missing, "events without a success result: %s" % missing[:10]
-    assert set(succ) == set(where), "unknown event ids in results"
 
     # Which run produced each result.
     run_of_pid = {pid: i for i, (pid, _, _) in enumerate(runs)}
@@ -237,15 +229,10 @@ def test_sigterm_clean_stop_exactly_once():
             assert wait_done(mk.bootstrap, n, timeout=120), \
                 "only %d events done after restart; log:\n%s" % (done_count(mk.bootstrap),
                                                                  w.dump())
-            final = wait_committed(mk, ends)
             rc = w.terminate(timeout=30)
             assert rc == 0, "exit code %d; log:\n%s" % (rc, w.dump())
-        vals = values(mk.bootstrap)
+        vals, succ = assert_complete(mk, where, ends)
         reqs = sb.requests()
-    assert final == ends, "committed %s, partition ends %s" % (final, ends)
-    assert not failures(vals), "failure results: %s" % failures(vals)[:3]
-    succ = successes(vals)
-    assert set(succ) == set(where), "missing: %s" % sorted(set(where) - set(succ))[:10]
     repeated = sorted(e for e, k in succ.items() if k != 1)
     assert not repeated, "events with more than one result: %s" % repeated[:10]
     # What reached the sandbox: one successful call per event, nothing more.
@@ -292,16 +279,11 @@ def test_grace_expiry():
             assert wait_done(mk.bootstrap, n, timeout=60), \
                 "only %d events done after restart; log:\n%s" % (done_count(mk.bootstrap),
                                                                  w.dump())
-            final = wait_committed(mk, ends)
             rc = w.terminate(timeout=30)
             assert rc == 0, "exit code %d; log:\n%s" % (rc, w.dump())
-        vals = values(mk.bootstrap)
+        vals, succ = assert_complete(mk, where, ends)
         reqs = wait_for(lambda: len(sb.requests()) >= 2 * n and sb.requests(), timeout=15) or \
             sb.requests()
-    assert final == ends, "committed %s, partition ends %s" % (final, ends)
-    assert not failures(vals), "failure results: %s" % failures(vals)[:3]
-    succ = successes(vals)
-    assert set(succ) == set(where), "missing: %s" % sorted(set(where) - set(succ))[:10]
     assert max(succ.values()) == 1, "repeated results after the restart"
     # The sandbox did each event twice: the abandoned 5 s call and the new one.
     per_user = collections.Counter(r["user_id"] for r in reqs)

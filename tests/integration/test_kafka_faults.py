@@ -143,7 +143,6 @@ def check_outcome(mk, sb, where, ends, exactly_once):
     sandbox requests, success counter)."""
     vals, succ = assert_complete(mk, where, ends)
     reqs = sb.requests()
-    assert set(succ) == set(where), "unknown event ids: %s" % sorted(set(succ) - set(where))[:5]
     if exactly_once:
         rep = sorted(e for e, k in succ.items() if k != 1)
         assert not rep, "events with more than one success result: %s" % rep[:10]

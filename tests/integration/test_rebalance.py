@@ -67,15 +67,14 @@ def config(tmp, mk, sb, qps, grace_ms=10000):
 
 def refused_commits(workers):
     """{partition: offset} that a worker could not commit when it gave
-    partitions up (its warning names them: "topic[p]@offset ...")."""
+    partitions up (one warning per partition names it)."""
     out = {}
     for w in workers:
         for r in w.logs():
             if r.get("msg") == COMMIT_REFUSED:
-                assert r["level"] == "warn" and r.get("error"), r
-                for item in r["offsets"].split():
-                    part, off = item.rsplit("[", 1)[1].split("]@")
-                    out[int(part)] = max(out.get(int(part), -1), int(off))
+                assert r["level"] == "warn" and r.get("error") and r["topic"] == INPUT_TOPIC, r
+                part, off = int(r["partition"]), int(r["offset"])
+                out[part] = max(out.get(part, -1), off)
     return out
 
 

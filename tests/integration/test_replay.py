@@ -185,16 +185,25 @@ def from_beginning_until_end():
               % (replay_s, idle_s), flush=True)
 
 
+def start_then_new(cfg, mk, args, prefix, per_partition=1, settle_s=0.0):
+    """Starts the worker with args; once it is positioned, produces new events
+    (prefix, per_partition) and waits for their results, then stops it (exit
+    0). Returns (the stopped worker, its logs still readable; the new events)."""
+    with Worker(cfg, args=args).start() as w:
+        wait_positioned(w)
+        new = evs(prefix, per_partition)
+        produce(mk.bootstrap, INPUT_TOPIC, new)
+        wait_results(mk, len(new), timeout=60, workers=[w])
+        time.sleep(settle_s)  # room for any wrongly replayed event to show
+        assert w.terminate() == 0, w.dump()
+    return w, new
+
+
 def from_end():
     with cluster() as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, evs("old", 3))
-        with Worker(cfg, args=["--from-end"]).start() as w:
-            wait_positioned(w)
-            new = evs("new", 2)
-            produce(mk.bootstrap, INPUT_TOPIC, new)
-            wait_results(mk, len(new), timeout=60, workers=[w])
-            assert w.terminate() == 0, w.dump()
-            assert not alarms(w), "alarming log lines: %s" % alarms(w)
+        w, new = start_then_new(cfg, mk, ["--from-end"], "new", per_partition=2)
+        assert not alarms(w), "alarming log lines: %s" % alarms(w)
         rs = results(mk.bootstrap)
         assert ids(rs) == sorted("new-%d-%d" % (p, i) for p in range(PARTS)
                                  for i in range(2)), ids(rs)
@@ -232,13 +241,8 @@ def from_timestamp():
         # A time before every message: real Kafka would replay them all;
         # the mock answers -1 ("no such message"), so the worker starts at
         # the end of each partition.
-        with Worker(cfg, args=["--from-timestamp", "2020-01-01T00:00:00Z"]).start() as w:
-            wait_positioned(w)
-            new = evs("ts", 1)
-            produce(mk.bootstrap, INPUT_TOPIC, new)
-            wait_results(mk, len(new), timeout=60, workers=[w])
-            assert w.terminate() == 0, w.dump()
-            assert not alarms(w), "alarming log lines: %s" % alarms(w)
+        w, new = start_then_new(cfg, mk, ["--from-timestamp", "2020-01-01T00:00:00Z"], "ts")
+        assert not alarms(w), "alarming log lines: %s" % alarms(w)
         rs = results(mk.bootstrap)
         assert ids(rs) == sorted("ts-%d-0" % p for p in range(PARTS)), ids(rs)
         assert_success(rs)
@@ -274,16 +278,11 @@ def from_timestamp_lookup_fails():
         # The next ListOffsets request (the worker's lookup by time, made
         # before its partitions are assigned) fails for good.
         mk.command("errors ListOffsets TOPIC_AUTHORIZATION_FAILED", check=True)
-        with Worker(cfg, args=["--from-timestamp", "1577836800000"]).start() as w:
-            wait_positioned(w)
-            warned = [r for r in w.logs() if r.get("msg") ==
-                      "offsets for --from-timestamp not found; starting at the end"]
-            assert warned and warned[0]["level"] == "warn", w.dump()
-            new = evs("new", 1)
-            produce(mk.bootstrap, INPUT_TOPIC, new)
-            wait_results(mk, len(new), timeout=60, workers=[w])
-            time.sleep(1)  # room for any wrongly replayed event to show
-            assert w.terminate() == 0, w.dump()
+        w, new = start_then_new(cfg, mk, ["--from-timestamp", "1577836800000"], "new",
+                                settle_s=1.0)
+        warned = [r for r in w.logs() if r.get("msg") ==
+                  "offsets for --from-timestamp not found; starting at the end"]
+        assert warned and warned[0]["level"] == "warn", w.dump()
         rs = results(mk.bootstrap)
         assert ids(rs) == sorted("new-%d-0" % p for p in range(PARTS)), ids(rs)
         assert_success(rs)

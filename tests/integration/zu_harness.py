@@ -335,7 +335,8 @@ def wait_committed(mk, ends, timeout=30):
 def assert_complete(mk, where, ends):
     """The end state of an at-least-once run: committed offsets reach the
     partition ends, no failure result, a success result for every event of
-    where ({event_id: position}). Returns (result values, {event_id: count})."""
+    where ({event_id: position}) and for no other. Returns (result values,
+    {event_id: count})."""
     final = wait_committed(mk, ends)
     vals = values(mk.bootstrap)
     assert final == ends, "committed %s, partition ends %s" % (final, ends)
@@ -344,6 +345,7 @@ def assert_complete(mk, where, ends):
     succ = successes(vals)
     missing = sorted(set(where) - set(succ))
     assert not missing, "events without a success result (lost): %s" % missing[:10]
+    assert set(succ) == set(where), "unknown event ids: %s" % sorted(set(succ) - set(where))[:5]
     return vals, succ
 
 
