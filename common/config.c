@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/config_table.h"
+#include "common/result.h"
 #include "common/httpd.h"
 
 #include <errno.h>
@@ -65,6 +66,15 @@ static int check_input_topic(const char *s, char *why, size_t n)
     if (s[0] == '^')
         return bad(s, "is a pattern: list the topic names (patterns are not supported)", why, n);
     return check_topic(s, why, n);
+}
+
+static int check_error_class(const char *s, char *why, size_t n)
+{
+    if (result_error_parse(s) == RESULT_ERR_NONE)
+        return bad(s,
+                   "is not an error class (\"retries_exhausted\", \"rejected\", \"invalid_event\")",
+                   why, n);
+    return 0;
 }
 
 static int check_opt_topic(const char *s, char *why, size_t n)
@@ -184,8 +194,23 @@ const cfg_key_t config_keys[] = {
 
     KEY("worker", "max_in_flight", KT_INT, max_in_flight, 0, "64", NULL, 1, 10000, NULL, NULL,
         "Concurrent API calls (one per user at a time)."),
+    KEY("worker", "max_pending_bytes", KT_INT, max_pending_bytes, 0, "67108864", NULL, 1048576,
+        2147483647.0, NULL, NULL,
+        "Bytes held for received, unfinished events (keys, headers, DLQ copies), shared\n"
+        "by the assigned partitions: a partition over its share stops fetching."),
+    KEY("worker", "max_run_ahead", KT_INT, max_run_ahead, 0, "512", NULL, 16, 1000000, NULL, NULL,
+        "How many offsets a partition may run ahead of its oldest unfinished event: after\n"
+        "a crash at most this many finished events (plus the calls in flight and one\n"
+        "commit interval) are processed again."),
+    KEY("worker", "coalesce", KT_BOOL, coalesce, 0, "true", NULL, 0, 0, NULL, NULL,
+        "A user's waiting events with the same delete_type share one call."),
     KEY("worker", "shutdown_grace_ms", KT_INT, shutdown_grace_ms, 0, "15000", NULL, 0, 3600000,
         NULL, NULL, "On SIGTERM/SIGINT, time given to in-flight calls to finish."),
+
+    KEY("redrive", "error_classes", KT_STRV, redrive_error_classes, F_NONEMPTY | F_UNIQUE,
+        "[ \"retries_exhausted\" ]", NULL, 0, 0, NULL, check_error_class,
+        "Failure results that --redrive processes again: \"retries_exhausted\",\n"
+        "\"rejected\", \"invalid_event\"."),
 
     KEY("events", "account_deleted", KT_EVCLASS, account_deleted, F_UNIQUE,
         "{ match = [ \"account-deleted\" ]; delete_type = \"two-way\"; }", NULL, 0, 0, delete_names,
@@ -790,4 +815,16 @@ out:
     if (rc != 0)
         config_free(cfg);
     return rc;
+}
+
+int config_set_group(config_t *cfg, const char *group, char *errstr, size_t errstr_size)
+{
+    char *g = strdup(group);
+    if (!g) {
+        snprintf(errstr, errstr_size, "--group: out of memory");
+        return -1;
+    }
+    free(cfg->group_id);
+    cfg->group_id = g;
+    return 0;
 }

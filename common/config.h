@@ -67,7 +67,13 @@ typedef struct config {
 
     /* worker */
     int max_in_flight;
+    int max_pending_bytes;
+    int max_run_ahead;
+    int coalesce;
     int shutdown_grace_ms;
+
+    /* redrive */
+    config_strv_t redrive_error_classes; /* failure classes --redrive processes again */
 
     /* events */
     config_event_class_t account_deleted;
@@ -88,6 +94,9 @@ int config_defaults(config_t *cfg, char *errstr, size_t errstr_size);
  * error *cfg is left freed/zeroed and errstr names file:line: key: reason.
  * 0 ok, -1 error. */
 int config_load(config_t *cfg, const char *path, char *errstr, size_t errstr_size);
+
+/* Replaces kafka.group_id (the --group option). 0 ok, -1 with errstr. */
+int config_set_group(config_t *cfg, const char *group, char *errstr, size_t errstr_size);
 
 /* Releases everything (wipes the secret). Accepts a zeroed config. */
 void config_free(config_t *cfg);

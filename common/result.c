@@ -79,6 +79,26 @@ static void put(json_t *obj, const char *key, json_t *v, int *failed)
         *failed = 1;
 }
 
+static const char *const error_names[RESULT_ERR__CNT] = {
+    [RESULT_ERR_NONE] = NULL,
+    [RESULT_ERR_INVALID_EVENT] = "invalid_event",
+    [RESULT_ERR_REJECTED] = "rejected",
+    [RESULT_ERR_RETRIES_EXHAUSTED] = "retries_exhausted",
+};
+
+const char *result_error_name(result_error_t e)
+{
+    return (unsigned)e < RESULT_ERR__CNT ? error_names[e] : NULL;
+}
+
+result_error_t result_error_parse(const char *s)
+{
+    for (int i = 1; s && i < RESULT_ERR__CNT; i++)
+        if (strcmp(s, error_names[i]) == 0)
+            return (result_error_t)i;
+    return RESULT_ERR_NONE;
+}
+
 char *result_to_json(const result_t *r)
 {
     json_t *o, *src;
@@ -119,6 +139,19 @@ char *result_to_json(const result_t *r)
     put(o, "received_at", jtime(r->received_at_ms), &failed);
     put(o, "completed_at", jtime(r->completed_at_ms), &failed);
     put(o, "worker", jstr(r->worker), &failed);
+    if (r->covered_by)
+        put(o, "covered_by", jstr(r->covered_by), &failed);
+    if (r->redrive_topic) {
+        json_t *rd = json_object();
+        if (!rd) {
+            failed = 1;
+        } else {
+            put(rd, "topic", jstr(r->redrive_topic), &failed);
+            put(rd, "partition", json_integer(r->redrive_partition), &failed);
+            put(rd, "offset", json_integer((json_int_t)r->redrive_offset), &failed);
+            put(o, "redrive_of", rd, &failed);
+        }
+    }
     if (!failed)
         out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 out:

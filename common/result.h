@@ -1,4 +1,4 @@
-/* result.h - result events (SPEC.md "Result events") as JSON.
+/* result.h - result events (docs/contract.md, "Result events") as JSON.
  *
  * Pure formatting: the caller fills a result_t of borrowed pointers and gets
  * back a malloc'ed compact JSON string (the caller frees it). Thread-safe. */
@@ -9,6 +9,21 @@
 #include <stdint.h>
 
 #define RESULT_SCHEMA "zim-unfriend/result/v1"
+
+/* A failure result's error_class. Strings exist only at the edges (JSON,
+ * logs, metric labels, configuration): result_error_name(), result_error_parse(). */
+typedef enum {
+    RESULT_ERR_NONE = 0, /* success (or a dry run): "error_class": null */
+    RESULT_ERR_INVALID_EVENT,
+    RESULT_ERR_REJECTED,
+    RESULT_ERR_RETRIES_EXHAUSTED,
+    RESULT_ERR__CNT
+} result_error_t;
+
+/* "invalid_event" | "rejected" | "retries_exhausted"; NULL for RESULT_ERR_NONE. */
+const char *result_error_name(result_error_t e);
+/* The class named s; RESULT_ERR_NONE when s names none. */
+result_error_t result_error_parse(const char *s);
 
 typedef struct result {
     const char *status; /* "success" | "failure" | "dry_run" */
@@ -29,7 +44,12 @@ typedef struct result {
     int64_t offset;
     int64_t received_at_ms; /* Unix ms -> RFC 3339 UTC with milliseconds */
     int64_t completed_at_ms;
-    const char *worker; /* "host/pid" */
+    const char *worker;     /* "host/pid" */
+    const char *covered_by; /* NULL: omitted; else the event_id whose call answered it */
+    /* --redrive: the failure result's coordinates (NULL topic: omitted). */
+    const char *redrive_topic;
+    int32_t redrive_partition;
+    int64_t redrive_offset;
 } result_t;
 
 /* Returns the JSON text (NUL-terminated, malloc'ed) or NULL on allocation

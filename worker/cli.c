@@ -22,6 +22,8 @@ enum {
     OPT_ONCE,
     OPT_DTYPE,
     OPT_LEVEL,
+    OPT_REDRIVE,
+    OPT_GROUP,
 };
 
 const char *cli_usage(void)
@@ -38,6 +40,11 @@ const char *cli_usage(void)
            "      --from-timestamp T   ... at time T (RFC 3339 or Unix milliseconds)\n"
            "      --until-end          exit 0 once everything up to the end offsets noted at\n"
            "                           first assignment is processed and committed\n"
+           "      --redrive            a job (needs --until-end): read kafka.result_topic and\n"
+           "                           process again the failure results whose error_class is\n"
+           "                           in redrive.error_classes\n"
+           "      --group ID           consumer group instead of kafka.group_id (replay and\n"
+           "                           redrive jobs run with a group of their own)\n"
            "      --once USER_ID       call DeleteAllFriends once, print the result, exit 0/1\n"
            "      --delete-type T      with --once: two-way (default) or one-way\n"
            "      --log-level LEVEL    error, warn, info, debug\n"
@@ -132,6 +139,8 @@ int cli_parse(cli_t *cli, int argc, char **argv, const char *env_config, char *e
         {"from-end", no_argument, NULL, OPT_END},
         {"from-timestamp", required_argument, NULL, OPT_TS},
         {"until-end", no_argument, NULL, OPT_UNTIL},
+        {"redrive", no_argument, NULL, OPT_REDRIVE},
+        {"group", required_argument, NULL, OPT_GROUP},
         {"once", required_argument, NULL, OPT_ONCE},
         {"delete-type", required_argument, NULL, OPT_DTYPE},
         {"log-level", required_argument, NULL, OPT_LEVEL},
@@ -176,6 +185,16 @@ int cli_parse(cli_t *cli, int argc, char **argv, const char *env_config, char *e
             break;
         case OPT_UNTIL:
             cli->until_end = 1;
+            break;
+        case OPT_REDRIVE:
+            cli->redrive = 1;
+            break;
+        case OPT_GROUP:
+            if (!optarg[0]) {
+                snprintf(errstr, errstr_size, "--group: the group id is empty");
+                return -1;
+            }
+            cli->group = optarg;
             break;
         case OPT_ONCE:
             cli->once_user = optarg;
@@ -230,12 +249,19 @@ int cli_parse(cli_t *cli, int argc, char **argv, const char *env_config, char *e
         snprintf(errstr, errstr_size, "--delete-type goes with --once");
         return -1;
     }
-    if (cli->once_user && (cli->dry_run || starts || cli->until_end || cli->check_config)) {
+    if (cli->once_user && (cli->dry_run || starts || cli->until_end || cli->check_config ||
+                           cli->redrive || cli->group)) {
         snprintf(errstr, errstr_size, "--once makes no use of Kafka: it takes no Kafka option");
         return -1;
     }
-    if (cli->check_config && (cli->dry_run || starts || cli->until_end)) {
+    if (cli->check_config && (cli->dry_run || starts || cli->until_end || cli->redrive)) {
         snprintf(errstr, errstr_size, "--check-config takes no other mode");
+        return -1;
+    }
+    if (cli->redrive && !cli->until_end) {
+        snprintf(errstr, errstr_size,
+                 "--redrive is a job: it needs --until-end (it stops at the end offsets of the "
+                 "result topic noted at start)");
         return -1;
     }
     return 0;

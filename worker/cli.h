@@ -1,4 +1,4 @@
-/* cli.h - the worker's command line (SPEC.md "Command line").
+/* cli.h - the worker's command line (docs/contract.md, "Command line").
  *
  * cli_parse() only parses and cross-checks options; it opens no file. On a
  * usage error it returns -1 with errstr (main exits 64). Pure: unit-tested. */
@@ -17,6 +17,8 @@ typedef struct cli {
     consumer_start_t start;
     int64_t start_ts_ms;
     int until_end;
+    int redrive;           /* --redrive (needs until_end) */
+    const char *group;     /* --group ID; NULL = kafka.group_id */
     const char *once_user; /* --once USER_ID */
     int delete_type;       /* --delete-type; -1 = not given */
     const char *log_level; /* --log-level; NULL = from the config */

@@ -13,7 +13,7 @@
 struct consumer {
     const config_t *cfg;
     consumer_opts_t opts;
-    offsets_t *offsets;
+    offsets_t *offsets; /* owned: the consumer is its one writer */
     log_t *log;
     kconf_ctx_t kctx;
     rd_kafka_t *rk;
@@ -27,13 +27,19 @@ struct consumer {
     rd_kafka_topic_partition_list_t *revoking;
     int revoking_coop;
     int64_t revoke_deadline_us;
-    int closing; /* the close's revoke must not wait: nothing turns the loop */
+    int closing;     /* the close's revoke must not wait: nothing turns the loop */
+    char fatal[512]; /* a start-up error found while assigning; "" none */
 };
+
+const char *consumer_topic_name(const consumer_t *c, size_t tidx)
+{
+    return tidx < c->opts.topic_cnt ? c->opts.topics[tidx] : NULL;
+}
 
 int consumer_topic_index(const consumer_t *c, const char *topic)
 {
-    for (size_t i = 0; i < c->cfg->input_topics.n; i++)
-        if (strcmp(c->cfg->input_topics.v[i], topic) == 0)
+    for (size_t i = 0; i < c->opts.topic_cnt; i++)
+        if (strcmp(c->opts.topics[i], topic) == 0)
             return (int)i;
     return -1;
 }
@@ -72,8 +78,26 @@ static void log_part(consumer_t *c, log_level_t lv, const char *msg,
             NULL);
 }
 
-/* Start positions for the first assignment. */
-static void first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *parts)
+/* A failed lookup by time: a start-up error naming the partition. Starting
+ * anywhere else would skip events (at the end) or repeat them (at the start). */
+static int timestamp_error(consumer_t *c, const rd_kafka_topic_partition_list_t *times,
+                           rd_kafka_resp_err_t err)
+{
+    for (int i = 0; i < times->cnt; i++) {
+        const rd_kafka_topic_partition_t *t = &times->elems[i];
+        if (err || t->err) {
+            snprintf(c->fatal, sizeof(c->fatal),
+                     "--from-timestamp: looking up the offset of %s [%" PRId32 "] failed: %s",
+                     t->topic, t->partition, rd_kafka_err2str(err ? err : t->err));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Start positions for the first assignment. -1 (c->fatal set) when they
+ * cannot be found. */
+static int first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *times = NULL;
     if (c->opts.start == CONSUMER_START_TIMESTAMP) {
@@ -81,12 +105,10 @@ static void first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *par
         for (int i = 0; i < times->cnt; i++)
             times->elems[i].offset = c->opts.start_ts_ms;
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c->rk, times, 10000);
-        if (err) {
-            /* The list still holds the timestamps: never use them as offsets. */
-            log_msg(c->log, LOG_WARN, "offsets for --from-timestamp not found; starting at the end",
-                    "error", rd_kafka_err2str(err), NULL);
+        if (timestamp_error(c, times, err) == -1) {
+            log_msg(c->log, LOG_ERROR, "start position not found", "error", c->fatal, NULL);
             rd_kafka_topic_partition_list_destroy(times);
-            times = NULL;
+            return -1;
         }
     }
     consumer_apply_start(parts, c->opts.start, times);
@@ -99,6 +121,7 @@ static void first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *par
                  : off == RD_KAFKA_OFFSET_END     ? "end"
                                                   : "timestamp");
     }
+    return 0;
 }
 
 static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
@@ -156,8 +179,8 @@ static void report_share(consumer_t *c, int refresh)
 {
     if (refresh || c->total_partitions <= 0) {
         int known = 0, unknown = 0;
-        for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
-            int n = topic_partition_count(c, c->cfg->input_topics.v[i]);
+        for (size_t i = 0; i < c->opts.topic_cnt; i++) {
+            int n = topic_partition_count(c, c->opts.topics[i]);
             if (n > 0) {
                 known += n;
             } else {
@@ -165,7 +188,7 @@ static void report_share(consumer_t *c, int refresh)
                 log_msg(c->log, LOG_WARN,
                         "input topic's partition count unknown; the rate share never takes a "
                         "smaller total than before",
-                        "topic", c->cfg->input_topics.v[i], NULL);
+                        "topic", c->opts.topics[i], NULL);
             }
         }
         c->total_partitions =
@@ -216,8 +239,8 @@ static void assign(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int co
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
     int first = !c->first_done && parts->cnt > 0;
-    if (first)
-        first_assignment(c, parts);
+    if (c->fatal[0] || (first && first_assignment(c, parts) == -1))
+        return; /* the worker stops with the error; nothing is read */
     for (int i = 0; i < parts->cnt; i++) {
         int tidx = consumer_topic_index(c, parts->elems[i].topic);
         if (tidx < 0 || offsets_assign(c->offsets, (size_t)tidx, parts->elems[i].partition,
@@ -247,19 +270,23 @@ static void assign(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int co
 static int assign_all(consumer_t *c, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
-    for (size_t i = 0; i < c->cfg->input_topics.n; i++) {
-        int n = topic_partition_count(c, c->cfg->input_topics.v[i]);
+    for (size_t i = 0; i < c->opts.topic_cnt; i++) {
+        int n = topic_partition_count(c, c->opts.topics[i]);
         if (n <= 0) {
             snprintf(errstr, errstr_size, "kafka: input topic %s: no partitions found",
-                     c->cfg->input_topics.v[i]);
+                     c->opts.topics[i]);
             rd_kafka_topic_partition_list_destroy(parts);
             return -1;
         }
         for (int p = 0; p < n; p++)
-            rd_kafka_topic_partition_list_add(parts, c->cfg->input_topics.v[i], p);
+            rd_kafka_topic_partition_list_add(parts, c->opts.topics[i], p);
     }
     assign(c, parts, 0);
     rd_kafka_topic_partition_list_destroy(parts);
+    if (c->fatal[0]) {
+        snprintf(errstr, errstr_size, "%s", c->fatal);
+        return -1;
+    }
     report_share(c, 1);
     return 0;
 }
@@ -365,8 +392,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offsets_t *offsets,
-                         log_t *log, char *errstr, size_t errstr_size)
+consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t *log, char *errstr,
+                         size_t errstr_size)
 {
     char err[256];
     rd_kafka_topic_partition_list_t *topics = NULL;
@@ -377,8 +404,11 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offse
     }
     c->cfg = cfg;
     c->opts = *opts;
-    c->offsets = offsets;
     c->log = log;
+    if (!(c->offsets = offsets_new(opts->topic_cnt))) {
+        snprintf(errstr, errstr_size, "kafka: out of memory");
+        goto fail;
+    }
     c->kctx.log = log;
     c->kctx.owner = c;
     rd_kafka_conf_t *conf = kconf_consumer(cfg, opts->dry_run, &c->kctx, errstr, errstr_size);
@@ -398,9 +428,9 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offse
             goto fail;
         return c;
     }
-    topics = rd_kafka_topic_partition_list_new((int)cfg->input_topics.n);
-    for (size_t i = 0; i < cfg->input_topics.n; i++)
-        rd_kafka_topic_partition_list_add(topics, cfg->input_topics.v[i], RD_KAFKA_PARTITION_UA);
+    topics = rd_kafka_topic_partition_list_new((int)opts->topic_cnt);
+    for (size_t i = 0; i < opts->topic_cnt; i++)
+        rd_kafka_topic_partition_list_add(topics, opts->topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t rerr = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (rerr) {
@@ -427,6 +457,7 @@ void consumer_destroy(consumer_t *c)
             log_msg(c->log, LOG_WARN, "consumer close", "error", rd_kafka_err2str(err), NULL);
         rd_kafka_destroy(c->rk);
     }
+    offsets_destroy(c->offsets);
     free(c);
 }
 
@@ -460,6 +491,25 @@ rd_kafka_message_t *consumer_poll(consumer_t *c)
     }
 }
 
+static void consumer_store(consumer_t *c, size_t tidx, int32_t partition, int64_t offset);
+
+/* Pauses or resumes one partition in librdkafka. */
+static void pause_one(consumer_t *c, const char *topic, int32_t partition, int pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    if (pause)
+        rd_kafka_pause_partitions(c->rk, l);
+    else
+        rd_kafka_resume_partitions(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static int is_revoking(const consumer_t *c, const char *topic, int32_t partition)
+{
+    return c->revoking && rd_kafka_topic_partition_list_find(c->revoking, topic, partition);
+}
+
 void consumer_pause(consumer_t *c, int pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -468,15 +518,108 @@ void consumer_pause(consumer_t *c, int pause)
     c->paused = pause;
     if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
-    if (parts->cnt > 0) {
-        if (pause)
+    if (pause) {
+        if (parts->cnt > 0)
             rd_kafka_pause_partitions(c->rk, parts);
-        else
-            rd_kafka_resume_partitions(c->rk, parts);
+    } else {
+        /* Partitions held by backpressure or being revoked stay paused. */
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+        for (int i = 0; i < parts->cnt; i++) {
+            const rd_kafka_topic_partition_t *p = &parts->elems[i];
+            int tidx = consumer_topic_index(c, p->topic);
+            if (is_revoking(c, p->topic, p->partition) ||
+                (tidx >= 0 && offsets_flow_paused(c->offsets, (size_t)tidx, p->partition)))
+                continue;
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        }
+        if (l->cnt > 0)
+            rd_kafka_resume_partitions(c->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
     }
-    if (!pause && c->revoking) /* those stay paused until given up */
-        rd_kafka_pause_partitions(c->rk, c->revoking);
     rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Per-partition backpressure: a partition whose unfinished events hold
+ * more than its share of max_pending_bytes, or run max_run_ahead offsets
+ * ahead of its oldest unfinished event, stops fetching; it resumes below
+ * half of both (each pause drops librdkafka's prefetched messages, so
+ * thrashing would refetch them over and over). The other partitions keep
+ * flowing. */
+static void flow_check(consumer_t *c, size_t tidx, int32_t partition)
+{
+    const char *topic = c->opts.topics[tidx];
+    size_t share = c->opts.max_pending_bytes / (size_t)(c->assigned > 0 ? c->assigned : 1);
+    size_t bytes = offsets_bytes(c->offsets, tidx, partition);
+    int64_t lead = offsets_lead(c->offsets, tidx, partition);
+    int held = offsets_flow_paused(c->offsets, tidx, partition);
+    if (!held && (bytes >= share || lead >= c->opts.max_run_ahead)) {
+        offsets_set_flow_paused(c->offsets, tidx, partition, 1);
+        pause_one(c, topic, partition, 1);
+        if (log_enabled(c->log, LOG_DEBUG)) {
+            char part[16], b[32], ld[32];
+            snprintf(part, sizeof(part), "%" PRId32, partition);
+            snprintf(b, sizeof(b), "%zu", bytes);
+            snprintf(ld, sizeof(ld), "%" PRId64, lead);
+            log_msg(c->log, LOG_DEBUG, "partition paused by backpressure", "topic", topic,
+                    "partition", part, "pending_bytes", b, "lead", ld, NULL);
+        }
+    } else if (held && bytes < share / 2 && lead <= c->opts.max_run_ahead / 2) {
+        offsets_set_flow_paused(c->offsets, tidx, partition, 0);
+        if (!c->paused && !is_revoking(c, topic, partition))
+            pause_one(c, topic, partition, 0);
+    }
+}
+
+uint64_t consumer_gen(const consumer_t *c, size_t tidx, int32_t partition)
+{
+    return offsets_gen(c->offsets, tidx, partition);
+}
+
+int consumer_received(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
+                      size_t bytes)
+{
+    if (offsets_received(c->offsets, tidx, partition, gen, offset, bytes) == -1)
+        return -1;
+    flow_check(c, tidx, partition);
+    return 0;
+}
+
+void consumer_done(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
+                   size_t bytes)
+{
+    int64_t wm;
+    int rc = offsets_done(c->offsets, tidx, partition, gen, offset, bytes, &wm);
+    if (rc == -1)
+        return; /* a revoked assignment's late completion */
+    if (rc == 1)
+        consumer_store(c, tidx, partition, wm);
+    flow_check(c, tidx, partition);
+}
+
+consumer_gate_t consumer_gate(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
+                              int64_t offset)
+{
+    if (!offsets_is_current(c->offsets, tidx, partition, gen))
+        return CONSUMER_GATE_DROP;
+    if (!offsets_may_start(c->offsets, tidx, partition, offset))
+        return CONSUMER_GATE_HOLD;
+    offsets_touch(c->offsets, tidx, partition, offset);
+    return CONSUMER_GATE_START;
+}
+
+void consumer_touch(consumer_t *c, size_t tidx, int32_t partition, int64_t offset)
+{
+    offsets_touch(c->offsets, tidx, partition, offset);
+}
+
+void consumer_stop_begin(consumer_t *c)
+{
+    offsets_stop_begin(c->offsets);
+}
+
+const offsets_t *consumer_offsets(const consumer_t *c)
+{
+    return c->offsets;
 }
 
 int consumer_paused(const consumer_t *c)
@@ -484,16 +627,16 @@ int consumer_paused(const consumer_t *c)
     return c->paused;
 }
 
-void consumer_store(consumer_t *c, size_t tidx, int32_t partition, int64_t offset)
+static void consumer_store(consumer_t *c, size_t tidx, int32_t partition, int64_t offset)
 {
     if (c->opts.dry_run)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, c->cfg->input_topics.v[tidx], partition)->offset = offset;
+    rd_kafka_topic_partition_list_add(l, c->opts.topics[tidx], partition)->offset = offset;
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
     if (err || l->elems[0].err)
-        log_msg(c->log, LOG_WARN, "offset store refused", "topic", c->cfg->input_topics.v[tidx],
-                "error", rd_kafka_err2str(err ? err : l->elems[0].err), NULL);
+        log_msg(c->log, LOG_WARN, "offset store refused", "topic", c->opts.topics[tidx], "error",
+                rd_kafka_err2str(err ? err : l->elems[0].err), NULL);
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -504,6 +647,10 @@ int consumer_assigned(const consumer_t *c)
 
 int consumer_fatal(consumer_t *c, char *errstr, size_t errstr_size)
 {
+    if (c->fatal[0]) {
+        snprintf(errstr, errstr_size, "%s", c->fatal);
+        return 1;
+    }
     return rd_kafka_fatal_error(c->rk, errstr, errstr_size) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 

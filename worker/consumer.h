@@ -1,12 +1,21 @@
 /* consumer.h - the Kafka consumer: group membership, cooperative-sticky
- * rebalancing, pause/resume for backpressure, start positions and offset
+ * rebalancing, per-partition backpressure, start positions and offset
  * storage.
  *
- * At-least-once: enable.auto.offset.store=false; the loop stores a
- * partition's contiguous watermark (consumer_store) when it advances and
- * librdkafka's auto-commit commits what is stored (also on revoke and
- * close). Every assignment of a partition gets a new generation in the
- * borrowed offsets tracker, so completions from before a revoke are dropped.
+ * The consumer owns the offsets tracker and is its one writer: intake
+ * reports received and finished events through consumer_received() and
+ * consumer_done(), and asks consumer_gate() before an event starts.
+ *
+ * At-least-once: enable.auto.offset.store=false; a partition's contiguous
+ * watermark is stored when it advances and librdkafka's auto-commit commits
+ * what is stored (also on revoke and close). Every assignment of a partition
+ * gets a new generation, so completions from before a revoke are dropped.
+ *
+ * Backpressure is per partition: one that holds more than its share of
+ * worker.max_pending_bytes, or runs worker.max_run_ahead offsets ahead of
+ * its oldest unfinished event, stops fetching until it is below half of
+ * both; the other partitions keep flowing. consumer_pause() pauses all
+ * (clean stop, pauses of the API).
  *
  * A revoke (not a loss) is drained before the partitions are given up: they
  * stop fetching and taking events, the events already started on them finish
@@ -15,6 +24,8 @@
  *
  * Start positions (--from-*) apply to the first assignment only; with
  * --until-end the first assignment also notes each partition's end offset.
+ * A failed lookup by time is a start-up error (consumer_fatal): the worker
+ * never starts silently elsewhere.
  * The partition share (owned / all input partitions) is reported through the
  * share callback after every assignment change.
  *
@@ -38,7 +49,17 @@ typedef enum {
     CONSUMER_START_TIMESTAMP,
 } consumer_start_t;
 
+typedef enum {
+    CONSUMER_GATE_START = 0, /* may start now (noted as started) */
+    CONSUMER_GATE_HOLD,      /* beyond a stop or revoke cut: not now */
+    CONSUMER_GATE_DROP,      /* its partition was given up */
+} consumer_gate_t;
+
 typedef struct consumer_opts {
+    const char *const *topics; /* topics read (borrowed), addressed by index */
+    size_t topic_cnt;
+    size_t max_pending_bytes; /* worker.max_pending_bytes, shared by the partitions */
+    int64_t max_run_ahead;    /* worker.max_run_ahead */
     consumer_start_t start;
     int64_t start_ts_ms; /* CONSUMER_START_TIMESTAMP */
     int until_end;
@@ -57,10 +78,10 @@ typedef struct consumer consumer_t;
 
 /* Builds the librdkafka configuration (defaults, then kafka.consumer
  * properties; a property librdkafka rejects is an error with its reason),
- * creates the consumer and subscribes. cfg, offsets and log are borrowed.
- * NULL with errstr on failure. */
-consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, offsets_t *offsets,
-                         log_t *log, char *errstr, size_t errstr_size);
+ * creates the consumer and its offsets tracker and subscribes to
+ * opts->topics. cfg and log are borrowed. NULL with errstr on failure. */
+consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t *log, char *errstr,
+                         size_t errstr_size);
 /* Closes (final commit of stored offsets unless dry run) and destroys. NULL ok. */
 void consumer_destroy(consumer_t *c);
 
@@ -72,23 +93,44 @@ rd_kafka_queue_t *consumer_queue(consumer_t *c);
  * rebalances; consumes errors itself (logged; end-of-partition noted). */
 rd_kafka_message_t *consumer_poll(consumer_t *c);
 
-/* Index of an input topic, -1 when not one. */
+/* Index of a topic read, -1 when not one. */
 int consumer_topic_index(const consumer_t *c, const char *topic);
+/* The topic of an index (borrowed from the options); NULL when none. */
+const char *consumer_topic_name(const consumer_t *c, size_t tidx);
 
 /* Pauses or resumes every assigned partition (and those assigned later
- * while paused). */
+ * while paused); a resume leaves partitions held by backpressure paused. */
 void consumer_pause(consumer_t *c, int pause);
+
+/* The generation the partition is assigned under; 0 when not assigned. */
+uint64_t consumer_gen(const consumer_t *c, size_t tidx, int32_t partition);
+/* An event was received that holds bytes until done. -1 when the partition
+ * is not assigned under gen (or draining), or the offset is not new. */
+int consumer_received(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
+                      size_t bytes);
+/* The event is finished (result acknowledged, or ignored): its bytes are
+ * released and the partition's watermark stored when it advanced. Late
+ * completions of a revoked assignment are ignored. */
+void consumer_done(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
+                   size_t bytes);
+/* Asked before an event's call starts; START notes it as started. */
+consumer_gate_t consumer_gate(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
+                              int64_t offset);
+/* Notes an event as started without a gate (a result about to be published). */
+void consumer_touch(consumer_t *c, size_t tidx, int32_t partition, int64_t offset);
+/* Clean stop: fixes every partition's cut (see offsets.h). */
+void consumer_stop_begin(consumer_t *c);
+/* The tracker, for queries (pending, drained, ends, position). */
+const offsets_t *consumer_offsets(const consumer_t *c);
 /* Ends a revoke in progress once its partitions' started events are done
  * (or at once with give_up_now, or when the grace expired). Call every turn. */
 void consumer_tick(consumer_t *c, int give_up_now);
 int consumer_paused(const consumer_t *c);
 
-/* Stores the offset to commit for a partition. */
-void consumer_store(consumer_t *c, size_t tidx, int32_t partition, int64_t offset);
-
 /* Partitions assigned now. */
 int consumer_assigned(const consumer_t *c);
-/* 1 after a fatal consumer error (errstr says). */
+/* 1 after a fatal consumer error or a start-up error found at the first
+ * assignment (errstr says). */
 int consumer_fatal(consumer_t *c, char *errstr, size_t errstr_size);
 
 /* Calls fn with the lag (high watermark minus the stored watermark, or

@@ -19,5 +19,7 @@ void job_free(job_t *job)
     free(job->key);
     free(job->value);
     free(job->traceparent);
+    free(job->covered_by);
+    free(job->src_topic);
     free(job);
 }

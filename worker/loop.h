@@ -23,6 +23,7 @@ typedef struct loop_opts {
     log_t *log;          /* borrowed */
     int dry_run;
     int until_end;
+    int redrive; /* read kafka.result_topic and process failures again */
     consumer_start_t start;
     int64_t start_ts_ms;
     volatile sig_atomic_t *stop; /* set by the signal handler */

@@ -110,6 +110,11 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return EXIT_CONFIG;
     }
+    if (cli.group && config_set_group(&cfg, cli.group, err, sizeof(err)) == -1) {
+        fprintf(stderr, "zim-unfriend-worker: %s\n", err);
+        config_free(&cfg);
+        return EXIT_FAILURE;
+    }
     if (cli.check_config) {
         config_print(&cfg, stdout);
         config_free(&cfg);
@@ -140,6 +145,7 @@ int main(int argc, char **argv)
         .log = log,
         .dry_run = cli.dry_run,
         .until_end = cli.until_end,
+        .redrive = cli.redrive,
         .start = cli.start,
         .start_ts_ms = cli.start_ts_ms,
         .stop = &stop_flag,

@@ -18,6 +18,8 @@ typedef struct part {
     int draining;          /* revoked: finishing what it started, taking nothing new */
     int64_t end;           /* --until-end target, -1 none */
     int64_t eof_pos;       /* last end-of-partition position, -1 none */
+    size_t bytes;          /* bytes held for its received, unfinished events */
+    int flow_paused;       /* paused by backpressure */
 } part_t;
 
 typedef struct topic_parts {
@@ -29,6 +31,7 @@ struct offsets {
     topic_parts_t *topics;
     size_t topic_cnt;
     size_t pending; /* sum of every assigned partition's len */
+    size_t bytes;   /* sum of every assigned partition's bytes */
     int stopping;
 };
 
@@ -87,6 +90,8 @@ static void part_reset(part_t *p, uint64_t gen)
     p->draining = 0;
     p->end = -1;
     p->eof_pos = -1;
+    p->bytes = 0;
+    p->flow_paused = 0;
 }
 
 int offsets_assign(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen)
@@ -106,6 +111,7 @@ int offsets_assign(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen)
     if (!tp->v[partition] && !(tp->v[partition] = calloc(1, sizeof(part_t))))
         return -1;
     o->pending -= tp->v[partition]->len;
+    o->bytes -= tp->v[partition]->bytes;
     part_reset(tp->v[partition], gen);
     return 0;
 }
@@ -115,6 +121,7 @@ void offsets_revoke(offsets_t *o, size_t tidx, int32_t partition)
     part_t *p = part_get(o, tidx, partition);
     if (p) {
         o->pending -= p->len;
+        o->bytes -= p->bytes;
         part_reset(p, p->gen);
         p->assigned = 0;
     }
@@ -159,7 +166,8 @@ static int ring_grow(part_t *p)
     return 0;
 }
 
-int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset)
+int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
+                     size_t bytes)
 {
     part_t *p = part_current(o, tidx, partition, gen);
     if (!p || p->draining || offset < 0 || offset <= p->last_received)
@@ -171,6 +179,8 @@ int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen,
     p->done[i] = 0;
     p->len++;
     o->pending++;
+    p->bytes += bytes;
+    o->bytes += bytes;
     p->last_received = offset;
     return 0;
 }
@@ -193,15 +203,18 @@ static long ring_find(const part_t *p, int64_t offset)
 }
 
 int offsets_done(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
-                 int64_t *watermark)
+                 size_t bytes, int64_t *watermark)
 {
     part_t *p = part_current(o, tidx, partition, gen);
     if (!p)
         return -1;
     long pos = ring_find(p, offset);
-    if (pos < 0)
+    if (pos < 0 || p->done[ring_idx(p, (size_t)pos)])
         return -1;
     p->done[ring_idx(p, (size_t)pos)] = 1;
+    bytes = bytes < p->bytes ? bytes : p->bytes;
+    p->bytes -= bytes;
+    o->bytes -= bytes;
     if (offset > p->high_done)
         p->high_done = offset;
     int advanced = 0;
@@ -232,6 +245,38 @@ size_t offsets_pending(const offsets_t *o, size_t tidx, int32_t partition)
 size_t offsets_pending_total(const offsets_t *o)
 {
     return o->pending;
+}
+
+size_t offsets_bytes(const offsets_t *o, size_t tidx, int32_t partition)
+{
+    part_t *p = part_get(o, tidx, partition);
+    return p && p->assigned ? p->bytes : 0;
+}
+
+size_t offsets_bytes_total(const offsets_t *o)
+{
+    return o->bytes;
+}
+
+int64_t offsets_lead(const offsets_t *o, size_t tidx, int32_t partition)
+{
+    part_t *p = part_get(o, tidx, partition);
+    if (!p || !p->assigned || p->len == 0)
+        return 0;
+    return p->last_received - p->offs[p->head] + 1;
+}
+
+void offsets_set_flow_paused(offsets_t *o, size_t tidx, int32_t partition, int paused)
+{
+    part_t *p = part_get(o, tidx, partition);
+    if (p && p->assigned)
+        p->flow_paused = paused;
+}
+
+int offsets_flow_paused(const offsets_t *o, size_t tidx, int32_t partition)
+{
+    part_t *p = part_get(o, tidx, partition);
+    return p && p->assigned && p->flow_paused;
 }
 
 uint64_t offsets_gen(const offsets_t *o, size_t tidx, int32_t partition)

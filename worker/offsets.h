@@ -22,7 +22,8 @@
  * left unfinished (so the next owner repeats nothing and never calls for a
  * user while this worker still does).
  *
- * Single-threaded: the event loop owns it. */
+ * Single-threaded; one writer: the consumer owns it (intake reaches it
+ * through the consumer). */
 #ifndef ZU_OFFSETS_H
 #define ZU_OFFSETS_H
 
@@ -43,21 +44,34 @@ void offsets_revoke(offsets_t *o, size_t tidx, int32_t partition);
 /* 1 when the partition is assigned under generation gen. */
 int offsets_is_current(const offsets_t *o, size_t tidx, int32_t partition, uint64_t gen);
 
-/* Records a received offset (strictly increasing per partition).
+/* Records a received offset (strictly increasing per partition) whose
+ * event holds bytes until it is done.
  * 0 ok, -1 when not current, not increasing, or allocation failed. */
-int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset);
+int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
+                     size_t bytes);
 
-/* Marks a received offset done. Returns 1 when the watermark advanced
- * (*watermark is then the offset to store), 0 when it did not, -1 when the
- * generation is stale or the offset was never received. */
+/* Marks a received offset done and releases the bytes it held. Returns 1
+ * when the watermark advanced (*watermark is then the offset to store), 0
+ * when it did not, -1 when the generation is stale or the offset was never
+ * received or is done already. */
 int offsets_done(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
-                 int64_t *watermark);
+                 size_t bytes, int64_t *watermark);
 
 /* The offset to commit for the partition, -1 when nothing is done yet. */
 int64_t offsets_watermark(const offsets_t *o, size_t tidx, int32_t partition);
 /* Received but not yet done offsets: of one partition / of all. */
 size_t offsets_pending(const offsets_t *o, size_t tidx, int32_t partition);
 size_t offsets_pending_total(const offsets_t *o);
+/* Bytes held for received, unfinished events: of one partition / of all. */
+size_t offsets_bytes(const offsets_t *o, size_t tidx, int32_t partition);
+size_t offsets_bytes_total(const offsets_t *o);
+/* How far the partition runs ahead of its oldest unfinished event: offsets
+ * from it to the newest received, inclusive; 0 when nothing is pending. */
+int64_t offsets_lead(const offsets_t *o, size_t tidx, int32_t partition);
+/* Backpressure state of a partition (kept here so that it is forgotten with
+ * the assignment). */
+void offsets_set_flow_paused(offsets_t *o, size_t tidx, int32_t partition, int paused);
+int offsets_flow_paused(const offsets_t *o, size_t tidx, int32_t partition);
 
 /* The generation the partition is assigned under; 0 when not assigned. */
 uint64_t offsets_gen(const offsets_t *o, size_t tidx, int32_t partition);

@@ -13,11 +13,25 @@
 
 typedef struct once_ctx {
     job_t *done;
+    zim_api_t *api;
+    scheduler_t *sched;
 } once_ctx_t;
 
 static void on_final(void *ctx, job_t *job)
 {
+    job->completed_at_ms = clock_unix_ms();
     ((once_ctx_t *)ctx)->done = job;
+}
+
+static int api_start(void *ctx, job_t *job, char *errstr, size_t errstr_size)
+{
+    once_ctx_t *o = ctx;
+    return zim_api_start(o->api, job->ev.user_id, job->ev.delete_type, job, errstr, errstr_size);
+}
+
+static void api_done(void *opaque, const zim_api_result_t *res, void *ctx)
+{
+    scheduler_done(((once_ctx_t *)ctx)->sched, opaque, res, clock_mono_us());
 }
 
 static void on_drop(void *ctx, job_t *job)
@@ -30,7 +44,7 @@ int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_ty
              volatile sig_atomic_t *stop)
 {
     char err[512] = "", nonce[ZIM_NONCE_LEN + 1], worker[320];
-    once_ctx_t ctx = {NULL};
+    once_ctx_t ctx = {NULL, NULL, NULL};
     int code = 1;
     ratelimit_t *rl = ratelimit_new(cfg->rate_limit_qps, clock_mono_us());
     scheduler_t *s = NULL;
@@ -44,10 +58,15 @@ int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_ty
     so.max_in_flight = 1;
     so.systemic_final = 1;
     so.seed = (uint64_t)clock_mono_us();
+    so.coalesce = 0;
     scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .ctx = &ctx};
-    s = scheduler_new(&so, &ao, rl, log, NULL, &cbs, err, sizeof(err));
+    sched_api_t api = {.start = api_start, .ctx = &ctx};
+    if (!(ctx.api = zim_api_new(&ao, api_done, &ctx, log, err, sizeof(err))))
+        goto out;
+    s = scheduler_new(&so, &api, rl, log, NULL, &cbs, err, sizeof(err));
     if (!s)
         goto out;
+    ctx.sched = s;
 
     size_t idlen = strlen("once/") + ZIM_NONCE_LEN + 1;
     job->ev.user_id = strdup(user_id);
@@ -71,13 +90,13 @@ int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_ty
 
     while (!ctx.done && !*stop) {
         scheduler_run(s, clock_mono_us());
-        if (zim_api_perform(scheduler_api(s), err, sizeof(err)) == -1)
+        if (zim_api_perform(ctx.api, err, sizeof(err)) == -1)
             goto out;
         if (ctx.done)
             break;
         int64_t next = scheduler_next_us(s, clock_mono_us());
         int wait_ms = next < 0 || next > 100000 ? 100 : (int)((next + 999) / 1000);
-        if (zim_api_poll(scheduler_api(s), NULL, 0, wait_ms, err, sizeof(err)) == -1)
+        if (zim_api_poll(ctx.api, NULL, 0, wait_ms, err, sizeof(err)) == -1)
             goto out;
     }
     if (!ctx.done) {
@@ -100,6 +119,7 @@ out:
         log_msg(log, LOG_ERROR, "--once failed", "error", err, NULL);
     job_free(ctx.done);
     job_free(job);
+    zim_api_destroy(ctx.api);
     scheduler_destroy(s);
     ratelimit_destroy(rl);
     return code;

@@ -2,7 +2,7 @@
  *
  * Runs the same scheduler as the worker (rate limiter, retries with
  * backoff), except that a systemic answer ends the call as a failure with
- * error_class "systemic" instead of pausing. Prints the result JSON (the
+ * error_class "rejected" instead of pausing. Prints the result JSON (the
  * result-event format, source fields null) on stdout. */
 #ifndef ZU_ONCE_H
 #define ZU_ONCE_H

@@ -10,6 +10,12 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "worker/kconf.h"
+
+/* Appended to the message of a result sent again without its copied key
+ * and traceparent after the cluster refused it as too large. */
+#define REDUCED_NOTE                                                                               \
+    " [result reduced: the cluster refused it as too large; key and traceparent not copied]"
 
 typedef struct pub_msg {
     struct publisher *p;
@@ -18,6 +24,7 @@ typedef struct pub_msg {
     char *payload; /* owned when owns_payload, else the job's raw value */
     size_t len;
     int owns_payload; /* a result (owned JSON); else a DLQ copy */
+    int reduced;      /* sent again without the copied key (and traceparent) */
     const void *key;
     size_t key_len;
     rd_kafka_headers_t *hdrs; /* template; a copy goes with every produce */
@@ -29,7 +36,9 @@ struct publisher {
     const config_t *cfg;
     const char *worker_id;
     log_t *log;
-    rd_kafka_t *rk;
+    kconf_ctx_t kctx;
+    rd_kafka_t *rk; /* owned */
+    rd_kafka_queue_t *queue;
     publisher_done_cb *done;
     void *ctx;
     pub_msg_t *backlog, *backlog_tail;
@@ -45,9 +54,12 @@ void publisher_worker_id(char *buf, size_t size)
     snprintf(buf, size, "%s/%ld", host, (long)getpid());
 }
 
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+
 publisher_t *publisher_new(const config_t *cfg, const char *worker_id, log_t *log,
                            publisher_done_cb *done, void *ctx, char *errstr, size_t errstr_size)
 {
+    char kerr[256];
     publisher_t *p = calloc(1, sizeof(*p));
     if (!p) {
         snprintf(errstr, errstr_size, "publisher: out of memory");
@@ -58,7 +70,43 @@ publisher_t *publisher_new(const config_t *cfg, const char *worker_id, log_t *lo
     p->log = log;
     p->done = done;
     p->ctx = ctx;
+    p->kctx.log = log;
+    p->kctx.owner = p;
+    rd_kafka_conf_t *conf = kconf_producer(cfg, &p->kctx, errstr, errstr_size);
+    if (!conf)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    if (!(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr)))) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "kafka producer: %s", kerr);
+        goto fail;
+    }
+    p->queue = rd_kafka_queue_get_main(p->rk);
     return p;
+fail:
+    publisher_destroy(p);
+    return NULL;
+}
+
+rd_kafka_queue_t *publisher_queue(publisher_t *p)
+{
+    return p->queue;
+}
+
+void publisher_poll(publisher_t *p)
+{
+    rd_kafka_poll(p->rk, 0);
+    publisher_retry(p);
+}
+
+void publisher_flush(publisher_t *p, int timeout_ms)
+{
+    rd_kafka_flush(p->rk, timeout_ms);
+}
+
+int publisher_fatal(publisher_t *p, char *errstr, size_t errstr_size)
+{
+    return p->rk && rd_kafka_fatal_error(p->rk, errstr, errstr_size) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 static void msg_free(pub_msg_t *m)
@@ -76,8 +124,16 @@ void publisher_destroy(publisher_t *p)
 {
     if (!p)
         return;
-    /* Messages still inside the producer are freed by their delivery reports
-     * (rd_kafka_destroy purges them with an error); the backlog is ours. */
+    if (p->rk) {
+        /* What is still queued or in flight is purged: the delivery reports
+         * free those messages and their jobs (offsets stay uncommitted). */
+        rd_kafka_queue_io_event_enable(p->queue, -1, NULL, 0);
+        rd_kafka_queue_destroy(p->queue);
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+        rd_kafka_destroy(p->rk);
+    }
+    /* The backlog is ours. */
     pub_msg_t *m = p->backlog, *n;
     for (; m; m = n) {
         n = m->next;
@@ -86,19 +142,6 @@ void publisher_destroy(publisher_t *p)
         msg_free(m);
     }
     free(p);
-}
-
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
-
-void publisher_conf(publisher_t *p, rd_kafka_conf_t *conf)
-{
-    (void)p;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-}
-
-void publisher_set_producer(publisher_t *p, rd_kafka_t *producer)
-{
-    p->rk = producer;
 }
 
 size_t publisher_pending(const publisher_t *p)
@@ -126,16 +169,45 @@ static void delivered(publisher_t *p, pub_msg_t *m)
         p->done(p->ctx, job);
 }
 
-/* A DLQ copy the cluster can never take (too large): it is given up, loudly,
- * rather than stalling the partition; the failure result still goes out. */
-static int dlq_refused(publisher_t *p, pub_msg_t *m, rd_kafka_resp_err_t err)
+static int too_large(rd_kafka_resp_err_t err)
 {
-    if (m->owns_payload ||
-        (err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && err != RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE))
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
+}
+
+static int reduce_result(publisher_t *p, pub_msg_t *m);
+
+/* A message the cluster refuses as too large is sent once more in a
+ * reduced form, without what was copied from the input (the raw key; for a
+ * result also the traceparent, with a note in its message). Refused again,
+ * or with nothing to leave out, it is given up loudly rather than stalling
+ * the partition (a DLQ copy's value is the event itself). 1 when handled. */
+static int refused_too_large(publisher_t *p, pub_msg_t *m, rd_kafka_resp_err_t err)
+{
+    if (!too_large(err))
         return 0;
     char size[24];
-    snprintf(size, sizeof(size), "%zu", m->len);
-    log_msg(p->log, LOG_ERROR, "dead-letter copy refused as too large; not retried", "topic",
+    snprintf(size, sizeof(size), "%zu", m->len + m->key_len);
+    /* A result's key is the user id when there is one: not a copy. */
+    int raw_key = m->key_len > 0 && (!m->owns_payload || !m->job->ev.user_id);
+    if (!m->reduced && (raw_key || (m->owns_payload && m->job->has_traceparent))) {
+        m->reduced = 1;
+        if (!m->owns_payload || reduce_result(p, m) == 0) {
+            if (raw_key) {
+                m->key = NULL;
+                m->key_len = 0;
+            }
+            if (!m->owns_payload)
+                rd_kafka_header_add(m->hdrs, "note", -1,
+                                    "key not copied: the cluster refused the copy as too large",
+                                    -1);
+            log_msg(p->log, LOG_WARN, "message refused as too large; sending it reduced", "topic",
+                    m->topic, "bytes", size, "error", rd_kafka_err2str(err), "event_id",
+                    m->job->ev.event_id, NULL);
+            backlog_push(p, m, 0);
+            return 1;
+        }
+    }
+    log_msg(p->log, LOG_ERROR, "message refused as too large; given up, not retried", "topic",
             m->topic, "bytes", size, "error", rd_kafka_err2str(err), "event_id",
             m->job->ev.event_id, NULL);
     delivered(p, m);
@@ -168,7 +240,7 @@ static void produce(publisher_t *p, pub_msg_t *m)
     rd_kafka_resp_err_t err = rd_kafka_error_code(error);
     rd_kafka_error_destroy(error);
     rd_kafka_headers_destroy(h); /* only a successful produce takes them */
-    if (dlq_refused(p, m, err))
+    if (refused_too_large(p, m, err))
         return;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         log_msg(p->log, LOG_ERROR, "produce refused; retrying", "topic", m->topic, "error",
@@ -220,7 +292,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
             msg_free(m);
             return;
         }
-        if (dlq_refused(p, m, rkm->err))
+        if (refused_too_large(p, m, rkm->err))
             return;
         log_msg(p->log, LOG_ERROR, "delivery failed; producing again", "topic", m->topic, "error",
                 rd_kafka_err2str(rkm->err), "event_id", m->job->ev.event_id, NULL);
@@ -235,10 +307,12 @@ static const char *job_status_name(const job_t *job)
     return job->status == JOB_SUCCESS ? "success" : "failure";
 }
 
-char *publisher_result_json(const config_t *cfg, const char *worker_id, const job_t *job,
-                            const char *status)
+/* Builds the result; note is appended to its message (NULL: none). */
+static char *result_json(const config_t *cfg, const char *worker_id, const job_t *job,
+                         const char *status, const char *note)
 {
     result_t r;
+    char msg[512];
     memset(&r, 0, sizeof(r));
     r.status = status ? status : job_status_name(job);
     r.event_id = job->ev.event_id;
@@ -257,17 +331,38 @@ char *publisher_result_json(const config_t *cfg, const char *worker_id, const jo
         r.message = job->ev.error;
     else
         r.message = status ? "dry run: DeleteAllFriends not called" : "";
+    if (note) {
+        snprintf(msg, sizeof(msg), "%s%s", r.message, note);
+        r.message = msg;
+    }
     r.request_id = job->answered && job->last.request_id[0] ? job->last.request_id : NULL;
     r.attempts = job->attempts;
-    r.error_class = job->error_class;
+    r.error_class = result_error_name(job->error_class);
     r.occurred_at = job->ev.occurred_at;
-    r.topic = job->topic;
-    r.partition = job->partition;
-    r.offset = job->offset;
+    if (job->redrive) {
+        /* The original event's source; where this record was read. */
+        r.topic = job->src_topic;
+        r.partition = job->src_partition;
+        r.offset = job->src_offset;
+        r.redrive_topic = job->topic;
+        r.redrive_partition = job->partition;
+        r.redrive_offset = job->offset;
+    } else {
+        r.topic = job->topic;
+        r.partition = job->partition;
+        r.offset = job->offset;
+    }
     r.received_at_ms = job->received_at_ms;
     r.completed_at_ms = job->completed_at_ms;
     r.worker = worker_id;
+    r.covered_by = job->covered_by;
     return result_to_json(&r);
+}
+
+char *publisher_result_json(const config_t *cfg, const char *worker_id, const job_t *job,
+                            const char *status)
+{
+    return result_json(cfg, worker_id, job, status, NULL);
 }
 
 static pub_msg_t *msg_new(publisher_t *p, job_t *job, const char *topic)
@@ -308,9 +403,21 @@ static pub_msg_t *result_msg(publisher_t *p, job_t *job)
     rd_kafka_header_add(m->hdrs, "event_id", -1, job->ev.event_id, -1);
     rd_kafka_header_add(m->hdrs, "status", -1, job_status_name(job), -1);
     if (job->has_traceparent)
-        rd_kafka_header_add(m->hdrs, "traceparent", -1, job->traceparent,
-                            (ssize_t)job->traceparent_len);
+        rd_kafka_header_add(m->hdrs, "traceparent", -1, job->traceparent, -1);
     return m;
+}
+
+/* The result without the traceparent header and with the note. 0 ok. */
+static int reduce_result(publisher_t *p, pub_msg_t *m)
+{
+    char *payload = result_json(p->cfg, p->worker_id, m->job, NULL, REDUCED_NOTE);
+    if (!payload)
+        return -1;
+    free(m->payload);
+    m->payload = payload;
+    m->len = strlen(payload);
+    rd_kafka_header_remove(m->hdrs, "traceparent");
+    return 0;
 }
 
 static pub_msg_t *dlq_msg(publisher_t *p, job_t *job)
@@ -325,7 +432,7 @@ static pub_msg_t *dlq_msg(publisher_t *p, job_t *job)
     m->key_len = job->key_len;
     snprintf(part, sizeof(part), "%" PRId32, job->partition);
     snprintf(off, sizeof(off), "%" PRId64, job->offset);
-    rd_kafka_header_add(m->hdrs, "error_class", -1, job->error_class ? job->error_class : "", -1);
+    rd_kafka_header_add(m->hdrs, "error_class", -1, result_error_name(job->error_class), -1);
     rd_kafka_header_add(m->hdrs, "error", -1, job->reason[0] ? job->reason : job->ev.error, -1);
     rd_kafka_header_add(m->hdrs, "source_topic", -1, job->topic, -1);
     rd_kafka_header_add(m->hdrs, "source_partition", -1, part, -1);
@@ -336,8 +443,7 @@ static pub_msg_t *dlq_msg(publisher_t *p, job_t *job)
 int publisher_publish(publisher_t *p, job_t *job)
 {
     pub_msg_t *res = result_msg(p, job), *dlq = NULL;
-    int want_dlq = job->error_class && strcmp(job->error_class, "invalid_event") == 0 &&
-                   p->cfg->dead_letter_topic[0];
+    int want_dlq = job->error_class == RESULT_ERR_INVALID_EVENT && p->cfg->dead_letter_topic[0];
     if (!res || (want_dlq && !(dlq = dlq_msg(p, job)))) {
         log_msg(p->log, LOG_ERROR,
                 "out of memory building a result; the event will be retried "

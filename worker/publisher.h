@@ -9,11 +9,14 @@
  * whose delivery failed, or that met a full queue, is produced again: a
  * result is never dropped.
  *
- * The producer is borrowed; its configuration gets the publisher's delivery
- * report callback from publisher_conf(). Ownership of a job passes to
- * the publisher at publisher_publish() and back at the done callback.
- * Single-threaded: the loop thread (delivery reports are served by its
- * rd_kafka_poll()). */
+ * A message the cluster refuses as too large is sent once more without
+ * what was copied from the input (raw key, traceparent; a result says so in
+ * its message), then given up loudly: it never stalls its partition.
+ *
+ * The publisher owns its producer (configured by kconf_producer(): acks=all,
+ * idempotence). Ownership of a job passes to the publisher at
+ * publisher_publish() and back at the done callback. Single-threaded: the
+ * loop thread (delivery reports are served by publisher_poll()). */
 #ifndef ZU_PUBLISHER_H
 #define ZU_PUBLISHER_H
 
@@ -29,16 +32,23 @@ typedef struct publisher publisher_t;
 
 typedef void(publisher_done_cb)(void *ctx, job_t *job);
 
-/* cfg, worker_id and log are borrowed and must outlive the publisher. */
+/* Creates the publisher and its producer. cfg, worker_id and log are
+ * borrowed and must outlive the publisher. NULL with errstr on failure (a
+ * producer property librdkafka rejects names it). */
 publisher_t *publisher_new(const config_t *cfg, const char *worker_id, log_t *log,
                            publisher_done_cb *done, void *ctx, char *errstr, size_t errstr_size);
-/* Frees messages not yet delivered and their jobs. NULL ok. */
+/* Purges what is not delivered yet (those jobs are freed, their offsets
+ * stay uncommitted) and destroys the producer. NULL ok. */
 void publisher_destroy(publisher_t *p);
 
-/* Installs the delivery-report callback into a producer configuration. */
-void publisher_conf(publisher_t *p, rd_kafka_conf_t *conf);
-/* Lends the producer created from that configuration. */
-void publisher_set_producer(publisher_t *p, rd_kafka_t *producer);
+/* The producer's queue, for the loop's wake-up (rd_kafka_queue_io_event_enable). */
+rd_kafka_queue_t *publisher_queue(publisher_t *p);
+/* Serves delivery reports and produces again what is due (publisher_retry). */
+void publisher_poll(publisher_t *p);
+/* Waits up to timeout_ms for every message to be delivered. */
+void publisher_flush(publisher_t *p, int timeout_ms);
+/* 1 after a fatal producer error (errstr says). */
+int publisher_fatal(publisher_t *p, char *errstr, size_t errstr_size);
 
 /* Publishes a final job (job->status set). Takes ownership. 0 ok; -1 only
  * when memory ran out building the messages (the job is then freed and its

@@ -1,14 +1,15 @@
-/* scheduler.c - per-user FIFOs, in-flight cap, retries, systemic pause
- * (see scheduler.h). */
+/* scheduler.c - per-user FIFOs, in-flight cap, shared calls, retries and
+ * pauses (see scheduler.h). */
 #include "worker/scheduler.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "common/backoff.h"
-#include "common/clock.h"
+#include "common/outage.h"
 
 typedef enum { USER_READY, USER_RUNNING, USER_WAITING, USER_PARKED, USER_HELD } user_state_t;
 
@@ -16,18 +17,16 @@ typedef struct user {
     char *id;
     job_t *head, *tail; /* FIFO; head is the only job ever started */
     user_state_t state;
-    struct user *hnext; /* hash chain */
-    struct user *rnext; /* ready / held / parked list link */
+    struct user *hnext;     /* hash chain */
+    TAILQ_ENTRY(user) link; /* due / ready / held / parked list */
 } user_t;
 
-typedef struct user_list {
-    user_t *head, *tail;
-} user_list_t;
+TAILQ_HEAD(user_list, user);
 
 struct scheduler {
     scheduler_opts_t opts;
     scheduler_cbs_t cbs;
-    zim_api_t *api;
+    sched_api_t api;
     ratelimit_t *rl;
     log_t *log;
     backoff_rng_t rng;
@@ -37,14 +36,16 @@ struct scheduler {
     size_t njobs;
     int in_flight;
 
-    user_list_t ready;  /* head job may start */
-    user_list_t held;   /* gate said hold (clean stop) */
-    user_list_t parked; /* systemic pause */
+    struct user_list due;    /* retries that are due: start before anything new */
+    struct user_list ready;  /* head job may start */
+    struct user_list held;   /* gate said hold (clean stop) */
+    struct user_list parked; /* pause: their calls came back unanswered */
 
     job_t **heap; /* retry timers, min-heap on due_us */
     size_t heap_len, heap_cap;
 
-    int paused;
+    outage_t outage;
+    sched_pause_t paused;
     job_t *probe;      /* the job that retries during a pause */
     int probe_running; /* the probe call is in flight */
     int64_t probe_due_us;
@@ -52,8 +53,16 @@ struct scheduler {
 
     int64_t blocked_since_us; /* limiter blocking a ready job, -1 none */
 
-    metric_family_t *m_calls, *m_retries, *m_wait, *m_in_flight, *m_paused, *m_exhausted;
+    metric_family_t *m_calls, *m_retries, *m_wait, *m_in_flight, *m_pause, *m_exhausted,
+        *m_coalesced;
 };
+
+static const char *const pause_names[] = {"none", "systemic", "outage"};
+
+const char *sched_pause_name(sched_pause_t p)
+{
+    return (unsigned)p < sizeof(pause_names) / sizeof(pause_names[0]) ? pause_names[p] : "none";
+}
 
 static void m_add(metric_family_t *f, const char *labels, double v)
 {
@@ -67,28 +76,22 @@ static void m_set(metric_family_t *f, const char *labels, double v)
         metric_set(f, labels, v);
 }
 
-/* ---- user lists and hash ---- */
-
-static void list_push(user_list_t *l, user_t *u)
+static void pause_metric(scheduler_t *s)
 {
-    u->rnext = NULL;
-    if (l->tail)
-        l->tail->rnext = u;
-    else
-        l->head = u;
-    l->tail = u;
+    m_set(s->m_pause, "cause=\"systemic\"", s->paused == SCHED_PAUSE_SYSTEMIC);
+    m_set(s->m_pause, "cause=\"outage\"", s->paused == SCHED_PAUSE_OUTAGE);
 }
 
-static user_t *list_pop(user_list_t *l)
+/* ---- user lists and hash ---- */
+
+static void list_push(struct user_list *l, user_t *u)
 {
-    user_t *u = l->head;
-    if (u) {
-        l->head = u->rnext;
-        if (!l->head)
-            l->tail = NULL;
-        u->rnext = NULL;
-    }
-    return u;
+    TAILQ_INSERT_TAIL(l, u, link);
+}
+
+static void list_remove(struct user_list *l, user_t *u)
+{
+    TAILQ_REMOVE(l, u, link);
 }
 
 static uint64_t hash_str(const char *s)
@@ -189,6 +192,7 @@ void scheduler_config(const config_t *cfg, scheduler_opts_t *so, zim_api_opts_t 
     so->max_attempts = cfg->max_attempts;
     so->initial_backoff_ms = cfg->initial_backoff_ms;
     so->max_backoff_ms = cfg->max_backoff_ms;
+    so->coalesce = cfg->coalesce;
     ao->endpoint = cfg->endpoint;
     ao->app_id = cfg->app_id;
     ao->secret = cfg->server_secret;
@@ -199,11 +203,9 @@ void scheduler_config(const config_t *cfg, scheduler_opts_t *so, zim_api_opts_t 
     ao->success_codes_cnt = cfg->success_codes_cnt;
 }
 
-static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx);
-
-scheduler_t *scheduler_new(const scheduler_opts_t *opts, const zim_api_opts_t *api_opts,
-                           ratelimit_t *rl, log_t *log, metrics_t *metrics,
-                           const scheduler_cbs_t *cbs, char *errstr, size_t errstr_size)
+scheduler_t *scheduler_new(const scheduler_opts_t *opts, const sched_api_t *api, ratelimit_t *rl,
+                           log_t *log, metrics_t *metrics, const scheduler_cbs_t *cbs, char *errstr,
+                           size_t errstr_size)
 {
     scheduler_t *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -212,19 +214,23 @@ scheduler_t *scheduler_new(const scheduler_opts_t *opts, const zim_api_opts_t *a
     }
     s->opts = *opts;
     s->cbs = *cbs;
+    s->api = *api;
     s->rl = rl;
     s->log = log;
     s->blocked_since_us = -1;
+    TAILQ_INIT(&s->due);
+    TAILQ_INIT(&s->ready);
+    TAILQ_INIT(&s->held);
+    TAILQ_INIT(&s->parked);
+    outage_init(&s->outage, (int64_t)SCHED_OUTAGE_WINDOW_MS * 1000);
     backoff_rng_seed(&s->rng, opts->seed);
     s->nbuckets = 1024;
     s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
     if (!s->buckets) {
         snprintf(errstr, errstr_size, "scheduler: out of memory");
-        goto fail;
+        scheduler_destroy(s);
+        return NULL;
     }
-    s->api = zim_api_new(api_opts, on_api_done, s, log, errstr, errstr_size);
-    if (!s->api)
-        goto fail;
     if (metrics) {
         s->m_calls = metrics_counter(metrics, "api_calls_total",
                                      "DeleteAllFriends calls by ZIM Code (\"none\": no answer)");
@@ -234,27 +240,27 @@ scheduler_t *scheduler_new(const scheduler_opts_t *opts, const zim_api_opts_t *a
         s->m_wait = metrics_counter(metrics, "ratelimit_wait_seconds_total",
                                     "Time ready calls waited for the rate limiter");
         s->m_in_flight = metrics_gauge(metrics, "in_flight_calls", "API calls in flight");
-        s->m_paused =
-            metrics_gauge(metrics, "systemic_pause", "1 while a systemic error pauses all calls");
+        s->m_pause = metrics_gauge(metrics, "pause",
+                                   "1 while calls are paused, by cause (systemic: credentials "
+                                   "or set-up wrong; outage: ZIM answers nobody)");
+        s->m_coalesced = metrics_counter(metrics, "coalesced_events_total",
+                                         "Events answered by a call shared with an earlier event");
         m_set(s->m_in_flight, NULL, 0);
-        m_set(s->m_paused, NULL, 0);
+        pause_metric(s);
         /* Unlabelled counters are exported as 0 from the start, so that
          * rate() over them has data before the first retry or wait. */
         m_add(s->m_retries, NULL, 0);
         m_add(s->m_exhausted, NULL, 0);
         m_add(s->m_wait, NULL, 0);
+        m_add(s->m_coalesced, NULL, 0);
     }
     return s;
-fail:
-    scheduler_destroy(s);
-    return NULL;
 }
 
 void scheduler_destroy(scheduler_t *s)
 {
     if (!s)
         return;
-    zim_api_destroy(s->api); /* no callbacks: in-flight jobs are freed below */
     for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
         user_t *u = s->buckets[i], *un;
         for (; u; u = un) {
@@ -273,11 +279,6 @@ void scheduler_destroy(scheduler_t *s)
     free(s);
 }
 
-zim_api_t *scheduler_api(scheduler_t *s)
-{
-    return s->api;
-}
-
 size_t scheduler_jobs(const scheduler_t *s)
 {
     return s->njobs;
@@ -288,7 +289,7 @@ int scheduler_in_flight(const scheduler_t *s)
     return s->in_flight;
 }
 
-int scheduler_paused(const scheduler_t *s)
+sched_pause_t scheduler_paused(const scheduler_t *s)
 {
     return s->paused;
 }
@@ -324,9 +325,8 @@ oom:
     return -1;
 }
 
-/* Removes the head job of its user (it is final or dropped) and moves the
- * user on: next job ready, or the user is gone. */
-static void user_advance(scheduler_t *s, user_t *u, int user_listed)
+/* Unlinks the user's head job (final or dropped). */
+static job_t *user_pop(scheduler_t *s, user_t *u)
 {
     job_t *job = u->head;
     u->head = job->next;
@@ -335,8 +335,13 @@ static void user_advance(scheduler_t *s, user_t *u, int user_listed)
     job->next = NULL;
     job->user = NULL;
     s->njobs--;
-    if (user_listed)
-        return; /* the caller keeps the user where it is (ready list head) */
+    return job;
+}
+
+/* The user's head is gone: next job ready, or the user is gone. The user is
+ * on no list. */
+static void user_next(scheduler_t *s, user_t *u)
+{
     if (u->head) {
         u->state = USER_READY;
         list_push(&s->ready, u);
@@ -345,32 +350,73 @@ static void user_advance(scheduler_t *s, user_t *u, int user_listed)
     }
 }
 
-static void finish(scheduler_t *s, job_t *job, job_status_t status, const char *error_class)
+/* Ends the head job and its riders: each reaches the final callback, head
+ * first, in queue order, the riders with the head's answer. */
+static void finish(scheduler_t *s, job_t *job, job_status_t status, result_error_t error_class)
 {
     user_t *u = job->user;
+    job_t *riders = NULL, **tail = &riders;
     job->status = status;
     job->error_class = error_class;
-    job->completed_at_ms = clock_unix_ms();
-    user_advance(s, u, 0);
+    user_pop(s, u);
+    for (int i = 0; i < job->riders && u->head; i++) {
+        job_t *r = user_pop(s, u);
+        r->status = status;
+        r->error_class = error_class;
+        r->attempts = job->attempts;
+        r->counted = job->counted;
+        r->answered = job->answered;
+        r->last = job->last;
+        /* Without memory for it the result only lacks covered_by. */
+        r->covered_by = job->ev.event_id ? strdup(job->ev.event_id) : NULL;
+        *tail = r;
+        tail = &r->next;
+    }
+    job->riders = 0;
     s->cbs.final(s->cbs.ctx, job);
+    while (riders) {
+        job_t *r = riders;
+        riders = r->next;
+        r->next = NULL;
+        m_add(s->m_coalesced, NULL, 1);
+        s->cbs.final(s->cbs.ctx, r);
+    }
+    user_next(s, u);
+}
+
+/* Shared calls: the jobs waiting right behind the head with its
+ * delete_type, that the gate lets start, ride on its call. Riders gathered
+ * for an earlier attempt stay; later arrivals join a retry. */
+static void gather_riders(scheduler_t *s, job_t *head)
+{
+    if (!s->opts.coalesce)
+        return;
+    job_t *j = head->next;
+    for (int i = 0; i < head->riders && j; i++)
+        j = j->next;
+    for (; j && j->ev.delete_type == head->ev.delete_type; j = j->next) {
+        if (s->cbs.gate && s->cbs.gate(s->cbs.ctx, j) != SCHED_START)
+            break;
+        head->riders++;
+    }
 }
 
 static void start_call(scheduler_t *s, job_t *job, int64_t now_us)
 {
     char err[256];
+    gather_riders(s, job);
     job->attempts++;
     s->in_flight++;
     m_set(s->m_in_flight, NULL, s->in_flight);
     job->user->state = USER_RUNNING;
-    if (zim_api_start(s->api, job->ev.user_id, job->ev.delete_type, job, err, sizeof(err)) == 0)
+    if (s->api.start(s->api.ctx, job, err, sizeof(err)) == 0)
         return;
     /* Could not even start (allocation, CSPRNG): a retryable failure. */
     zim_api_result_t res;
     memset(&res, 0, sizeof(res));
     res.outcome = ZIM_RETRY;
     snprintf(res.message, sizeof(res.message), "%s", err);
-    (void)now_us;
-    on_api_done(job, &res, s);
+    scheduler_done(s, job, &res, now_us);
 }
 
 static void park(scheduler_t *s, job_t *job)
@@ -379,32 +425,74 @@ static void park(scheduler_t *s, job_t *job)
     list_push(&s->parked, job->user);
 }
 
-/* Starts the pause with job as its probe, or (paused already) puts the probe
- * back to wait for its next, later turn; still_msg says why the pause goes on. */
-static void pause_enter(scheduler_t *s, job_t *job, int64_t now_us, const char *still_msg)
+/* Attempts that failed since the outage began were the outage's, not the
+ * events': they do not count toward max_attempts. */
+static void refund_outage(scheduler_t *s)
 {
-    int64_t ceil_ms = backoff_ceiling_ms(
-        ++s->pause_attempt, s->opts.initial_backoff_ms < 1000 ? 1000 : s->opts.initial_backoff_ms,
-        s->opts.max_backoff_ms);
-    /* Jitter in the upper half: never hammer, never stall much longer. */
-    int64_t delay_ms =
-        ceil_ms / 2 + (int64_t)(backoff_rng_next(&s->rng) % (uint64_t)(ceil_ms / 2 + 1));
+    int64_t since = outage_since_us(&s->outage);
+    for (size_t i = 0; since >= 0 && i < s->heap_len; i++) {
+        job_t *j = s->heap[i];
+        if (j->failed_us >= since && j->counted > 0)
+            j->counted--;
+    }
+}
+
+static void log_pause(scheduler_t *s, const job_t *job, int first, const char *still_msg,
+                      int64_t delay_ms)
+{
     char code[32], delay[32], http[24];
     snprintf(code, sizeof(code), "%" PRId64, job->last.code);
     snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
     snprintf(http, sizeof(http), "%ld", job->last.http_status);
-    if (!s->paused) {
+    const char *code_s = job->last.has_code ? code : NULL;
+    const char *http_s = job->last.http_status ? http : NULL;
+    const char *cause = sched_pause_name(s->paused);
+    if (!first) {
+        log_msg(s->log, LOG_WARN, still_msg, "cause", cause, "code", code_s, "message",
+                job->last.message, "http_status", http_s, "retry_in_ms", delay, NULL);
+    } else if (s->paused == SCHED_PAUSE_SYSTEMIC) {
         log_msg(s->log, LOG_ERROR,
                 "systemic error: pausing all calls; no failure results are published and "
                 "offsets stay uncommitted until the API accepts again",
-                "code", job->last.has_code ? code : NULL, "message", job->last.message,
-                "http_status", job->last.http_status ? http : NULL, "retry_in_ms", delay, NULL);
+                "cause", cause, "code", code_s, "message", job->last.message, "http_status", http_s,
+                "retry_in_ms", delay, NULL);
     } else {
-        log_msg(s->log, LOG_WARN, still_msg, "code", job->last.has_code ? code : NULL, "message",
-                job->last.message, "retry_in_ms", delay, NULL);
+        log_msg(s->log, LOG_ERROR,
+                "outage: ZIM answers nobody; pausing all calls; no failure results are "
+                "published and offsets stay uncommitted until ZIM answers again",
+                "cause", cause, "code", code_s, "message", job->last.message, "http_status", http_s,
+                "retry_in_ms", delay, NULL);
     }
-    s->paused = 1;
-    m_set(s->m_paused, NULL, 1);
+}
+
+/* Starts (or goes on with) the pause with job as its probe, due after a
+ * capped, jittered backoff; still_msg says why a pause goes on. */
+static void pause_enter(scheduler_t *s, job_t *job, sched_pause_t cause, int64_t now_us,
+                        const char *still_msg)
+{
+    int first = s->paused == SCHED_PAUSE_NONE;
+    int64_t cap_ms =
+        s->opts.max_backoff_ms < SCHED_PROBE_MAX_MS ? s->opts.max_backoff_ms : SCHED_PROBE_MAX_MS;
+    int64_t base_ms = s->opts.initial_backoff_ms < 1000 ? 1000 : s->opts.initial_backoff_ms;
+    if (cap_ms < base_ms)
+        cap_ms = base_ms;
+    int64_t ceil_ms = backoff_ceiling_ms(++s->pause_attempt, base_ms, cap_ms);
+    /* Jitter in the upper half: never hammer, never stall much longer. */
+    int64_t delay_ms =
+        ceil_ms / 2 + (int64_t)(backoff_rng_next(&s->rng) % (uint64_t)(ceil_ms / 2 + 1));
+    if (first && cause == SCHED_PAUSE_OUTAGE)
+        refund_outage(s);
+    if (s->probe && s->probe != job) {
+        /* A new probe (an outage turned systemic): the old one waits parked
+         * or, in flight, is parked or resumes everything when it returns. */
+        if (!s->probe_running)
+            park(s, s->probe);
+        s->probe_running = 0;
+    }
+    s->paused = cause;
+    pause_metric(s);
+    log_pause(s, job, first, still_msg, delay_ms);
+    job->user->state = USER_PARKED;
     s->probe = job;
     s->probe_due_us = now_us + delay_ms * 1000;
 }
@@ -412,29 +500,60 @@ static void pause_enter(scheduler_t *s, job_t *job, int64_t now_us, const char *
 static void pause_leave(scheduler_t *s, const job_t *answered)
 {
     user_t *u;
-    log_msg(s->log, LOG_INFO, "API accepts calls again: resuming", NULL);
-    s->paused = 0;
+    log_msg(s->log, LOG_INFO, "ZIM answers again: resuming", "cause", sched_pause_name(s->paused),
+            NULL);
+    s->paused = SCHED_PAUSE_NONE;
     s->pause_attempt = 0;
-    m_set(s->m_paused, NULL, 0);
-    /* A probe still waiting goes back to normal dispatch; one in flight (or
-     * the one that just answered) finishes as an ordinary call. */
+    pause_metric(s);
+    outage_answer(&s->outage);
+    /* A probe still waiting goes back to dispatch (before new users); one in
+     * flight (or the one that just answered) finishes as an ordinary call. */
     if (s->probe && s->probe != answered && !s->probe_running) {
         s->probe->user->state = USER_READY;
-        list_push(&s->ready, s->probe->user);
+        list_push(&s->due, s->probe->user);
     }
     s->probe = NULL;
     s->probe_running = 0;
-    while ((u = list_pop(&s->parked))) {
+    while ((u = TAILQ_FIRST(&s->parked))) {
+        list_remove(&s->parked, u);
         u->state = USER_READY;
-        list_push(&s->ready, u);
+        list_push(&s->due, u);
     }
 }
 
-static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
+/* The answer shows ZIM serves requests (as opposed to a retryable failure:
+ * transport error, HTTP error, no Code, busy). */
+static int is_answer(const zim_api_result_t *res)
 {
-    scheduler_t *s = cb_ctx;
-    job_t *job = opaque;
-    int64_t now_us = clock_mono_us();
+    return res->outcome != ZIM_RETRY && res->outcome != ZIM_SYSTEMIC;
+}
+
+static void retry_later(scheduler_t *s, job_t *job, const zim_api_result_t *res, int64_t now_us)
+{
+    int64_t delay_ms =
+        backoff_delay_ms(&s->rng, job->counted, s->opts.initial_backoff_ms, s->opts.max_backoff_ms);
+    job->due_us = now_us + delay_ms * 1000;
+    job->failed_us = now_us;
+    job->user->state = USER_WAITING;
+    m_add(s->m_retries, NULL, 1);
+    if (log_enabled(s->log, LOG_DEBUG)) {
+        char ubuf[64], att[16], dl[32];
+        snprintf(att, sizeof(att), "%d", job->attempts);
+        snprintf(dl, sizeof(dl), "%" PRId64, delay_ms);
+        log_msg(s->log, LOG_DEBUG, "retrying", "user_id",
+                log_user(s->log, job->ev.user_id, ubuf, sizeof(ubuf)), "event_id", job->ev.event_id,
+                "attempts", att, "delay_ms", dl, "outcome", zim_outcome_name(res->outcome),
+                "message", res->message, NULL);
+    }
+    if (heap_push(s, job) == -1) {
+        /* No memory for the timer: retry right away rather than lose it. */
+        job->user->state = USER_READY;
+        list_push(&s->due, job->user);
+    }
+}
+
+void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int64_t now_us)
+{
     char label[48];
 
     s->in_flight--;
@@ -451,34 +570,43 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
     if (was_probe)
         s->probe_running = 0;
 
-    int systemic = res->outcome == ZIM_SYSTEMIC && !s->opts.systemic_final;
-    /* During a pause, no ZIM answer at all (transport failure, HTTP error, no
-     * Code) shows nothing about whether the API accepts again. Neither that
-     * nor a systemic answer counts against max_attempts (the event is not at
-     * fault): the first systemic job, and the probe, wait as the probe (user
-     * parked, unlisted); any other waits parked in the list until the pause
-     * ends. A pause publishes no failure result. */
-    if (systemic || (s->paused && !res->has_code)) {
-        if (was_probe || (systemic && !s->paused)) {
-            job->user->state = USER_PARKED;
-            pause_enter(s, job, now_us,
-                        systemic ? "systemic error persists"
-                                 : "still paused: the probe got no answer from ZIM");
-        } else {
-            park(s, job);
+    if (!s->opts.systemic_final) {
+        /* A systemic answer pauses (or turns an outage pause systemic). */
+        if (res->outcome == ZIM_SYSTEMIC) {
+            if (was_probe || s->paused != SCHED_PAUSE_SYSTEMIC)
+                pause_enter(s, job, SCHED_PAUSE_SYSTEMIC, now_us, "systemic error persists");
+            else
+                park(s, job);
+            return;
         }
-        return;
+        /* During a pause a failure without an answer shows nothing about
+         * whether the API is back: the probe backs off, others park. Neither
+         * counts against max_attempts (the event is not at fault). */
+        if (s->paused != SCHED_PAUSE_NONE && !is_answer(res)) {
+            if (was_probe)
+                pause_enter(s, job, s->paused, now_us, "still paused: the probe got no answer");
+            else
+                park(s, job);
+            return;
+        }
+        if (s->paused == SCHED_PAUSE_NONE && !is_answer(res) &&
+            outage_failure(&s->outage, (uint64_t)(uintptr_t)job->user, now_us)) {
+            pause_enter(s, job, SCHED_PAUSE_OUTAGE, now_us, NULL);
+            return;
+        }
+        if (s->paused != SCHED_PAUSE_NONE)
+            pause_leave(s, job);
+        else if (is_answer(res))
+            outage_answer(&s->outage);
     }
-    if (s->paused)
-        pause_leave(s, job);
     job->counted++;
 
     switch (res->outcome) {
     case ZIM_SUCCESS:
-        finish(s, job, JOB_SUCCESS, NULL);
+        finish(s, job, JOB_SUCCESS, RESULT_ERR_NONE);
         return;
     case ZIM_REJECTED:
-        finish(s, job, JOB_FAILURE, "rejected");
+        finish(s, job, JOB_FAILURE, RESULT_ERR_REJECTED);
         return;
     case ZIM_SYSTEMIC: { /* systemic_final (--once): nothing to pause */
         char code[32];
@@ -487,7 +615,7 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
                 "systemic error: the credentials or account set-up are wrong (a running worker "
                 "would pause)",
                 "code", res->has_code ? code : NULL, "message", res->message, NULL);
-        finish(s, job, JOB_FAILURE, "rejected");
+        finish(s, job, JOB_FAILURE, RESULT_ERR_REJECTED);
         return;
     }
     case ZIM_RETRY_SLOWDOWN:
@@ -503,44 +631,35 @@ static void on_api_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
     }
     if (job->counted >= s->opts.max_attempts) {
         m_add(s->m_exhausted, NULL, 1);
-        finish(s, job, JOB_FAILURE, "retries_exhausted");
+        finish(s, job, JOB_FAILURE, RESULT_ERR_RETRIES_EXHAUSTED);
         return;
     }
-    int64_t delay_ms =
-        backoff_delay_ms(&s->rng, job->counted, s->opts.initial_backoff_ms, s->opts.max_backoff_ms);
-    job->due_us = now_us + delay_ms * 1000;
-    job->user->state = USER_WAITING;
-    m_add(s->m_retries, NULL, 1);
-    if (log_enabled(s->log, LOG_DEBUG)) {
-        char ubuf[64], att[16], dl[32];
-        snprintf(att, sizeof(att), "%d", job->attempts);
-        snprintf(dl, sizeof(dl), "%" PRId64, delay_ms);
-        log_msg(s->log, LOG_DEBUG, "retrying", "user_id",
-                log_user(s->log, job->ev.user_id, ubuf, sizeof(ubuf)), "event_id", job->ev.event_id,
-                "attempts", att, "delay_ms", dl, "outcome", zim_outcome_name(res->outcome),
-                "message", res->message, NULL);
-    }
-    if (heap_push(s, job) == -1) {
-        /* No memory for the timer: retry right away rather than lose it. */
-        job->user->state = USER_READY;
-        list_push(&s->ready, job->user);
-    }
+    retry_later(s, job, res, now_us);
 }
 
-/* Moves due retries back to the ready list. */
+/* Moves due retries to the due list (dispatched before new work). */
 static void fire_timers(scheduler_t *s, int64_t now_us)
 {
     while (s->heap_len && s->heap[0]->due_us <= now_us) {
         job_t *job = heap_pop(s);
         job->user->state = USER_READY;
-        list_push(&s->ready, job->user);
+        list_push(&s->due, job->user);
     }
+}
+
+/* The next user to dispatch: due retries first, then new work. */
+static user_t *next_user(scheduler_t *s, struct user_list **from)
+{
+    *from = TAILQ_EMPTY(&s->due) ? &s->ready : &s->due;
+    return TAILQ_FIRST(*from);
 }
 
 void scheduler_run(scheduler_t *s, int64_t now_us)
 {
+    struct user_list *from;
+    user_t *u;
     fire_timers(s, now_us);
-    if (s->paused) {
+    if (s->paused != SCHED_PAUSE_NONE) {
         if (s->probe && !s->probe_running && now_us >= s->probe_due_us &&
             s->in_flight < s->opts.max_in_flight && ratelimit_acquire(s->rl, now_us) == 0) {
             s->probe_running = 1;
@@ -548,21 +667,21 @@ void scheduler_run(scheduler_t *s, int64_t now_us)
         }
         return;
     }
-    while (s->in_flight < s->opts.max_in_flight && s->ready.head) {
-        user_t *u = s->ready.head;
+    while (s->in_flight < s->opts.max_in_flight && (u = next_user(s, &from))) {
         job_t *job = u->head;
         sched_gate_t g = s->cbs.gate ? s->cbs.gate(s->cbs.ctx, job) : SCHED_START;
         if (g == SCHED_DROP) {
-            user_advance(s, u, 1);
+            list_remove(from, u);
+            /* Riders gathered for earlier attempts go back to waiting:
+             * the gate decides for each of them again. */
+            job->riders = 0;
+            user_pop(s, u);
             s->cbs.drop(s->cbs.ctx, job);
-            if (!u->head) {
-                list_pop(&s->ready);
-                user_remove(s, u);
-            }
+            user_next(s, u);
             continue;
         }
         if (g == SCHED_HOLD) {
-            list_pop(&s->ready);
+            list_remove(from, u);
             u->state = USER_HELD;
             list_push(&s->held, u);
             continue;
@@ -577,9 +696,9 @@ void scheduler_run(scheduler_t *s, int64_t now_us)
             m_add(s->m_wait, NULL, (double)(now_us - s->blocked_since_us) / 1e6);
             s->blocked_since_us = -1;
         }
-        list_pop(&s->ready);
+        list_remove(from, u);
         start_call(s, job, now_us);
-        if (s->paused)
+        if (s->paused != SCHED_PAUSE_NONE)
             return;
     }
 }
@@ -587,7 +706,8 @@ void scheduler_run(scheduler_t *s, int64_t now_us)
 void scheduler_release_held(scheduler_t *s)
 {
     user_t *u;
-    while ((u = list_pop(&s->held))) {
+    while ((u = TAILQ_FIRST(&s->held))) {
+        list_remove(&s->held, u);
         u->state = USER_READY;
         list_push(&s->ready, u);
     }
@@ -598,7 +718,7 @@ int64_t scheduler_next_us(scheduler_t *s, int64_t now_us)
     int64_t next = -1;
     if (s->heap_len)
         next = s->heap[0]->due_us > now_us ? s->heap[0]->due_us - now_us : 0;
-    if (s->paused) {
+    if (s->paused != SCHED_PAUSE_NONE) {
         if (s->probe && !s->probe_running) {
             int64_t d = s->probe_due_us > now_us ? s->probe_due_us - now_us : 0;
             if (d == 0)
@@ -608,7 +728,8 @@ int64_t scheduler_next_us(scheduler_t *s, int64_t now_us)
         }
         return next;
     }
-    if (s->ready.head && s->in_flight < s->opts.max_in_flight) {
+    if ((!TAILQ_EMPTY(&s->due) || !TAILQ_EMPTY(&s->ready)) &&
+        s->in_flight < s->opts.max_in_flight) {
         int64_t d = ratelimit_wait_us(s->rl, now_us);
         if (next < 0 || d < next)
             next = d;

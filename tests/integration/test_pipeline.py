@@ -152,10 +152,13 @@ def case1_events():
         dt = override[1] if override else (1 if type_ == "friend-reset" else 0)
         occurred = "2026-11-25T18:%02d:%02d.000Z" % (i // 60, i % 60) if i % 4 == 0 else None
         tp = "00-%032x-%016x-01" % (0xabc000 + i, 0xdef000 + i) if i % 15 == 0 else None
-        if i == 30:  # not W3C and long: copied as it is all the same
-            tp = "vendor-" + "x" * 600
-        elif i == 45:  # control characters: copied byte for byte
-            tp = "00-\tbad\x7f-01"
+        tp_copied = tp
+        if i == 30:  # not W3C and long: not copied (logged once, counted)
+            tp, tp_copied = "vendor-" + "x" * 600, None
+        elif i == 45:  # control characters: not copied
+            tp, tp_copied = "00-\tbad\x7f-01", None
+        elif i == 60:  # a later version may append fields: copied
+            tp = tp_copied = "01-%032x-%016x-01-future" % (0xabc000 + i, 0xdef000 + i)
         if i % 6 == 5:
             eid = "ce-%03d" % i
             data = {"user_id": uid}
@@ -180,7 +183,7 @@ def case1_events():
                "partition": sum(uid.encode()) % 3,
                "headers": [("traceparent", tp)] if tp else []}
         out.append((msg, {"event_id": eid, "user_id": uid, "type": type_, "delete_type": dt,
-                          "occurred_at": occurred, "traceparent": tp}))
+                          "occurred_at": occurred, "traceparent": tp_copied}))
     # produce() sends runs of equal (headers, partition) in one kcat call.
     out.sort(key=lambda me: (me[0]["partition"], bool(me[0]["headers"])))
     return out

@@ -1,0 +1,394 @@
+/* intake.c - messages into jobs, finished jobs into offsets (see intake.h). */
+#include "worker/intake.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/redrive.h"
+
+/* Later traceparent versions may be longer; nothing longer is passed on. */
+#define TRACEPARENT_MAX 512
+
+struct intake {
+    intake_opts_t o;
+    scheduler_t *sched;
+    publisher_t *pub;
+    int stopping;
+    int traceparent_warned; /* the first dropped traceparent is logged, the rest counted */
+    intake_redrive_stats_t redrive;
+    metric_family_t *m_events, *m_traceparent, *m_redrive;
+};
+
+static const char *outcome_label(const job_t *job)
+{
+    switch (job->status == JOB_SUCCESS ? RESULT_ERR_NONE : job->error_class) {
+    case RESULT_ERR_NONE:
+        return "outcome=\"success\"";
+    case RESULT_ERR_INVALID_EVENT:
+        return "outcome=\"invalid_event\"";
+    case RESULT_ERR_REJECTED:
+        return "outcome=\"rejected\"";
+    default:
+        return "outcome=\"retries_exhausted\"";
+    }
+}
+
+intake_t *intake_new(const intake_opts_t *opts, char *errstr, size_t errstr_size)
+{
+    intake_t *in = calloc(1, sizeof(*in));
+    if (!in) {
+        snprintf(errstr, errstr_size, "intake: out of memory");
+        return NULL;
+    }
+    in->o = *opts;
+    if (opts->metrics) {
+        in->m_events = metrics_counter(opts->metrics, "events_total", "Input events by outcome");
+        in->m_traceparent =
+            metrics_counter(opts->metrics, "traceparent_dropped_total",
+                            "traceparent headers not passed on: not a W3C traceparent");
+        metric_add(in->m_traceparent, NULL, 0);
+        if (opts->redrive)
+            in->m_redrive = metrics_counter(opts->metrics, "redrive_records_total",
+                                            "Result records read by --redrive, by verdict");
+    }
+    return in;
+}
+
+void intake_set_outputs(intake_t *in, scheduler_t *sched, publisher_t *pub)
+{
+    in->sched = sched;
+    in->pub = pub;
+}
+
+void intake_destroy(intake_t *in)
+{
+    free(in);
+}
+
+void intake_stop(intake_t *in)
+{
+    in->stopping = 1;
+}
+
+const intake_redrive_stats_t *intake_redrive_stats(const intake_t *in)
+{
+    return &in->redrive;
+}
+
+static void count(metric_family_t *f, const char *labels)
+{
+    if (f)
+        metric_add(f, labels, 1);
+}
+
+/* ---- pure helpers ---- */
+
+static int hex_run(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int intake_traceparent_valid(const void *value, size_t len)
+{
+    const unsigned char *p = value;
+    /* version "-" trace-id "-" parent-id "-" flags */
+    if (!p || len < 55 || len > TRACEPARENT_MAX || !hex_run(p, 2) || p[2] != '-' ||
+        !hex_run(p + 3, 32) || p[35] != '-' || !hex_run(p + 36, 16) || p[52] != '-' ||
+        !hex_run(p + 53, 2))
+        return 0;
+    if (p[0] == 'f' && p[1] == 'f')
+        return 0; /* version ff is invalid */
+    if (p[0] == '0' && p[1] == '0')
+        return len == 55;
+    return len == 55 || p[55] == '-'; /* a later version may append fields */
+}
+
+static size_t str_bytes(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+size_t intake_job_bytes(const job_t *job)
+{
+    return sizeof(*job) + str_bytes(job->ev.type) + str_bytes(job->ev.user_id) +
+           str_bytes(job->ev.event_id) + str_bytes(job->ev.occurred_at) +
+           str_bytes(job->src_topic) + str_bytes(job->traceparent) + job->key_len + job->value_len;
+}
+
+/* ---- finishing ---- */
+
+static void log_done(intake_t *in, const job_t *job)
+{
+    char ubuf[64], code[32], att[16], part[16], off[32];
+    log_t *log = in->o.log;
+    if (!log_enabled(log, LOG_INFO))
+        return;
+    snprintf(code, sizeof(code), "%" PRId64, job->last.code);
+    snprintf(att, sizeof(att), "%d", job->attempts);
+    snprintf(part, sizeof(part), "%" PRId32, job->partition);
+    snprintf(off, sizeof(off), "%" PRId64, job->offset);
+    log_msg(log, job->status == JOB_SUCCESS ? LOG_INFO : LOG_WARN, "event done", "status",
+            job->status == JOB_SUCCESS ? "success" : "failure", "error_class",
+            result_error_name(job->error_class), "event_id", job->ev.event_id, "user_id",
+            job->ev.user_id ? log_user(log, job->ev.user_id, ubuf, sizeof(ubuf)) : NULL, "code",
+            job->answered && job->last.has_code ? code : NULL, "request_id",
+            job->answered && job->last.request_id[0] ? job->last.request_id : NULL, "attempts", att,
+            "covered_by", job->covered_by, "topic", job->topic, "partition", part, "offset", off,
+            NULL);
+}
+
+/* The job's offset is finished: the consumer moves the watermark. */
+static void offset_done(intake_t *in, job_t *job)
+{
+    consumer_done(in->o.cons, job->tidx, job->partition, job->gen, job->offset, job->bytes);
+    job_free(job);
+}
+
+void intake_published(void *ctx, job_t *job)
+{
+    intake_t *in = ctx;
+    count(in->m_events, outcome_label(job));
+    log_done(in, job);
+    offset_done(in, job);
+}
+
+/* A final job made calls (or rode on one), so the gate noted its offset. */
+static void on_final(void *ctx, job_t *job)
+{
+    intake_t *in = ctx;
+    job->completed_at_ms = clock_unix_ms();
+    publisher_publish(in->pub, job);
+}
+
+static void on_drop(void *ctx, job_t *job)
+{
+    (void)ctx;
+    job_free(job); /* its partition was given up: the next owner processes it */
+}
+
+static sched_gate_t on_gate(void *ctx, const job_t *job)
+{
+    intake_t *in = ctx;
+    switch (consumer_gate(in->o.cons, job->tidx, job->partition, job->gen, job->offset)) {
+    case CONSUMER_GATE_DROP:
+        return SCHED_DROP;
+    case CONSUMER_GATE_HOLD:
+        return SCHED_HOLD;
+    default:
+        return SCHED_START;
+    }
+}
+
+scheduler_cbs_t intake_sched_cbs(intake_t *in)
+{
+    scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .gate = on_gate, .ctx = in};
+    return cbs;
+}
+
+/* ---- taking messages ---- */
+
+static void *copy_bytes(const void *p, size_t n)
+{
+    void *c = malloc(n ? n : 1);
+    if (c && n)
+        memcpy(c, p, n);
+    return c;
+}
+
+/* The traceparent header, when it is one worth passing on. 0 absent,
+ * dropped or copied; -1 out of memory. */
+static int take_traceparent(intake_t *in, rd_kafka_message_t *msg, job_t *job)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val = NULL;
+    size_t size = 0;
+    if (rd_kafka_message_headers(msg, &hdrs) || !hdrs ||
+        rd_kafka_header_get_last(hdrs, "traceparent", &val, &size))
+        return 0;
+    if (!intake_traceparent_valid(val, size)) {
+        count(in->m_traceparent, NULL);
+        if (!in->traceparent_warned) {
+            char sz[24];
+            snprintf(sz, sizeof(sz), "%zu", val ? size : 0);
+            log_msg(in->o.log, LOG_WARN,
+                    "traceparent header is not a W3C traceparent: not copied to results (logged "
+                    "once; counted in traceparent_dropped_total)",
+                    "event_id", job->ev.event_id, "bytes", sz, NULL);
+            in->traceparent_warned = 1;
+        }
+        return 0;
+    }
+    if (!(job->traceparent = malloc(size + 1)))
+        return -1;
+    memcpy(job->traceparent, val, size);
+    job->traceparent[size] = '\0';
+    job->has_traceparent = 1;
+    return 0;
+}
+
+/* The raw key and value, kept only where needed. 0 ok, -1 out of memory. */
+static int take_raw(intake_t *in, rd_kafka_message_t *msg, job_t *job)
+{
+    int invalid = job->ev_status != EVENT_OK;
+    /* The result's key is the user id; the raw key only when there is none
+     * (an empty key stays empty, not NULL: the DLQ copy is byte-exact). */
+    if (msg->key && (invalid || !job->ev.user_id)) {
+        if (!(job->key = copy_bytes(msg->key, msg->key_len)))
+            return -1;
+        job->key_len = msg->key_len;
+    }
+    if (invalid && in->o.cfg->dead_letter_topic[0] && msg->payload && !in->o.dry_run) {
+        if (!(job->value = copy_bytes(msg->payload, msg->len)))
+            return -1;
+        job->value_len = msg->len;
+    }
+    return 0;
+}
+
+/* --redrive: the record's verdict; a taken one is parsed as its event.
+ * 1 taken (job->ev filled), 0 skipped, -1 out of memory. */
+static int take_redrive(intake_t *in, rd_kafka_message_t *msg, job_t *job)
+{
+    redrive_rec_t rec;
+    const char *label = "verdict=\"taken\"";
+    redrive_verdict_t v = redrive_parse(in->o.cfg, msg->payload, msg->len, &rec);
+    switch (v) {
+    case REDRIVE_TAKE:
+        in->redrive.taken++;
+        break;
+    case REDRIVE_SKIP_SUCCESS:
+        in->redrive.skipped_success++;
+        label = "verdict=\"skipped_success\"";
+        break;
+    case REDRIVE_SKIP_CLASS:
+        in->redrive.skipped_class++;
+        label = "verdict=\"skipped_class\"";
+        break;
+    case REDRIVE_UNPARSEABLE:
+        in->redrive.unparseable++;
+        label = "verdict=\"unparseable\"";
+        if (log_enabled(in->o.log, LOG_DEBUG)) {
+            char part[16], off[32];
+            snprintf(part, sizeof(part), "%" PRId32, msg->partition);
+            snprintf(off, sizeof(off), "%" PRId64, msg->offset);
+            log_msg(in->o.log, LOG_DEBUG, "redrive: record skipped", "reason", rec.why, "partition",
+                    part, "offset", off, NULL);
+        }
+        break;
+    }
+    count(in->m_redrive, label);
+    if (v != REDRIVE_TAKE)
+        return strcmp(rec.why, "out of memory") == 0 ? -1 : 0;
+    job->redrive = 1;
+    job->src_topic = rec.src_topic;
+    job->src_partition = rec.src_partition;
+    job->src_offset = rec.src_offset;
+    rec.src_topic = NULL;
+    job->ev_status =
+        event_parse(in->o.cfg, rec.event_json, rec.event_len, rd_kafka_topic_name(msg->rkt),
+                    msg->partition, msg->offset, &job->ev);
+    redrive_rec_clear(&rec);
+    return 1;
+}
+
+static void dry_run_print(intake_t *in, job_t *job)
+{
+    char *json = publisher_result_json(in->o.cfg, in->o.worker_id, job, "dry_run");
+    if (json) {
+        fprintf(stdout, "%s\n", json);
+        fflush(stdout);
+        free(json);
+    }
+}
+
+/* Tracks and routes a job whose event is parsed. Takes the job. */
+static int route(intake_t *in, job_t *job)
+{
+    job->bytes = intake_job_bytes(job);
+    if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
+                          job->bytes) == -1) {
+        job_free(job); /* not ours any more: not tracked, not committed */
+        return 0;
+    }
+    if (job->ev_status == EVENT_UNKNOWN_TYPE && in->o.cfg->unknown_types == CONFIG_UNKNOWN_IGNORE) {
+        count(in->m_events, "outcome=\"ignored\"");
+        log_msg(in->o.log, LOG_DEBUG, "event ignored", "event_id", job->ev.event_id, "reason",
+                job->ev.error, NULL);
+        offset_done(in, job);
+        return 0;
+    }
+    if (job->ev_status != EVENT_OK) {
+        job->status = JOB_FAILURE;
+        job->error_class = RESULT_ERR_INVALID_EVENT;
+    }
+    job->completed_at_ms = job->ev_status != EVENT_OK ? clock_unix_ms() : 0;
+    if (in->o.dry_run) {
+        job->completed_at_ms = clock_unix_ms();
+        dry_run_print(in, job);
+        count(in->m_events, "outcome=\"dry_run\"");
+        offset_done(in, job);
+        return 0;
+    }
+    if (job->ev_status != EVENT_OK) {
+        consumer_touch(in->o.cons, job->tidx, job->partition, job->offset);
+        publisher_publish(in->pub, job);
+        return 0;
+    }
+    return scheduler_submit(in->sched, job);
+}
+
+int intake_message(intake_t *in, rd_kafka_message_t *msg)
+{
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    int tidx = consumer_topic_index(in->o.cons, topic);
+    uint64_t gen = tidx < 0 ? 0 : consumer_gen(in->o.cons, (size_t)tidx, msg->partition);
+    job_t *job = NULL;
+    int rc = 0;
+
+    if (in->stopping || gen == 0)
+        goto out; /* not ours (any more), or stopping: not tracked, not committed */
+    if (!(job = job_new()))
+        goto oom;
+    job->tidx = (size_t)tidx;
+    job->topic = consumer_topic_name(in->o.cons, (size_t)tidx);
+    job->partition = msg->partition;
+    job->offset = msg->offset;
+    job->gen = gen;
+    job->received_at_ms = clock_unix_ms();
+    if (in->o.redrive) {
+        int taken = take_redrive(in, msg, job);
+        if (taken == -1)
+            goto oom;
+        if (taken == 0) {
+            /* Skipped: finished at once, like an ignored event. */
+            job->bytes = intake_job_bytes(job);
+            if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
+                                  job->bytes) == 0)
+                offset_done(in, job);
+            else
+                job_free(job);
+            job = NULL;
+            goto out;
+        }
+    } else {
+        job->ev_status = event_parse(in->o.cfg, msg->payload, msg->len, topic, msg->partition,
+                                     msg->offset, &job->ev);
+    }
+    if (take_raw(in, msg, job) == -1 || take_traceparent(in, msg, job) == -1)
+        goto oom;
+    rc = route(in, job);
+    job = NULL;
+    goto out;
+oom:
+    rc = -1;
+out:
+    job_free(job);
+    rd_kafka_message_destroy(msg);
+    return rc;
+}
