@@ -716,18 +716,17 @@ void scheduler_release_held(scheduler_t *s)
 int64_t scheduler_next_us(scheduler_t *s, int64_t now_us)
 {
     int64_t next = -1;
-    if (s->heap_len)
-        next = s->heap[0]->due_us > now_us ? s->heap[0]->due_us - now_us : 0;
     if (s->paused != SCHED_PAUSE_NONE) {
+        /* Only the probe starts during a pause: retries wait for its end. */
         if (s->probe && !s->probe_running) {
-            int64_t d = s->probe_due_us > now_us ? s->probe_due_us - now_us : 0;
-            if (d == 0)
-                d = ratelimit_wait_us(s->rl, now_us);
-            if (next < 0 || d < next)
-                next = d;
+            next = s->probe_due_us > now_us ? s->probe_due_us - now_us : 0;
+            if (next == 0)
+                next = ratelimit_wait_us(s->rl, now_us);
         }
         return next;
     }
+    if (s->heap_len)
+        next = s->heap[0]->due_us > now_us ? s->heap[0]->due_us - now_us : 0;
     if ((!TAILQ_EMPTY(&s->due) || !TAILQ_EMPTY(&s->ready)) &&
         s->in_flight < s->opts.max_in_flight) {
         int64_t d = ratelimit_wait_us(s->rl, now_us);

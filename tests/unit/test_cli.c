@@ -114,10 +114,33 @@ static void test_usage_errors(void)
     TT_EQ_INT(parse(&cli, err, sizeof(err), "-c", "x", "--check-config", "--until-end"), -1);
 }
 
+/* --redrive is a job (it needs --until-end); --group overrides the group. */
+static void test_redrive_and_group(void)
+{
+    cli_t cli;
+    char err[256];
+    TT_EQ_INT(parse(&cli, err, sizeof(err), "-c", "x", "--redrive", "--until-end"), 0);
+    TT_EQ_INT(cli.redrive, 1);
+    TT_CHECK(cli.group == NULL);
+    TT_EQ_INT(parse(&cli, err, sizeof(err), "-c", "x", "--redrive", NULL), -1);
+    TT_CHECK(strstr(err, "--redrive is a job: it needs --until-end") != NULL);
+    TT_EQ_INT(parse(&cli, err, sizeof(err), "-c", "x", "--group", "replay-7"), 0);
+    TT_EQ_STR(cli.group, "replay-7");
+    TT_EQ_INT(parse(&cli, err, sizeof(err), "-c", "x", "--group", ""), -1);
+    TT_EQ_STR(err, "--group: the group id is empty");
+    TT_EQ_INT(parse(&cli, err, sizeof(err), "-c", "x", "--group", NULL), -1);
+    TT_EQ_STR(err, "--group: missing argument");
+    TT_EQ_INT(parse(&cli, err, sizeof(err), "-cx", "--once=u", "--group", "g"), -1);
+    TT_CHECK(strstr(err, "--once") != NULL);
+    TT_EQ_INT(parse(&cli, err, sizeof(err), "--check-config", "--redrive", "-cx", NULL), -1);
+    TT_EQ_STR(err, "--check-config takes no other mode");
+}
+
 int main(void)
 {
     TT_RUN(test_times);
     TT_RUN(test_options);
     TT_RUN(test_usage_errors);
+    TT_RUN(test_redrive_and_group);
     TT_DONE();
 }

@@ -189,6 +189,35 @@ static void test_dry_run(void)
         "\"completed_at\":\"2026-11-25T18:00:00.456Z\",\"worker\":\"host-1/4711\"}");
 }
 
+/* A shared call's rider names the event that answered it; a redrive names
+ * the failure result it redrives; the error class names round-trip. */
+static void test_covered_by_and_redrive_of(void)
+{
+    result_t r = base();
+    r.covered_by = "e-41";
+    r.redrive_topic = "zim-unfriend-results";
+    r.redrive_partition = 0;
+    r.redrive_offset = 7;
+    expect_json(
+        "covered", &r,
+        "{\"schema\":\"zim-unfriend/result/v1\",\"status\":\"success\",\"event_id\":\"e-42\","
+        "\"event_type\":\"account-deleted\",\"user_id\":\"u123\",\"app_id\":1234567890,"
+        "\"delete_type\":0,\"code\":0,\"message\":\"success\","
+        "\"request_id\":\"3423819265932296371\",\"attempts\":1,\"error_class\":null,"
+        "\"source\":{\"topic\":\"account-events\",\"partition\":3,\"offset\":42},"
+        "\"occurred_at\":\"2026-11-25T17:59:59Z\","
+        "\"received_at\":\"2026-11-25T18:00:00.123Z\","
+        "\"completed_at\":\"2026-11-25T18:00:00.456Z\",\"worker\":\"host-1/4711\","
+        "\"covered_by\":\"e-41\","
+        "\"redrive_of\":{\"topic\":\"zim-unfriend-results\",\"partition\":0,\"offset\":7}}");
+    for (int e = RESULT_ERR_NONE + 1; e < RESULT_ERR__CNT; e++)
+        TT_EQ_INT(result_error_parse(result_error_name((result_error_t)e)), e);
+    TT_CHECK(result_error_name(RESULT_ERR_NONE) == NULL);
+    TT_CHECK(result_error_name(RESULT_ERR__CNT) == NULL);
+    TT_EQ_INT(result_error_parse("systemic"), RESULT_ERR_NONE);
+    TT_EQ_INT(result_error_parse(NULL), RESULT_ERR_NONE);
+}
+
 static void test_escaping_and_bad_utf8(void)
 {
     result_t r = base();
@@ -281,6 +310,7 @@ int main(void)
     TT_RUN(test_retries_exhausted);
     TT_RUN(test_invalid_event_nulls);
     TT_RUN(test_dry_run);
+    TT_RUN(test_covered_by_and_redrive_of);
     TT_RUN(test_escaping_and_bad_utf8);
     TT_RUN(test_all_null);
     TT_RUN(test_time);
