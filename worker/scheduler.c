@@ -500,7 +500,7 @@ static void pause_enter(scheduler_t *s, job_t *job, sched_pause_t cause, int64_t
 static void pause_leave(scheduler_t *s, const job_t *answered)
 {
     user_t *u;
-    log_msg(s->log, LOG_INFO, "ZIM answers again: resuming", "cause", sched_pause_name(s->paused),
+    log_msg(s->log, LOG_INFO, "API accepts calls again: resuming", "cause", sched_pause_name(s->paused),
             NULL);
     s->paused = SCHED_PAUSE_NONE;
     s->pause_attempt = 0;
@@ -584,7 +584,7 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
          * counts against max_attempts (the event is not at fault). */
         if (s->paused != SCHED_PAUSE_NONE && !is_answer(res)) {
             if (was_probe)
-                pause_enter(s, job, s->paused, now_us, "still paused: the probe got no answer");
+                pause_enter(s, job, s->paused, now_us, "still paused: the probe got no answer from ZIM");
             else
                 park(s, job);
             return;

@@ -183,12 +183,20 @@ def test_unknown_types_fail():
     assert committed == {0: 2, 1: -1, 2: -1}, committed
 
 
-def test_dlq_copy_too_large():
-    """A dead-letter copy the producer can never send (larger than its
-    message.max.bytes) is given up with an error line: the failure result
-    still goes out, the offset is committed, the partition does not stall."""
+def test_too_large():
+    """Messages the cluster refuses as too large (over the producer's
+    message.max.bytes) are sent once more reduced, without what was copied
+    from the input, then given up with an error line; the partition never
+    stalls, the offsets are committed.
+    - a 300 kB invalid value: its DLQ copy goes without its key, is refused
+      again (the value is the event itself) and is given up; its result goes;
+    - a small invalid value with a 300 kB key: the result (keyed by the raw
+      key: no user id) goes without the key and says so in its message; the
+      DLQ copy goes without the key, with a note header."""
     big = b"\xff" + b"x" * 300000  # invalid UTF-8, 300 kB
+    big_key = b"K" * 300000
     msgs = [{"value": big, "key": b"k-big", "partition": 0},
+            {"value": b"not json", "key": big_key, "partition": 0},
             {"value": event(AD, "g-after-big", event_id="e-after-big"), "key": b"g-after-big",
              "partition": 0}]
     with cluster(sandbox_kw={"qps": 0}) as (tmp, mk, sb):
@@ -196,30 +204,40 @@ def test_dlq_copy_too_large():
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
                            kafka={"producer": ["message.max.bytes=200000"]})
         with Worker(cfg).start() as w:
-            ok = wait_for(lambda: len(read_results(mk)) >= 2 and
-                          mk.committed(GROUP, INPUT_TOPIC).get(0) == 2, timeout=60)
+            ok = wait_for(lambda: len(read_results(mk)) >= 3 and
+                          mk.committed(GROUP, INPUT_TOPIC).get(0) == 3, timeout=60)
             rc = w.terminate()
             logs = w.logs()
         rs = read_results(mk)
         dlq = consume_all(mk.bootstrap, DLQ_TOPIC)
         committed = mk.committed(GROUP, INPUT_TOPIC)
     assert ok and rc == 0, "not done (rc %s): %s %s" % (rc, rs, committed)
-    by_eid = {v["event_id"]: v for _, v in rs}
-    assert by_eid["e-after-big"]["status"] == "success", by_eid
-    big_res = [v for v in by_eid.values() if v["event_id"] != "e-after-big"]
-    assert len(big_res) == 1 and big_res[0]["error_class"] == "invalid_event", big_res
-    assert dlq == [], "no DLQ copy can exist: %r" % [len(m["value"] or b"") for m in dlq]
-    refused = [r for r in logs if r.get("msg", "").startswith("dead-letter copy refused")]
-    assert len(refused) == 1 and refused[0]["level"] == "error", refused
-    assert refused[0]["bytes"] == str(len(big)), refused
-    assert committed[0] == 2, committed
+    by_eid = {v["event_id"]: (m, v) for m, v in rs}
+    assert by_eid["e-after-big"][1]["status"] == "success", by_eid
+    big_res = by_eid["account-events/0/0"][1]
+    assert big_res["error_class"] == "invalid_event", big_res
+    m, v = by_eid["account-events/0/1"]
+    assert v["error_class"] == "invalid_event" and v["user_id"] is None, v
+    assert "[result reduced: the cluster refused it as too large" in v["message"], v
+    assert not m.get("key"), "the reduced result still has the key (%d bytes)" % len(m["key"])
+    assert [(d["value"], d.get("key")) for d in dlq] == [(b"not json", None)], \
+        [(len(d["value"] or b""), len(d.get("key") or b"")) for d in dlq]
+    assert ("note", b"key not copied: the cluster refused the copy as too large") in \
+        dlq[0]["headers"], dlq[0]["headers"]
+    reduced = [r for r in logs if r.get("msg") == "message refused as too large; sending it reduced"]
+    given_up = [r for r in logs
+                if r.get("msg") == "message refused as too large; given up, not retried"]
+    assert len(reduced) == 3 and all(r["level"] == "warn" for r in reduced), reduced
+    assert len(given_up) == 1 and given_up[0]["level"] == "error", given_up
+    assert given_up[0]["bytes"] == str(len(big)), given_up
+    assert committed[0] == 3, committed
 
 
 def main():
     t = TestRun()
     t.case(test_garbage)
     t.case(test_unknown_types_fail)
-    t.case(test_dlq_copy_too_large)
+    t.case(test_too_large)
     t.finish()
 
 

@@ -247,7 +247,7 @@ def test_during_pause():
         assert len(set(p for p, _ in where.values())) == PARTS, "a partition without events"
         cfg = config(tmp, mk, sb, 20.0)
         with Worker(cfg, secret=wrong).start() as a:
-            assert wait_for(lambda: a.metric("systemic_pause") == 1 or None, timeout=60), a.dump()
+            assert wait_for(lambda: a.metric("pause", 'cause="systemic"') == 1 or None, timeout=60), a.dump()
             assert wait_for(lambda: len(set(r["user_id"] for r in sb.requests())) == users or None,
                             timeout=30), "not every user's first call started before the pause"
             t0 = time.monotonic()

@@ -276,20 +276,21 @@ def from_timestamp_lookup_fails():
     with cluster() as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
         # The next ListOffsets request (the worker's lookup by time, made
-        # before its partitions are assigned) fails for good.
+        # before its partitions are assigned) fails for good: a start-up
+        # error naming the partition and the reason, never a silent start
+        # at the end (which would skip the events since T and commit them).
         mk.command("errors ListOffsets TOPIC_AUTHORIZATION_FAILED", check=True)
-        w, new = start_then_new(cfg, mk, ["--from-timestamp", "1577836800000"], "new",
-                                settle_s=1.0)
-        warned = [r for r in w.logs() if r.get("msg") ==
-                  "offsets for --from-timestamp not found; starting at the end"]
-        assert warned and warned[0]["level"] == "warn", w.dump()
-        rs = results(mk.bootstrap)
-        assert ids(rs) == sorted("new-%d-0" % p for p in range(PARTS)), ids(rs)
-        assert_success(rs)
-        assert len(sb.requests()) == len(new)
-        assert mk.committed(GROUP, INPUT_TOPIC) == {p: 3 for p in range(PARTS)}
-        print("  lookup refused (%s): started at the end, %d new events only"
-              % (warned[0].get("error"), len(new)), flush=True)
+        with Worker(cfg, args=["--from-timestamp", "1577836800000"]).start() as w:
+            assert w.wait(timeout=60) == 1, w.dump()
+        errs = [r for r in w.logs() if r.get("msg") == "start position not found"]
+        assert errs and errs[0]["level"] == "error", w.dump()
+        msg = errs[0]["error"]
+        assert INPUT_TOPIC in msg and "[" in msg and "authoriz" in msg.lower(), msg
+        assert results(mk.bootstrap) == []
+        assert sb.requests() == []
+        assert mk.committed(GROUP, INPUT_TOPIC) in ({}, {p: -1 for p in range(PARTS)}), \
+            mk.committed(GROUP, INPUT_TOPIC)
+        print("  lookup refused: exit 1, %s" % msg, flush=True)
 
 
 def metrics_readyz():
@@ -314,7 +315,8 @@ def metrics_readyz():
                 'zim_unfriend_api_calls_total{code="0"}': len(produced),
                 "zim_unfriend_in_flight_calls": 0,
                 "zim_unfriend_qps_share": 20,
-                "zim_unfriend_systemic_pause": 0,
+                'zim_unfriend_pause{cause="systemic"}': 0,
+                'zim_unfriend_pause{cause="outage"}': 0,
                 "zim_unfriend_retries_total": 0,
             }
             for p in range(PARTS):
@@ -324,7 +326,7 @@ def metrics_readyz():
                 assert m.get(k) == v, "%s = %s, want %s\n%s" % (k, m.get(k), v, text)
             assert m.get("zim_unfriend_ratelimit_wait_seconds_total", -1) >= 0, text
             for fam in ("events_total", "api_calls_total", "in_flight_calls", "qps_share",
-                        "consumer_lag", "systemic_pause", "ratelimit_wait_seconds_total",
+                        "consumer_lag", "pause", "ratelimit_wait_seconds_total",
                         "retries_total"):
                 assert "# TYPE zim_unfriend_%s " % fam in text, fam
             assert SECRET not in text

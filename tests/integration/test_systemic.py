@@ -78,7 +78,7 @@ def assert_paused(w, mk, sb, answer, t_first):
     assert st == 503 and "systemic pause" in body, "/readyz %d %r during the pause" % (st, body)
     st, body = w.http("/healthz")
     assert st == 200, "/healthz %d %r during the pause" % (st, body)
-    assert w.metric("systemic_pause") == 1, "zim_unfriend_systemic_pause is not 1"
+    assert w.metric("pause", 'cause="systemic"') == 1, "zim_unfriend_pause{cause=\"systemic\"} is not 1"
     assert w.metric("ready") == 0, "zim_unfriend_ready is not 0"
     vals = values(mk.bootstrap)
     assert vals == [], "results published during a systemic pause: %s" % vals[:3]
@@ -111,8 +111,8 @@ def assert_resumed(w, mk, sb, where, ends, t_fix):
     print("  resumed: first result %.2f s after the fix" % (t_first - t_fix), flush=True)
     # The next probe is due within max_backoff_ms of the fix; allow start-up slack.
     assert t_first - t_fix <= MAX_BACKOFF_MS / 1000.0 + 5.0, "resumed late"
-    assert wait_for(lambda: w.metric("systemic_pause") == 0 or None, timeout=10), \
-        "systemic_pause stays 1"
+    assert wait_for(lambda: w.metric("pause", 'cause="systemic"') == 0 or None, timeout=10), \
+        "the systemic pause stays"
     st, body = w.http("/readyz")
     assert st == 200, "/readyz %d %r after resuming" % (st, body)
     assert any(r.get("msg") == RESUME_MSG for r in w.logs()), "no resume log line"
@@ -238,7 +238,7 @@ def test_no_answer_does_not_end_pause():
             assert kinds in (["HTTP 503", "not JSON", "transport"],
                              ["HTTP 503", "not JSON", "transport", "transport"]), \
                 "still-paused records: %s" % still
-            assert w.metric("systemic_pause") == 1
+            assert w.metric("pause", 'cause="systemic"') == 1
             assert w.http("/readyz")[0] == 503
             assert values(mk.bootstrap) == [], "results published during the pause"
             assert all(o == -1 for o in committed(mk).values())

@@ -69,21 +69,31 @@ class Sandbox:
     """One zim-sandbox process with a request log."""
 
     def __init__(self, app_id=APP_ID, secret=SECRET, qps=20, latency_ms=0, extra=()):
-        self.args = ["--port", "0", "--app-id", str(app_id), "--secret", secret,
+        self.args = ["--app-id", str(app_id), "--secret", secret,
                      "--qps", str(qps), "--latency-ms", str(latency_ms)] + list(extra)
         self.dir = tempfile.mkdtemp(prefix="sandbox-", dir=scratch_dir())
-        self.log_path = os.path.join(self.dir, "requests.jsonl")
+        self.log_paths = [os.path.join(self.dir, "requests.jsonl")]
+        self.log_path = self.log_paths[0]
         self.proc = None
         self.endpoint = None
+        self.port = 0
 
     def start(self):
-        self.proc = subprocess.Popen([binary("zim-sandbox")] + self.args + ["--log", self.log_path],
-                                     stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "stderr"), "wb"))
+        self.proc = subprocess.Popen([binary("zim-sandbox"), "--port", str(self.port)] + self.args +
+                                     ["--log", self.log_paths[-1]], stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(self.dir, "stderr"), "ab"))
         line = self.proc.stdout.readline().decode().strip()
         if not line.startswith("listening "):
             raise RuntimeError("zim-sandbox did not start: %r" % line)
         self.endpoint = "http://%s/" % line.split()[1]
+        self.port = int(self.endpoint.rstrip("/").rsplit(":", 1)[1])
         return self
+
+    def restart(self):
+        """Starts again on the same port after stop() (an outage that ends);
+        its requests go to a new log that requests() reads too."""
+        self.log_paths.append(os.path.join(self.dir, "requests-%d.jsonl" % len(self.log_paths)))
+        return self.start()
 
     def control(self, path, **params):
         url = self.endpoint + path.lstrip("/")
@@ -107,13 +117,14 @@ class Sandbox:
     def requests(self):
         """Every DeleteAllFriends request logged so far (dicts)."""
         out = []
-        try:
-            with open(self.log_path, "rb") as f:
-                for raw in f:
-                    if raw.strip():
-                        out.append(json.loads(raw))
-        except FileNotFoundError:
-            pass
+        for path in self.log_paths:
+            try:
+                with open(path, "rb") as f:
+                    for raw in f:
+                        if raw.strip():
+                            out.append(json.loads(raw))
+            except FileNotFoundError:
+                pass
         return out
 
     def stop(self):
