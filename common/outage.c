@@ -31,3 +31,8 @@ int64_t outage_since_us(const outage_t *o)
 {
     return o->since_us;
 }
+
+int outage_users(const outage_t *o)
+{
+    return o->nusers;
+}

@@ -6,7 +6,9 @@
  * a body without Code, a busy code) is noted with the user it was for.
  * An outage is declared when such failures came from OUTAGE_DISTINCT_USERS
  * distinct users with no answer in between, or from at least two distinct
- * users over window_us with no answer in between. One user failing alone
+ * users over window_us with no answer in between. (The scheduler also takes
+ * two distinct failing users as an outage when one of them would otherwise
+ * use its last attempt.) One user failing alone
  * never makes an outage: that user's event ends in retries_exhausted while
  * other users' calls are answered.
  *
@@ -36,6 +38,9 @@ void outage_answer(outage_t *o);
 /* A call failed retryably for user (any stable id of the user). Returns 1
  * when this failure makes an outage, 0 otherwise. */
 int outage_failure(outage_t *o, uint64_t user, int64_t now_us);
+/* Distinct users with retryable failures since the last answer (at most
+ * OUTAGE_DISTINCT_USERS). */
+int outage_users(const outage_t *o);
 /* When the failures since the last answer began; -1 when there are none. */
 int64_t outage_since_us(const outage_t *o);
 

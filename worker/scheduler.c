@@ -500,8 +500,8 @@ static void pause_enter(scheduler_t *s, job_t *job, sched_pause_t cause, int64_t
 static void pause_leave(scheduler_t *s, const job_t *answered)
 {
     user_t *u;
-    log_msg(s->log, LOG_INFO, "API accepts calls again: resuming", "cause", sched_pause_name(s->paused),
-            NULL);
+    log_msg(s->log, LOG_INFO, "API accepts calls again: resuming", "cause",
+            sched_pause_name(s->paused), NULL);
     s->paused = SCHED_PAUSE_NONE;
     s->pause_attempt = 0;
     pause_metric(s);
@@ -584,7 +584,8 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
          * counts against max_attempts (the event is not at fault). */
         if (s->paused != SCHED_PAUSE_NONE && !is_answer(res)) {
             if (was_probe)
-                pause_enter(s, job, s->paused, now_us, "still paused: the probe got no answer from ZIM");
+                pause_enter(s, job, s->paused, now_us,
+                            "still paused: the probe got no answer from ZIM");
             else
                 park(s, job);
             return;
@@ -630,6 +631,15 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
         break;
     }
     if (job->counted >= s->opts.max_attempts) {
+        /* Its last attempt, while another user fails too and nobody has
+         * been answered since: that is ZIM answering nobody (retries of a
+         * few users can fill every limiter slot before a third user shows
+         * the outage), not this event's fault. */
+        if (!s->opts.systemic_final && !is_answer(res) && outage_users(&s->outage) >= 2) {
+            job->counted--;
+            pause_enter(s, job, SCHED_PAUSE_OUTAGE, now_us, NULL);
+            return;
+        }
         m_add(s->m_exhausted, NULL, 1);
         finish(s, job, JOB_FAILURE, RESULT_ERR_RETRIES_EXHAUSTED);
         return;

@@ -10,6 +10,7 @@ static void test_distinct_users(void)
     TT_EQ_INT(outage_failure(&o, 1, 100), 0);
     TT_EQ_INT(outage_failure(&o, 1, 200), 0); /* the same user again */
     TT_EQ_INT(outage_failure(&o, 2, 300), 0);
+    TT_EQ_INT(outage_users(&o), 2);
     TT_EQ_INT(outage_since_us(&o), 100);
     TT_EQ_INT(outage_failure(&o, 3, 400), 1); /* a third user */
     /* An answer in between starts over. */

@@ -500,6 +500,30 @@ static void test_outage_time_rule(void)
     fake_free(&f);
 }
 
+/* Two users' retries fill every slot while ZIM answers nobody: the one
+ * about to use its last attempt takes it as an outage instead. */
+static void test_outage_before_exhaustion(void)
+{
+    fake_t f;
+    fake_init(&f, 2, 3, 0);
+    submit(&f, "a", 0, 0);
+    submit(&f, "b", 0, 1);
+    submit(&f, "c", 0, 2); /* waits: both slots are taken by a and b */
+    tick(&f, 0);
+    for (int i = 0; i < 10 && scheduler_paused(f.s) == SCHED_PAUSE_NONE; i++) {
+        complete_all(&f, NO_ANSWER);
+        tick(&f, 1);
+        /* Due retries of a and b go first; c gets a slot between them. */
+        for (int k = 0; k < f.nrunning; k++)
+            if (strcmp(f.running[k]->ev.user_id, "c") == 0)
+                complete(&f, f.running[k], NO_ANSWER);
+        tick(&f, 250);
+    }
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
+    TT_EQ_INT(f.nfinals, 0);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_per_user_order_and_cap);
@@ -511,6 +535,7 @@ int main(void)
     TT_RUN(test_outage_pause);
     TT_RUN(test_single_user_exhausts);
     TT_RUN(test_outage_time_rule);
+    TT_RUN(test_outage_before_exhaustion);
     scheduler_destroy(NULL);
     TT_DONE();
 }
