@@ -1,6 +1,6 @@
 /* config.h - the worker's configuration: one table, one loader.
  *
- * Every key of SPEC.md's configuration (name, type, default, range, help)
+ * Every key of the configuration (docs/contract.md) (name, type, default, range, help)
  * lives in one table in config.c; the loader, the defaults, the example
  * config (config_write_example) and --check-config output (config_print)
  * all come from it. Unknown keys, wrong types and out-of-range values are

@@ -1,4 +1,4 @@
-/* event.c - input events: parsing and validation (SPEC.md "Input events").
+/* event.c - input events: parsing and validation (docs/contract.md, "Input events").
  *
  * The order of work: cheap byte checks on the raw value (empty, size, NUL,
  * UTF-8), then jansson (duplicate keys rejected), then every field is read

@@ -1,6 +1,6 @@
 /* event.h - input events: parsing and validation.
  *
- * An input message value is a UTF-8 JSON object (SPEC.md "Input events"),
+ * An input message value is a UTF-8 JSON object (docs/contract.md, "Input events"),
  * or a CloudEvents 1.0 structured-mode object (it has "specversion"):
  * "type" and "id" from the envelope, "user_id" and "delete_type" from
  * "data". Any bytes are accepted as input: nothing here crashes, and every

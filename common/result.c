@@ -1,6 +1,6 @@
-/* result.c - result events (SPEC.md "Result events") as compact JSON.
+/* result.c - result events (docs/contract.md, "Result events") as compact JSON.
  *
- * The members come out in the order of SPEC.md's example, with
+ * The members come out in the order of the example in docs/contract.md, with
  * "occurred_at" (copied from the input event) placed between "source" and
  * "received_at" so the three times sit together:
  *   schema status event_id event_type user_id app_id delete_type code

@@ -100,7 +100,7 @@ int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
  * (res->message then says why). Never crashes on any input. */
 int zim_api_parse_response(const char *body, size_t len, zim_api_result_t *res);
 
-/* Classifies a finished call per SPEC.md's return-code table: curl_code
+/* Classifies a finished call per the return-code table of docs/contract.md: curl_code
  * (CURLE_OK when the transfer completed), HTTP status, and the parsed body. */
 zim_outcome_t zim_api_classify(int curl_code, long http_status, int has_code, int64_t code,
                                const int64_t *success_codes, size_t success_codes_cnt);

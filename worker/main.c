@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     int fds[2] = {-1, -1};
 
     /* This process will hold the server secret: no core file may carry it
-     * (SPEC: never in crash output), whatever the environment allows. */
+     * (docs/contract.md, Guarantee 9: never in crash output), whatever the environment allows. */
     struct rlimit no_core = {0, 0};
     (void)setrlimit(RLIMIT_CORE, &no_core);
 

@@ -2,7 +2,7 @@
 """Integration test: crashes (kill -9) and clean stops (SIGTERM) of the real
 zim-unfriend-worker against zim-mock-kafka, zim-sandbox and kcat.
 
-SPEC.md Guarantees 1 (at-least-once: a crash loses nothing and repeats only
+docs/contract.md, Guarantee 1 (at-least-once: a crash loses nothing and repeats only
 events that were in flight) and 8 (clean stop: finish the calls in flight
 within shutdown_grace_ms, publish their results, commit, exit 0).
 

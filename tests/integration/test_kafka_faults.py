@@ -3,7 +3,7 @@
 through zim-mock-kafka's control channel (see tests/kafka/README.md), with
 zim-sandbox as the API and kcat as the test's Kafka client.
 
-SPEC.md Guarantee 1 (at-least-once: an input offset is committed only after
+docs/contract.md, Guarantee 1 (at-least-once: an input offset is committed only after
 its result and every earlier one of its partition is acknowledged), Guarantee
 8 (clean stop) and "a fatal librdkafka error exits 1 after a clean flush".
 

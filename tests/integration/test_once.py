@@ -4,7 +4,7 @@
 One zim-sandbox (no QPS limit, faults queued per case) sits behind a small
 recording proxy in this file, so every raw request target the worker sends
 is seen: its parameters, percent-encoding, nonce and signature are checked
-against SPEC.md, and the sandbox's request log shows what the API received.
+against docs/contract.md, and the sandbox's request log shows what the API received.
 The config names a "broker" that is a listening socket of this file: --once
 must never connect to it.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_rate.py - SPEC.md Guarantees 3 (rate) with the real worker binary.
+"""test_rate.py - docs/contract.md, Guarantee 3 (rate) with the real worker binary.
 
 Runs zim-unfriend-worker against zim-mock-kafka and zim-sandbox (driven with
 kcat) and measures what reached the sandbox:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_rebalance.py - partitions moving between replicas (SPEC.md Guarantees
+"""test_rebalance.py - partitions moving between replicas (docs/contract.md, Guarantees
 1 and 2 across a rebalance), with the real worker binary against
 zim-mock-kafka and zim-sandbox (driven with kcat).
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_replay.py - replaying history (SPEC.md command line) and the
+"""test_replay.py - replaying history (docs/contract.md, "Command line") and the
 observability endpoint, with the real worker binary against zim-mock-kafka
 and zim-sandbox (driven with kcat).
 
@@ -330,7 +330,7 @@ def metrics_readyz():
                         "retries_total"):
                 assert "# TYPE zim_unfriend_%s " % fam in text, fam
             assert SECRET not in text
-            # No core file can carry the secret (SPEC: never in crash output).
+            # No core file can carry the secret (docs/contract.md, Guarantee 9: never in crash output).
             with open("/proc/%d/limits" % w.proc.pid) as f:
                 core = [ln.split()[4:6] for ln in f if ln.startswith("Max core file size")]
             assert core == [["0", "0"]], "core limit %s" % core

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Integration test: systemic errors pause, never fail (SPEC.md Guarantees 7).
+"""Integration test: systemic errors pause, never fail (docs/contract.md, Guarantees 7).
 
 The real zim-unfriend-worker against zim-mock-kafka, zim-sandbox and kcat:
 a wrong server secret (ZIM Code 100000005) and HTTP 401/403 answers make the
