@@ -24,11 +24,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#define CREDENTIALS_ENV "CREDENTIALS_DIRECTORY"
+#define CREDENTIAL_NAME "zim-server-secret"
 #define SECRET_FILE_MAX 4096
 #define BROKERS_ENV     "KAFKA_BROKERS"
 
@@ -87,9 +90,34 @@ static int check_prop(const char *s, char *why, size_t n)
     const char *eq = strchr(s, '='), *p = s;
     while (p < eq && name_char(*p))
         p++;
-    if (!eq || eq == s || p != eq)
+    if (!eq || eq == s || p != eq) {
+        if (config_prop_sensitive(s)) {
+            /* A credential's value is never echoed, even when malformed. */
+            char name[80];
+            snprintf(name, sizeof(name), "%.*s=***", (int)strcspn(s, "= \t"), s);
+            return bad(name, "is not \"name=value\" with a property name", why, n);
+        }
         return bad(s, "is not \"name=value\" with a property name", why, n);
+    }
     return 0;
+}
+
+/* 1 when the URL's host is loopback: 127.0.0.0/8, [::1] or localhost. */
+static int loopback_host(const char *host, size_t len)
+{
+    if ((len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+        (len == 5 && strncmp(host, "[::1]", 5) == 0))
+        return 1;
+    if (len < 9 || strncmp(host, "127.", 4) != 0)
+        return 0;
+    int dots = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (host[i] == '.')
+            dots++;
+        else if (host[i] < '0' || host[i] > '9')
+            return 0;
+    }
+    return dots == 3;
 }
 
 static int check_endpoint(const char *s, char *why, size_t n)
@@ -100,6 +128,12 @@ static int check_endpoint(const char *s, char *why, size_t n)
     for (const char *p = s; *p; p++)
         if (*p == '?' || *p == '#' || (unsigned char)*p <= 0x20 || *p == 0x7F)
             return bad(s, "must not contain '?', '#' or spaces", why, n);
+    /* User ids and signed URLs never travel in clear, and a forged answer
+     * cannot become a success: plain http only to this host (tests). */
+    const char *host = s + skip;
+    size_t hlen = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/");
+    if (skip == 7 && !loopback_host(host, hlen))
+        return bad(s, "must use https:// (plain http only to a loopback host)", why, n);
     return 0;
 }
 
@@ -160,16 +194,18 @@ const cfg_key_t config_keys[] = {
 
     KEY("zim", "endpoint", KT_STR, endpoint, F_NONEMPTY, "\"https://zim-api.zego.im/\"", NULL, 0, 0,
         NULL, check_endpoint,
-        "ZIM server API base URL. Regional hosts: zim-api-sha.zego.im, -hkg, -fra, -lax,\n"
-        "-bom, -sgp."),
+        "ZIM server API base URL, https (plain http only to a loopback host, for tests).\n"
+        "Regional hosts: zim-api-sha.zego.im, -hkg, -fra, -lax, -bom, -sgp."),
     KEY("zim", "app_id", KT_U32, app_id, F_REQUIRED, "0", "1234567890", 1, 4294967295.0, NULL, NULL,
         "Your ZIM AppId. Values above 2147483647 need libconfig's L suffix (3000000000L)."),
     KEY("zim", "server_secret", KT_STR, server_secret, F_SECRET, "\"\"", NULL, 0, 0, NULL, NULL,
-        "The ServerSecret. Better leave it empty and set env ZIM_SERVER_SECRET (which wins\n"
-        "over both settings) or server_secret_file. Setting both server_secret and\n"
-        "server_secret_file is an error."),
+        "The ServerSecret. Better leave it empty. Where it comes from, first found wins:\n"
+        "env ZIM_SERVER_SECRET (removed from the environment once read), the systemd\n"
+        "credential $CREDENTIALS_DIRECTORY/zim-server-secret, server_secret_file, then\n"
+        "this key. Setting both server_secret and server_secret_file is an error."),
     KEY("zim", "server_secret_file", KT_STR, server_secret_file, 0, "\"\"", NULL, 0, 0, NULL, NULL,
-        "File holding the ServerSecret (one trailing newline is ignored)."),
+        "File holding the ServerSecret (one trailing newline is ignored). A warning is\n"
+        "logged when it is readable by group or others."),
     KEY("zim", "rate_limit_qps", KT_FLOAT, rate_limit_qps, F_MIN_EXCL, "20.0", NULL, 0, 100000,
         NULL, NULL, "The AppId-wide budget of calls per second, all replicas together."),
     KEY("zim", "rate_limit_share", KT_ENUM, rate_limit_share, 0, "\"partitions\"", NULL, 0, 0,
@@ -183,7 +219,8 @@ const cfg_key_t config_keys[] = {
     KEY("zim", "success_codes", KT_I64V, success_codes, F_NONEMPTY, "[ 0 ]", NULL, 0, 0, NULL, NULL,
         "ZIM Codes that count as success."),
     KEY("zim", "ca_file", KT_STR, ca_file, 0, "\"\"", NULL, 0, 0, NULL, check_ca_file,
-        "Extra CA bundle (PEM) trusted besides the system's; TLS is always verified."),
+        "Extra CA certificates (PEM) trusted in addition to the system's; TLS (1.2 or\n"
+        "later) is always verified."),
 
     KEY("retry", "max_attempts", KT_INT, max_attempts, 0, "8", NULL, 1, 1000, NULL, NULL,
         "API calls per event before it fails as retries_exhausted."),
@@ -639,6 +676,18 @@ static int resolve_secret(ctx_t *c)
             return fail(c, NULL, 0, "zim.server_secret", "out of memory");
         cfg->secret_source = "env";
         return 0;
+    }
+    /* systemd's LoadCredential=zim-server-secret:… */
+    const char *creds = getenv(CREDENTIALS_ENV);
+    if (creds && creds[0]) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", creds, CREDENTIAL_NAME);
+        if (access(path, F_OK) == 0) {
+            if (read_secret_file(c, path) != 0)
+                return -1;
+            cfg->secret_source = "systemd credential";
+            return 0;
+        }
     }
     if (cfg->server_secret[0]) {
         cfg->secret_source = "config";

@@ -51,7 +51,7 @@ typedef struct config {
     uint32_t app_id;
     char *server_secret; /* resolved: env, inline, or file (trailing newline cut) */
     char *server_secret_file;
-    const char *secret_source; /* "env", "config", "file" */
+    const char *secret_source; /* "env", "systemd credential", "file", "config" */
     double rate_limit_qps;
     config_share_t rate_limit_share;
     int request_timeout_ms;
@@ -110,8 +110,8 @@ void config_print(const config_t *cfg, FILE *out);
 void config_write_example(FILE *out);
 
 /* 1 when a "name=value" librdkafka property holds a credential (its name
- * mentions a password, secret, token or JAAS config): its value is never
- * printed or echoed in an error. */
+ * mentions a password, secret, token, key, PEM, JAAS or OAUTHBEARER
+ * config): its value is never printed or echoed in an error. */
 int config_prop_sensitive(const char *prop);
 
 /* Parses "two-way"/"one-way" into 0/1. -1 when neither. */

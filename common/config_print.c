@@ -208,7 +208,10 @@ void config_write_defaults(FILE *out)
 
 int config_prop_sensitive(const char *prop)
 {
-    static const char *const words[] = {"password", "secret", "token", "jaas", "credential"};
+    /* Passwords (keystore ones too), secrets, tokens, keys (ssl.key.*, ssl_key,
+     * keytabs), PEMs, JAAS and OAUTHBEARER configs. */
+    static const char *const words[] = {"password",   "secret", "token", "jaas",
+                                        "credential", "key",    "pem",   "oauthbearer"};
     size_t n = strcspn(prop, "=");
     for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
         size_t wl = strlen(words[w]);

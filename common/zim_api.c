@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/zim_sign.h"
 
@@ -462,6 +464,15 @@ static zim_call_t *call_get(zim_api_t *api)
     } while (0)
 
 /* (Re)initialises the call's easy handle for one GET of url. */
+/* CURLOPT_SSL_CTX_FUNCTION: loads zim.ca_file into the TLS context's trust
+ * store, next to the system's certificates that libcurl loaded. */
+static CURLcode add_ca_file(CURL *easy, void *sslctx, void *path)
+{
+    (void)easy;
+    X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
+    return store && X509_STORE_load_file(store, path) == 1 ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
+}
+
 static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errstr,
                       size_t errstr_size)
 {
@@ -488,8 +499,12 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, api->connect_timeout_ms);
     SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-    if (api->ca_file)
-        SETOPT(CURLOPT_CAINFO, api->ca_file);
+    SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (api->ca_file) {
+        /* Added to the system's trust store (CURLOPT_CAINFO would replace it). */
+        SETOPT(CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
+        SETOPT(CURLOPT_SSL_CTX_DATA, api->ca_file);
+    }
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_TCP_KEEPIDLE, 30L);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -56,6 +58,31 @@ static int redact_key(const config_t *cfg, unsigned char *key, unsigned int *len
                : -1;
 }
 
+/* The secret read from the environment is wiped and removed from it: not
+ * readable in /proc/PID/environ for the life of the process, nor inherited. */
+static void scrub_secret_env(void)
+{
+    char *v = getenv("ZIM_SERVER_SECRET");
+    if (v)
+        OPENSSL_cleanse(v, strlen(v));
+    unsetenv("ZIM_SERVER_SECRET");
+}
+
+/* A secret file that group or others can read: warned, not refused
+ * (Kubernetes mounts secrets 0644 unless defaultMode says otherwise). */
+static void warn_secret_file_mode(const config_t *cfg, log_t *log)
+{
+    struct stat st;
+    if (strcmp(cfg->secret_source, "file") != 0 || stat(cfg->server_secret_file, &st) != 0 ||
+        !(st.st_mode & (S_IRWXG | S_IRWXO)))
+        return;
+    char mode[8];
+    snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+    log_msg(log, LOG_WARN,
+            "zim.server_secret_file is readable by group or others; make it 0400 or 0600", "file",
+            cfg->server_secret_file, "mode", mode, NULL);
+}
+
 static int wake_pipe(int fds[2])
 {
     if (pipe(fds) != 0)
@@ -79,9 +106,11 @@ int main(int argc, char **argv)
     int fds[2] = {-1, -1};
 
     /* This process will hold the server secret: no core file may carry it
-     * (docs/contract.md, Guarantee 9: never in crash output), whatever the environment allows. */
+     * (docs/contract.md, Guarantee 9), whatever the environment allows; not
+     * dumpable also stops a piped core_pattern and ptrace by other users. */
     struct rlimit no_core = {0, 0};
     (void)setrlimit(RLIMIT_CORE, &no_core);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     memset(&cfg, 0, sizeof(cfg));
     if (cli_parse(&cli, argc, argv, getenv("ZIM_UNFRIEND_CONFIG"), err, sizeof(err)) == -1) {
@@ -104,8 +133,9 @@ int main(int argc, char **argv)
                 cli.once_user);
         return EXIT_USAGE;
     }
-    if (config_load(&cfg, cli.config_path, err, sizeof(err)) == -1 ||
-        kconf_validate(&cfg, err, sizeof(err)) == -1) {
+    int loaded = config_load(&cfg, cli.config_path, err, sizeof(err));
+    scrub_secret_env();
+    if (loaded == -1 || kconf_validate(&cfg, err, sizeof(err)) == -1) {
         fprintf(stderr, "zim-unfriend-worker: %s\n", err);
         config_free(&cfg);
         return EXIT_CONFIG;
@@ -131,6 +161,7 @@ int main(int argc, char **argv)
         goto out;
     }
     OPENSSL_cleanse(key, sizeof(key));
+    warn_secret_file_mode(&cfg, log);
     if (install_signals() == -1 || wake_pipe(fds) == -1) {
         log_msg(log, LOG_ERROR, "cannot set up signals", NULL);
         goto out;

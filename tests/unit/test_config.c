@@ -448,6 +448,23 @@ static void test_strings(void)
     EXPECT_ERR(mini("", "endpoint = \"https://x/#f\";", ""), exp);
     EXPECT_ERR(mini("", "endpoint = \"\";", ""), ":2: zim.endpoint: must not be empty");
     EXPECT_OK(mini("", "endpoint = \"https://zim-api-fra.zego.im\";", ""));
+    /* Plain http only to a loopback host. */
+    snprintf(exp, sizeof(exp),
+             "%shttp://zim-api.zego.im/\" must use https:// (plain http only to a loopback host)",
+             ep);
+    EXPECT_ERR(mini("", "endpoint = \"http://zim-api.zego.im/\";", ""), exp);
+    snprintf(exp, sizeof(exp),
+             "%shttp://127.0.0.1.example.com/\" must use https:// (plain http only to a loopback "
+             "host)",
+             ep);
+    EXPECT_ERR(mini("", "endpoint = \"http://127.0.0.1.example.com/\";", ""), exp);
+    snprintf(exp, sizeof(exp),
+             "%shttp://[::2]:80/\" must use https:// (plain http only to a loopback host)", ep);
+    EXPECT_ERR(mini("", "endpoint = \"http://[::2]:80/\";", ""), exp);
+    EXPECT_OK(mini("", "endpoint = \"http://127.0.0.1:8080/\";", ""));
+    EXPECT_OK(mini("", "endpoint = \"http://127.9.8.7/\";", ""));
+    EXPECT_OK(mini("", "endpoint = \"http://localhost:1/\";", ""));
+    EXPECT_OK(mini("", "endpoint = \"http://[::1]:8080/x\";", ""));
 
     const char *lw = "\" must be \"\" or host:port (host an IPv4 address, localhost or [IPv6 "
                      "address]; port 0..65535)";

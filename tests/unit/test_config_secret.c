@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "tests/unit/config_fixture.h"
 #include "tests/unit/tt.h"
 
@@ -145,6 +147,12 @@ static void test_kafka_credentials(void)
     TT_CHECK(config_prop_sensitive("sasl.oauthbearer.client.secret=x"));
     TT_CHECK(config_prop_sensitive("sasl.oauthbearer.token.endpoint.url=x"));
     TT_CHECK(config_prop_sensitive("sasl.jaas.config=x"));
+    TT_CHECK(config_prop_sensitive("ssl.key.pem=-----BEGIN PRIVATE KEY-----"));
+    TT_CHECK(config_prop_sensitive("ssl_key=x"));
+    TT_CHECK(config_prop_sensitive("ssl.keystore.password=x"));
+    TT_CHECK(config_prop_sensitive("ssl.certificate.pem=x"));
+    TT_CHECK(config_prop_sensitive("sasl.oauthbearer.config=principal=a"));
+    TT_CHECK(config_prop_sensitive("sasl.kerberos.keytab=/k"));
     TT_CHECK(!config_prop_sensitive("linger.ms=5"));
     TT_CHECK(!config_prop_sensitive("client.id=password")); /* the value does not count */
     memset(&c, 0, sizeof(c));
@@ -159,6 +167,57 @@ static void test_kafka_credentials(void)
     TT_CHECK(strstr(out, "\"fetch.wait.max.ms=50\"") != NULL);
     free(out);
     config_free(&c);
+    /* A malformed credential property: its value is not echoed either. */
+    EXPECT_ERR(mini("consumer = [ \"sasl.password =TOPSECRET-p\" ];\n", "", ""),
+               ":1: kafka.consumer: \"sasl.password=***\" is not \"name=value\" with a property "
+               "name");
+    EXPECT_ERR(mini("consumer = [ \"ssl.key.pem TOPSECRET-k\" ];\n", "", ""),
+               ":1: kafka.consumer: \"ssl.key.pem=***\" is not \"name=value\" with a property "
+               "name");
+}
+
+/* systemd credentials: $CREDENTIALS_DIRECTORY/zim-server-secret comes after
+ * the environment variable and before server_secret_file. */
+static void test_systemd_credential(void)
+{
+    config_t c;
+    char text[512], cdir[128];
+    const char *kafka = "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; };\n";
+    snprintf(cdir, sizeof(cdir), "%s/creds", dir);
+    TT_EQ_INT(mkdir(cdir, 0700), 0);
+    put_file("creds/zim-server-secret", "TOPSECRET-cred\n");
+    put_file("file-secret", "TOPSECRET-file\n");
+    setenv("CREDENTIALS_DIRECTORY", cdir, 1);
+    snprintf(text, sizeof(text),
+             "%szim: { app_id = 1; server_secret_file = \"%s/file-secret\"; };\n", kafka, dir);
+    if (load_ok(text, &c, __LINE__) == 0) {
+        TT_EQ_STR(c.server_secret, "TOPSECRET-cred");
+        TT_EQ_STR(c.secret_source, "systemd credential");
+        config_free(&c);
+    }
+    setenv("ZIM_SERVER_SECRET", "TOPSECRET-env", 1);
+    if (load_ok(text, &c, __LINE__) == 0) {
+        TT_EQ_STR(c.server_secret, "TOPSECRET-env");
+        config_free(&c);
+    }
+    unsetenv("ZIM_SERVER_SECRET");
+    /* No credential of that name in the directory: the file. */
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+    if (load_ok(text, &c, __LINE__) == 0) {
+        TT_EQ_STR(c.server_secret, "TOPSECRET-file");
+        TT_EQ_STR(c.secret_source, "file");
+        config_free(&c);
+    }
+    /* An empty credential is an error. */
+    setenv("CREDENTIALS_DIRECTORY", cdir, 1);
+    put_file("creds/zim-server-secret", "");
+    config_t bad;
+    char err[512];
+    TT_EQ_INT(config_load(&bad, put_file("c.cfg", text), err, sizeof(err)), -1);
+    TT_CHECK(strstr(err, "is empty") != NULL);
+    unlink(put_file("creds/zim-server-secret", ""));
+    rmdir(cdir);
+    unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 int main(void)
@@ -168,6 +227,7 @@ int main(void)
     TT_RUN(test_secret);
     TT_RUN(test_env);
     TT_RUN(test_kafka_credentials);
+    TT_RUN(test_systemd_credential);
     fixture_close();
     TT_DONE();
 }
