@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/clock.h"
 #include "common/zim_sign.h"
 
 #ifndef ZU_VERSION
@@ -53,6 +54,8 @@ typedef struct zim_call {
 
 struct zim_api {
     CURLM *multi;
+    evloop_t *el;          /* borrowed: curl's sockets and timer live there */
+    evloop_timer_t *timer; /* curl's timeout */
     char *endpoint;
     uint32_t app_id;
     char *secret; /* wiped at destroy */
@@ -520,16 +523,23 @@ out:
     return 0;
 }
 
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp);
+static void on_timeout(void *ctx, int64_t now_us);
+
 zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb_ctx, log_t *log,
-                       char *errstr, size_t errstr_size)
+                       evloop_t *el, char *errstr, size_t errstr_size)
 {
     zim_api_t *api = NULL;
     int needs_slash;
     CURLMcode mc;
     size_t n;
 
-    if (!opts || !cb) {
-        seterr(errstr, errstr_size, "zim_api_new: %s is NULL", !opts ? "opts" : "callback");
+    if (!opts || !cb || !el) {
+        seterr(errstr, errstr_size, "zim_api_new: %s is NULL",
+               !opts ? "opts"
+               : !cb ? "callback"
+                     : "event loop");
         return NULL;
     }
     if (endpoint_check(opts->endpoint, &needs_slash, errstr, errstr_size) != 0)
@@ -578,8 +588,19 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
         seterr(errstr, errstr_size, "curl_multi_init failed");
         goto fail;
     }
+    api->el = el;
+    if (!(api->timer = evloop_timer_new(el, on_timeout, api)))
+        goto oom;
     api->maxconnects = ZIM_DEFAULT_MAXCONNECTS;
     mc = curl_multi_setopt(api->multi, CURLMOPT_MAXCONNECTS, api->maxconnects);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(api->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(api->multi, CURLMOPT_SOCKETDATA, api);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(api->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(api->multi, CURLMOPT_TIMERDATA, api);
     if (mc != CURLM_OK) {
         seterr(errstr, errstr_size, "curl: CURLMOPT_MAXCONNECTS: %s", curl_multi_strerror(mc));
         goto fail;
@@ -609,7 +630,8 @@ void zim_api_destroy(zim_api_t *api)
         call_free(c);
     }
     if (api->multi)
-        curl_multi_cleanup(api->multi);
+        curl_multi_cleanup(api->multi); /* its sockets leave the loop (socket_cb) */
+    evloop_timer_free(api->el, api->timer);
     if (api->secret) {
         OPENSSL_cleanse(api->secret, api->secret_len);
         free(api->secret);
@@ -685,23 +707,6 @@ int zim_api_in_flight(const zim_api_t *api)
     return api ? api->in_flight : 0;
 }
 
-int zim_api_poll(zim_api_t *api, struct curl_waitfd *extra, unsigned extra_cnt, int timeout_ms,
-                 char *errstr, size_t errstr_size)
-{
-    CURLMcode mc;
-
-    if (!api) {
-        seterr(errstr, errstr_size, "zim_api_poll: api is NULL");
-        return -1;
-    }
-    mc = curl_multi_poll(api->multi, extra, extra_cnt, timeout_ms, NULL);
-    if (mc != CURLM_OK) {
-        seterr(errstr, errstr_size, "curl_multi_poll: %s", curl_multi_strerror(mc));
-        return -1;
-    }
-    return 0;
-}
-
 /* Fills res for a finished transfer (before its handle is released). */
 static void call_result(zim_api_t *api, zim_call_t *c, CURLcode cc, zim_api_result_t *res)
 {
@@ -765,31 +770,72 @@ static void call_finish(zim_api_t *api, zim_call_t *c, CURLcode cc)
     api->cb(opaque, &res, api->cb_ctx);
 }
 
-int zim_api_perform(zim_api_t *api, char *errstr, size_t errstr_size)
+/* Hands every finished transfer to the done callback. */
+static void collect(zim_api_t *api)
 {
-    CURLMcode mc;
     CURLMsg *msg;
-    int running = 0, left = 0;
-
-    if (!api) {
-        seterr(errstr, errstr_size, "zim_api_perform: api is NULL");
-        return -1;
-    }
-    mc = curl_multi_perform(api->multi, &running);
-    if (mc != CURLM_OK) {
-        seterr(errstr, errstr_size, "curl_multi_perform: %s", curl_multi_strerror(mc));
-        return -1;
-    }
+    int left = 0;
     while ((msg = curl_multi_info_read(api->multi, &left)) != NULL) {
         char *priv = NULL;
-        CURLcode cc;
-
         if (msg->msg != CURLMSG_DONE)
             continue;
-        cc = msg->data.result;
+        CURLcode cc = msg->data.result;
         if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
             continue;
         call_finish(api, (zim_call_t *)(void *)priv, cc);
     }
+}
+
+static void socket_action(zim_api_t *api, curl_socket_t fd, int mask)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_socket_action(api->multi, fd, mask, &running);
+    if (mc != CURLM_OK)
+        log_msg(api->log, LOG_ERROR, "curl_multi_socket_action", "error", curl_multi_strerror(mc),
+                NULL);
+    collect(api);
+}
+
+/* The event loop: one of curl's sockets is ready. */
+static void on_socket(void *ctx, int fd, int events)
+{
+    socket_action(ctx, fd,
+                  (events & EVLOOP_READ ? CURL_CSELECT_IN : 0) |
+                      (events & EVLOOP_WRITE ? CURL_CSELECT_OUT : 0));
+}
+
+/* The event loop: curl's timeout is due. */
+static void on_timeout(void *ctx, int64_t now_us)
+{
+    (void)now_us;
+    socket_action(ctx, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: which sockets curl waits on, for what. */
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    zim_api_t *api = userp;
+    char err[160];
+    (void)easy;
+    (void)socketp;
+    int events = what == CURL_POLL_REMOVE ? 0
+                                          : (what & CURL_POLL_IN ? EVLOOP_READ : 0) |
+                                                (what & CURL_POLL_OUT ? EVLOOP_WRITE : 0);
+    if (evloop_fd_set(api->el, s, events, on_socket, api, err, sizeof(err)) != 0) {
+        log_msg(api->log, LOG_ERROR, "http client socket", "error", err, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl wants its timeout handled. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    zim_api_t *api = userp;
+    (void)multi;
+    if (timeout_ms < 0)
+        evloop_timer_cancel(api->el, api->timer);
+    else
+        evloop_timer_at(api->el, api->timer, clock_mono_us() + (int64_t)timeout_ms * 1000);
     return 0;
 }

@@ -1,10 +1,13 @@
 /* zim_api.h - the ZIM DeleteAllFriends client on libcurl's multi interface.
  *
  * One zim_api_t owns one CURLM (keep-alive connections are reused across
- * calls) and belongs to one thread: the event loop. Calls are started with
- * zim_api_start() and finish through the done callback, which is invoked
- * from zim_api_perform() (never from start). Every request gets a fresh
- * nonce, timestamp and signature; TLS is always verified.
+ * calls) and belongs to one thread: the event loop's. Its sockets and its
+ * timeout are registered with that loop (curl_multi_socket_action through
+ * CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION): no call walks every
+ * connection. Calls are started with zim_api_start() and finish through the
+ * done callback, which the loop's callbacks invoke (never start). Every
+ * request gets a fresh nonce, timestamp and signature; TLS (1.2 or later) is
+ * always verified.
  *
  * Pure helpers (URL building, response parsing, classification) are
  * exposed for unit tests and fuzzing. */
@@ -16,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "common/evloop.h"
 #include "common/log.h"
 
 #define ZIM_MAX_BODY       (64 * 1024) /* larger response bodies are cut: not JSON */
@@ -61,15 +65,16 @@ typedef struct zim_api_opts {
 
 typedef struct zim_api zim_api_t;
 
-/* Called once per started call from zim_api_perform(), with the opaque
+/* Called once per started call from the event loop, with the opaque
  * pointer given to zim_api_start(). res is valid during the call only.
  * The callback may call zim_api_start() (the finished call's bookkeeping is
- * complete by then); it must not call zim_api_perform() or zim_api_destroy(). */
+ * complete by then); it must not call zim_api_destroy(). */
 typedef void(zim_api_done_cb)(void *opaque, const zim_api_result_t *res, void *cb_ctx);
 
-/* Creates the client. log may be NULL. Returns NULL with errstr filled. */
+/* Creates the client on the event loop el (borrowed; it must outlive the
+ * client). log may be NULL. Returns NULL with errstr filled. */
 zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb_ctx, log_t *log,
-                       char *errstr, size_t errstr_size);
+                       evloop_t *el, char *errstr, size_t errstr_size);
 /* Aborts calls still running (their callbacks are not invoked). NULL ok. */
 void zim_api_destroy(zim_api_t *api);
 
@@ -80,14 +85,6 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *op
 
 /* Calls running now. */
 int zim_api_in_flight(const zim_api_t *api);
-
-/* Waits up to timeout_ms for curl's sockets or the extra fds (curl_multi_poll).
- * 0 ok, -1 on a curl error (errstr). */
-int zim_api_poll(zim_api_t *api, struct curl_waitfd *extra, unsigned extra_cnt, int timeout_ms,
-                 char *errstr, size_t errstr_size);
-
-/* Drives transfers and invokes the done callback for finished calls. */
-int zim_api_perform(zim_api_t *api, char *errstr, size_t errstr_size);
 
 /* Builds the full request URL with every query value percent-encoded.
  * *out is malloc'ed (caller frees). 0 ok, -1 with errstr. */

@@ -375,6 +375,11 @@ void consumer_tick(consumer_t *c, int give_up_now)
     }
 }
 
+int64_t consumer_deadline_us(const consumer_t *c)
+{
+    return c->revoking ? c->revoke_deadline_us : -1;
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {

@@ -123,9 +123,13 @@ void consumer_stop_begin(consumer_t *c);
 /* The tracker, for queries (pending, drained, ends, position). */
 const offsets_t *consumer_offsets(const consumer_t *c);
 /* Ends a revoke in progress once its partitions' started events are done
- * (or at once with give_up_now, or when the grace expired). Call every turn. */
+ * (or at once with give_up_now, or when the grace expired). Call after
+ * events complete and at consumer_deadline_us(). */
 void consumer_tick(consumer_t *c, int give_up_now);
 int consumer_paused(const consumer_t *c);
+/* When consumer_tick() must run at the latest (a revoke's grace), in
+ * monotonic microseconds; -1 when nothing waits for time. */
+int64_t consumer_deadline_us(const consumer_t *c);
 
 /* Partitions assigned now. */
 int consumer_assigned(const consumer_t *c);

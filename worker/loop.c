@@ -2,7 +2,8 @@
 #include "worker/loop.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/evloop.h"
 #include "common/httpd.h"
 #include "common/metrics.h"
 #include "common/ratelimit.h"
@@ -20,8 +22,8 @@
 #include "worker/publisher.h"
 #include "worker/scheduler.h"
 
-#define LOOP_MAX_WAIT_MS 100
-#define LOOP_POLL_BATCH  500
+/* Messages taken per turn before the other work gets its turn. */
+#define LOOP_POLL_BATCH 500
 
 typedef struct loop {
     const loop_opts_t *o;
@@ -41,6 +43,10 @@ typedef struct loop {
     int stopping;
     int64_t deadline_us;
     int exit_code;
+
+    evloop_t *el;
+    evloop_timer_t *wake;  /* the next turn that time calls for */
+    evloop_waker_t *kafka; /* librdkafka's queues have something */
 
     metric_family_t *m_share, *m_pending, *m_pending_bytes, *m_ready, *m_lag;
 } loop_t;
@@ -186,6 +192,8 @@ static int setup(loop_t *l, char *err, size_t errsz)
         log_msg(l->log, LOG_INFO, "observability endpoint", "listen", cfg->listen, "port", port,
                 NULL);
     }
+    if (!(l->el = evloop_new(err, errsz)))
+        return -1;
     if (!(l->rl = ratelimit_new(cfg->rate_limit_qps, now))) {
         snprintf(err, errsz, "out of memory");
         return -1;
@@ -214,7 +222,6 @@ static int setup(loop_t *l, char *err, size_t errsz)
     };
     if (!(l->cons = consumer_new(cfg, &co, l->log, err, errsz)))
         return -1;
-    rd_kafka_queue_io_event_enable(consumer_queue(l->cons), l->o->wake_wfd, "c", 1);
     intake_opts_t io = {
         .cfg = cfg,
         .log = l->log,
@@ -231,12 +238,11 @@ static int setup(loop_t *l, char *err, size_t errsz)
         if (!(l->pub = publisher_new(cfg, l->worker_id, l->log, intake_published, l->intake, err,
                                      errsz)))
             return -1;
-        rd_kafka_queue_io_event_enable(publisher_queue(l->pub), l->o->wake_wfd, "p", 1);
         scheduler_opts_t so;
         zim_api_opts_t ao;
         scheduler_config(cfg, &so, &ao);
         so.seed = (uint64_t)now ^ ((uint64_t)getpid() << 32);
-        if (!(l->api = zim_api_new(&ao, api_done, l, l->log, err, errsz)))
+        if (!(l->api = zim_api_new(&ao, api_done, l, l->log, l->el, err, errsz)))
             return -1;
         sched_api_t api = {.start = api_start, .ctx = l};
         scheduler_cbs_t cbs = intake_sched_cbs(l->intake);
@@ -259,19 +265,14 @@ static void teardown(loop_t *l)
         rd_kafka_queue_io_event_enable(consumer_queue(l->cons), -1, NULL, 0);
     consumer_destroy(l->cons); /* final commit of stored offsets */
     zim_api_destroy(l->api);   /* no callbacks: the scheduler frees the jobs */
+    evloop_timer_free(l->el, l->wake);
     publisher_destroy(l->pub); /* purged deliveries free their jobs */
     scheduler_destroy(l->sched);
     intake_destroy(l->intake);
     ratelimit_destroy(l->rl);
     httpd_destroy(l->httpd);
     metrics_destroy(l->metrics);
-}
-
-static void drain_wake(int fd)
-{
-    char buf[256];
-    while (read(fd, buf, sizeof(buf)) > 0)
-        ;
+    evloop_destroy(l->el); /* the Kafka waker with it, after the clients */
 }
 
 /* One turn's intake: messages while there are any. Returns 1 when more may
@@ -313,6 +314,117 @@ static void log_redrive_summary(loop_t *l)
             "skipped_other_class", c, "unparseable", u, NULL);
 }
 
+/* ---- wake-ups ---- */
+
+static void on_kafka(void *ctx)
+{
+    (void)ctx; /* the turn that follows takes what the queues hold */
+}
+
+static void on_signal(void *ctx, int fd, int events)
+{
+    loop_t *l = ctx;
+    struct signalfd_siginfo si;
+    (void)events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        begin_stop(l, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", 0);
+}
+
+static void on_httpd(void *ctx, int fd, int events)
+{
+    loop_t *l = ctx;
+    (void)fd;
+    (void)events;
+    httpd_run(l->httpd);
+}
+
+static void on_wake(void *ctx, int64_t now_us)
+{
+    loop_t *l = ctx;
+    (void)now_us;
+    if (l->httpd)
+        httpd_run(l->httpd); /* its own timeouts come due here too */
+}
+
+/* Registers the loop's own wake-ups: Kafka queues, signals, the endpoint. */
+static int watch(loop_t *l, char *err, size_t errsz)
+{
+    if (!(l->wake = evloop_timer_new(l->el, on_wake, l)) ||
+        !(l->kafka = evloop_waker_new(l->el, on_kafka, l, err, errsz)))
+        return -1;
+    int kfd = evloop_waker_fd(l->kafka);
+    rd_kafka_queue_io_event_enable(consumer_queue(l->cons), kfd, "c", 1);
+    if (l->pub)
+        rd_kafka_queue_io_event_enable(publisher_queue(l->pub), kfd, "p", 1);
+    if (evloop_fd_set(l->el, l->o->signal_fd, EVLOOP_READ, on_signal, l, err, errsz) != 0)
+        return -1;
+    if (l->httpd &&
+        evloop_fd_set(l->el, httpd_fd(l->httpd), EVLOOP_READ, on_httpd, l, err, errsz) != 0)
+        return -1;
+    return 0;
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* One turn after anything happened: intake, deliveries, dispatch, revoke
+ * drains, the stop. Returns the monotonic time of the next turn that time
+ * alone calls for (-1: none; only an event wakes it), or -2 to exit. */
+static int64_t turn(loop_t *l)
+{
+    char err[512];
+    int64_t now = clock_mono_us();
+    if (!l->stopping && fatal_kafka(l))
+        begin_stop(l, "fatal kafka error", 1);
+    int more = take_messages(l);
+    if (l->pub)
+        publisher_poll(l->pub);
+    if (l->sched)
+        scheduler_run(l->sched, now);
+    consumer_tick(l->cons, paused(l) != SCHED_PAUSE_NONE);
+    const offsets_t *offs = consumer_offsets(l->cons);
+    if (l->o->until_end && !l->stopping && offsets_reached_end(offs))
+        begin_stop(l, "reached the end offsets noted at start", 0);
+    if (l->stopping) {
+        int drained = offsets_stop_drained(offs) && (!l->pub || publisher_pending(l->pub) == 0) &&
+                      (!l->sched || scheduler_in_flight(l->sched) == 0);
+        /* A pause with nothing in flight: nothing more can finish within
+         * the grace period. */
+        int stuck = paused(l) != SCHED_PAUSE_NONE && scheduler_in_flight(l->sched) == 0 &&
+                    (!l->pub || publisher_pending(l->pub) == 0);
+        /* A fatal producer error: no result can be delivered any more, so
+         * nothing more can finish once the calls in flight are done (their
+         * events stay uncommitted and are processed again). */
+        int dead = l->pub && l->sched && scheduler_in_flight(l->sched) == 0 &&
+                   publisher_fatal(l->pub, err, sizeof(err));
+        if (drained || stuck || dead)
+            return -2;
+        if (clock_mono_us() >= l->deadline_us) {
+            log_msg(l->log, LOG_WARN,
+                    "shutdown grace expired; unfinished events will be processed again", NULL);
+            return -2;
+        }
+    }
+    now = clock_mono_us();
+    int64_t next = more ? now : -1;
+    if (l->sched) {
+        int64_t s = scheduler_next_us(l->sched, now);
+        next = earliest(next, s >= 0 ? now + s : -1);
+    }
+    if (l->httpd) {
+        long h = httpd_timeout_ms(l->httpd);
+        next = earliest(next, h >= 0 ? now + (int64_t)h * 1000 : -1);
+    }
+    if (l->pub)
+        next = earliest(next, publisher_next_retry_us(l->pub));
+    next = earliest(next, consumer_deadline_us(l->cons));
+    if (l->stopping)
+        next = earliest(next, l->deadline_us);
+    return next;
+}
+
 int loop_run(const loop_opts_t *opts)
 {
     loop_t l;
@@ -322,7 +434,7 @@ int loop_run(const loop_opts_t *opts)
     l.cfg = opts->cfg;
     l.log = opts->log;
 
-    if (setup(&l, err, sizeof(err)) == -1) {
+    if (setup(&l, err, sizeof(err)) == -1 || watch(&l, err, sizeof(err)) == -1) {
         log_msg(l.log, LOG_ERROR, "start-up failed", "error", err, NULL);
         l.exit_code = 1;
         l.deadline_us = clock_mono_us();
@@ -334,76 +446,17 @@ int loop_run(const loop_opts_t *opts)
             opts->dry_run ? "true" : "false", "redrive", opts->redrive ? "true" : "false", NULL);
 
     for (;;) {
-        int64_t now = clock_mono_us();
-        if (*opts->stop)
-            begin_stop(&l, "signal", 0);
-        if (!l.stopping && fatal_kafka(&l))
-            begin_stop(&l, "fatal kafka error", 1);
-        int more = take_messages(&l);
-        if (l.pub)
-            publisher_poll(l.pub);
-        if (l.sched) {
-            scheduler_run(l.sched, now);
-            if (zim_api_perform(l.api, err, sizeof(err)) == -1)
-                log_msg(l.log, LOG_ERROR, "http client", "error", err, NULL);
+        int64_t next = turn(&l);
+        if (next == -2)
+            break;
+        if (next >= 0)
+            evloop_timer_at(l.el, l.wake, next);
+        else
+            evloop_timer_cancel(l.el, l.wake);
+        if (evloop_run_once(l.el, -1, err, sizeof(err)) == -1) {
+            log_msg(l.log, LOG_ERROR, "event loop", "error", err, NULL);
+            begin_stop(&l, "event loop error", 1);
         }
-        consumer_tick(l.cons, paused(&l) != SCHED_PAUSE_NONE);
-        const offsets_t *offs = consumer_offsets(l.cons);
-        if (opts->until_end && !l.stopping && offsets_reached_end(offs))
-            begin_stop(&l, "reached the end offsets noted at start", 0);
-        if (l.stopping) {
-            int drained = offsets_stop_drained(offs) && (!l.pub || publisher_pending(l.pub) == 0) &&
-                          (!l.sched || scheduler_in_flight(l.sched) == 0);
-            /* A pause with nothing in flight: nothing more can finish
-             * within the grace period. */
-            int stuck = paused(&l) != SCHED_PAUSE_NONE && scheduler_in_flight(l.sched) == 0 &&
-                        (!l.pub || publisher_pending(l.pub) == 0);
-            /* A fatal producer error: no result can be delivered any more,
-             * so nothing more can finish once the calls in flight are done
-             * (their events stay uncommitted and are processed again). */
-            int dead = l.pub && l.sched && scheduler_in_flight(l.sched) == 0 &&
-                       publisher_fatal(l.pub, err, sizeof(err));
-            if (drained || stuck || dead)
-                break;
-            if (clock_mono_us() >= l.deadline_us) {
-                log_msg(l.log, LOG_WARN,
-                        "shutdown grace expired; unfinished events will be processed again", NULL);
-                break;
-            }
-        }
-
-        int64_t wait_us = more ? 0 : (int64_t)LOOP_MAX_WAIT_MS * 1000;
-        if (l.sched) {
-            int64_t s = scheduler_next_us(l.sched, clock_mono_us());
-            if (s >= 0 && s < wait_us)
-                wait_us = s;
-        }
-        if (l.httpd) {
-            long h = httpd_timeout_ms(l.httpd);
-            if (h >= 0 && h * 1000 < wait_us)
-                wait_us = h * 1000;
-        }
-        struct curl_waitfd fds[2];
-        unsigned nfds = 0;
-        fds[nfds++] = (struct curl_waitfd){.fd = opts->wake_fd, .events = CURL_WAIT_POLLIN};
-        if (l.httpd)
-            fds[nfds++] = (struct curl_waitfd){.fd = httpd_fd(l.httpd), .events = CURL_WAIT_POLLIN};
-        /* Rounded down: a limiter slot due in under a millisecond is taken by
-         * turning the loop again, not by oversleeping (rate precision, and
-         * throughput above 1000 calls/s). */
-        int wait_ms = (int)(wait_us / 1000);
-        if (l.api) {
-            if (zim_api_poll(l.api, fds, nfds, wait_ms, err, sizeof(err)) == -1)
-                log_msg(l.log, LOG_ERROR, "http client poll", "error", err, NULL);
-        } else {
-            struct pollfd pfds[2];
-            for (unsigned i = 0; i < nfds; i++)
-                pfds[i] = (struct pollfd){.fd = fds[i].fd, .events = POLLIN};
-            poll(pfds, nfds, wait_ms);
-        }
-        drain_wake(opts->wake_fd);
-        if (l.httpd)
-            httpd_run(l.httpd);
     }
     if (opts->redrive)
         log_redrive_summary(&l);

@@ -1,18 +1,20 @@
-/* loop.h - the worker's single event loop.
+/* loop.h - the worker's wiring around its one event loop (common/evloop).
  *
- * One thread owns the pipeline: it polls the consumer, drives the ZIM
- * client's curl multi handle, serves the producer's delivery reports, fires
- * the scheduler's timers and answers the observability endpoint. One wait
- * (curl_multi_poll with extra fds) covers Kafka (queue io-events), HTTP, the
- * endpoint and the wake fd that the signal handler writes to.
+ * One thread owns the pipeline. Every module's descriptors and timers are
+ * on the loop: curl's sockets and timeout (the ZIM client), librdkafka's
+ * consumer and producer queues (rd_kafka_queue_io_event_enable into a
+ * waker), the observability endpoint's epoll fd, and the signalfd. After
+ * anything happened, one turn takes messages (intake), serves delivery
+ * reports, starts what the scheduler may start, ends revoke drains and
+ * checks the stop; the loop then sleeps until the next descriptor is ready
+ * or the next time a module asked for (scheduler, endpoint, publisher
+ * retries, revoke and stop deadlines). There is no fixed tick.
  *
  * loop_run() returns the process exit code: 0 after a clean stop (signal,
  * or --until-end reached), 1 after a fatal error (logged). main.c decides to
  * exit; nothing here does. */
 #ifndef ZU_LOOP_H
 #define ZU_LOOP_H
-
-#include <signal.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -26,9 +28,7 @@ typedef struct loop_opts {
     int redrive; /* read kafka.result_topic and process failures again */
     consumer_start_t start;
     int64_t start_ts_ms;
-    volatile sig_atomic_t *stop; /* set by the signal handler */
-    int wake_fd;                 /* read end of the non-blocking wake pipe */
-    int wake_wfd;                /* its write end (given to librdkafka) */
+    int signal_fd; /* signalfd of SIGTERM and SIGINT (blocked in every thread) */
 } loop_opts_t;
 
 /* Runs the worker until stopped. Returns 0 or 1 (see above). */

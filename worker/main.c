@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,24 +28,21 @@
 #define EXIT_USAGE  64
 #define EXIT_CONFIG 78
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
+/* SIGTERM and SIGINT are blocked in every thread (librdkafka's and curl's
+ * inherit the mask) and read from a signalfd by the event loop; SIGPIPE is
+ * ignored. Returns the signalfd, -1 on failure. */
+static int signals_fd(void)
 {
-    (void)sig;
-    stop_flag = 1;
-}
-
-static int install_signals(void)
-{
+    sigset_t set;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
-        return -1;
     sa.sa_handler = SIG_IGN;
-    return sigaction(SIGPIPE, &sa, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigaction(SIGPIPE, &sa, NULL) != 0 || sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 /* The key for redacted user ids: derived one-way from the server secret, so
@@ -83,17 +81,6 @@ static void warn_secret_file_mode(const config_t *cfg, log_t *log)
             cfg->server_secret_file, "mode", mode, NULL);
 }
 
-static int wake_pipe(int fds[2])
-{
-    if (pipe(fds) != 0)
-        return -1;
-    for (int i = 0; i < 2; i++)
-        if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) != 0 ||
-            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
-            return -1;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     cli_t cli;
@@ -103,7 +90,7 @@ int main(int argc, char **argv)
     log_t *log = NULL;
     unsigned char key[EVP_MAX_MD_SIZE];
     unsigned int key_len = 0;
-    int fds[2] = {-1, -1};
+    int sfd = -1;
 
     /* This process will hold the server secret: no core file may carry it
      * (docs/contract.md, Guarantee 9), whatever the environment allows; not
@@ -162,13 +149,12 @@ int main(int argc, char **argv)
     }
     OPENSSL_cleanse(key, sizeof(key));
     warn_secret_file_mode(&cfg, log);
-    if (install_signals() == -1 || wake_pipe(fds) == -1) {
+    if ((sfd = signals_fd()) < 0) {
         log_msg(log, LOG_ERROR, "cannot set up signals", NULL);
         goto out;
     }
     if (cli.once_user) {
-        code = once_run(&cfg, log, cli.once_user, cli.delete_type < 0 ? 0 : cli.delete_type,
-                        &stop_flag);
+        code = once_run(&cfg, log, cli.once_user, cli.delete_type < 0 ? 0 : cli.delete_type, sfd);
         goto out;
     }
     loop_opts_t lo = {
@@ -179,15 +165,12 @@ int main(int argc, char **argv)
         .redrive = cli.redrive,
         .start = cli.start,
         .start_ts_ms = cli.start_ts_ms,
-        .stop = &stop_flag,
-        .wake_fd = fds[0],
-        .wake_wfd = fds[1],
+        .signal_fd = sfd,
     };
     code = loop_run(&lo);
 out:
-    for (int i = 0; i < 2; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+    if (sfd >= 0)
+        close(sfd);
     log_destroy(log);
     config_free(&cfg);
     return code;

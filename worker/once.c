@@ -2,10 +2,13 @@
 #include "worker/once.h"
 
 #include <stdio.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/evloop.h"
 #include "common/ratelimit.h"
 #include "common/zim_sign.h"
 #include "worker/publisher.h"
@@ -13,9 +16,24 @@
 
 typedef struct once_ctx {
     job_t *done;
+    int stopped; /* a signal came */
     zim_api_t *api;
     scheduler_t *sched;
 } once_ctx_t;
+
+static void on_signal(void *ctx, int fd, int events)
+{
+    struct signalfd_siginfo si;
+    (void)events;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        ((once_ctx_t *)ctx)->stopped = 1;
+}
+
+static void on_wake(void *ctx, int64_t now_us)
+{
+    (void)ctx; /* the scheduler runs after every wake-up */
+    (void)now_us;
+}
 
 static void on_final(void *ctx, job_t *job)
 {
@@ -40,17 +58,19 @@ static void on_drop(void *ctx, job_t *job)
     job_free(job);
 }
 
-int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_type,
-             volatile sig_atomic_t *stop)
+int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_type, int signal_fd)
 {
     char err[512] = "", nonce[ZIM_NONCE_LEN + 1], worker[320];
-    once_ctx_t ctx = {NULL, NULL, NULL};
+    once_ctx_t ctx = {NULL, 0, NULL, NULL};
+    evloop_t *el = evloop_new(err, sizeof(err));
+    evloop_timer_t *wake = el ? evloop_timer_new(el, on_wake, &ctx) : NULL;
     int code = 1;
     ratelimit_t *rl = ratelimit_new(cfg->rate_limit_qps, clock_mono_us());
     scheduler_t *s = NULL;
     job_t *job = job_new();
 
-    if (!rl || !job || zim_sign_nonce(nonce, err, sizeof(err)) == -1)
+    if (!el || !wake || !rl || !job || zim_sign_nonce(nonce, err, sizeof(err)) == -1 ||
+        evloop_fd_set(el, signal_fd, EVLOOP_READ, on_signal, &ctx, err, sizeof(err)) != 0)
         goto out;
     scheduler_opts_t so;
     zim_api_opts_t ao;
@@ -61,7 +81,7 @@ int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_ty
     so.coalesce = 0;
     scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .ctx = &ctx};
     sched_api_t api = {.start = api_start, .ctx = &ctx};
-    if (!(ctx.api = zim_api_new(&ao, api_done, &ctx, log, err, sizeof(err))))
+    if (!(ctx.api = zim_api_new(&ao, api_done, &ctx, log, el, err, sizeof(err))))
         goto out;
     s = scheduler_new(&so, &api, rl, log, NULL, &cbs, err, sizeof(err));
     if (!s)
@@ -88,15 +108,17 @@ int once_run(const config_t *cfg, log_t *log, const char *user_id, int delete_ty
         goto out;
     }
 
-    while (!ctx.done && !*stop) {
-        scheduler_run(s, clock_mono_us());
-        if (zim_api_perform(ctx.api, err, sizeof(err)) == -1)
-            goto out;
+    while (!ctx.done && !ctx.stopped) {
+        int64_t now = clock_mono_us();
+        scheduler_run(s, now);
         if (ctx.done)
             break;
-        int64_t next = scheduler_next_us(s, clock_mono_us());
-        int wait_ms = next < 0 || next > 100000 ? 100 : (int)((next + 999) / 1000);
-        if (zim_api_poll(ctx.api, NULL, 0, wait_ms, err, sizeof(err)) == -1)
+        int64_t next = scheduler_next_us(s, now);
+        if (next >= 0)
+            evloop_timer_at(el, wake, now + next);
+        else
+            evloop_timer_cancel(el, wake);
+        if (evloop_run_once(el, -1, err, sizeof(err)) == -1)
             goto out;
     }
     if (!ctx.done) {
@@ -121,6 +143,8 @@ out:
     job_free(job);
     zim_api_destroy(ctx.api);
     scheduler_destroy(s);
+    evloop_timer_free(el, wake);
+    evloop_destroy(el);
     ratelimit_destroy(rl);
     return code;
 }

@@ -460,3 +460,12 @@ int publisher_publish(publisher_t *p, job_t *job)
         produce(p, dlq);
     return 0;
 }
+
+int64_t publisher_next_retry_us(const publisher_t *p)
+{
+    int64_t next = -1;
+    for (const pub_msg_t *m = p->backlog; m; m = m->next)
+        if (next < 0 || m->retry_at_ms * 1000 < next)
+            next = m->retry_at_ms * 1000;
+    return next;
+}

@@ -58,6 +58,10 @@ int publisher_publish(publisher_t *p, job_t *job);
 /* Produces again what met a full queue or failed delivery. */
 void publisher_retry(publisher_t *p);
 
+/* When the next message waiting to be produced again is due (monotonic
+ * microseconds); -1 when none waits. */
+int64_t publisher_next_retry_us(const publisher_t *p);
+
 /* Messages produced (or to produce) but not yet acknowledged. */
 size_t publisher_pending(const publisher_t *p);
 

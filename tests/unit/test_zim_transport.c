@@ -223,6 +223,9 @@ static void on_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
     }
 }
 
+/* The event loop the clients of this test run on (made in main). */
+static evloop_t *loop;
+
 /* Runs the loop until nothing is in flight (30 s hang guard, not a timing check). */
 static int drive(zim_api_t *api)
 {
@@ -230,8 +233,7 @@ static int drive(zim_api_t *api)
     char err[256];
 
     while (zim_api_in_flight(api) > 0 && time(NULL) < end) {
-        if (zim_api_poll(api, NULL, 0, 100, err, sizeof(err)) != 0 ||
-            zim_api_perform(api, err, sizeof(err)) != 0)
+        if (evloop_run_once(loop, 100000, err, sizeof(err)) < 0)
             return -1;
     }
     return zim_api_in_flight(api) == 0 ? 0 : -1;
@@ -250,7 +252,7 @@ static zim_api_t *make_api(const char *endpoint, const char *ca_file, long timeo
     o.connect_timeout_ms = 2000;
     o.ca_file = ca_file;
     memset(col, 0, sizeof(*col));
-    col->api = zim_api_new(&o, on_done, col, lg, err, sizeof(err));
+    col->api = zim_api_new(&o, on_done, col, lg, loop, err, sizeof(err));
     TT_CHECK(col->api != NULL);
     if (!col->api)
         fprintf(stderr, "zim_api_new: %s\n", err);
@@ -495,8 +497,11 @@ static void test_destroy_aborts_without_callbacks(void)
         goto out;
     for (int i = 0; i < 3; i++)
         TT_EQ_INT(zim_api_start(col.api, "u", 0, NULL, err, sizeof(err)), 0);
-    TT_EQ_INT(zim_api_perform(col.api, err, sizeof(err)), 0);
+    TT_CHECK(evloop_run_once(loop, 0, err, sizeof(err)) >= 0);
     zim_api_destroy(col.api);
+    TT_EQ_INT(col.done, 0);
+    /* Its sockets and timeout left the loop: nothing of it runs any more. */
+    TT_CHECK(evloop_run_once(loop, 50000, err, sizeof(err)) >= 0);
     TT_EQ_INT(col.done, 0);
 out:
     server_stop(&s);
@@ -511,33 +516,31 @@ static void test_api_errors(void)
 
     o.endpoint = "ftp://x/";
     o.secret = SECRET;
-    TT_CHECK(zim_api_new(NULL, on_done, NULL, NULL, err, sizeof(err)) == NULL);
+    TT_CHECK(zim_api_new(NULL, on_done, NULL, NULL, loop, err, sizeof(err)) == NULL);
     TT_CHECK(strstr(err, "opts") != NULL);
-    TT_CHECK(zim_api_new(&o, NULL, NULL, NULL, err, sizeof(err)) == NULL);
+    TT_CHECK(zim_api_new(&o, NULL, NULL, NULL, loop, err, sizeof(err)) == NULL);
     TT_CHECK(strstr(err, "callback") != NULL);
-    TT_CHECK(zim_api_new(&o, on_done, NULL, NULL, err, sizeof(err)) == NULL);
+    TT_CHECK(zim_api_new(&o, on_done, NULL, NULL, NULL, err, sizeof(err)) == NULL);
+    TT_CHECK(strstr(err, "event loop") != NULL);
+    TT_CHECK(zim_api_new(&o, on_done, NULL, NULL, loop, err, sizeof(err)) == NULL);
     TT_CHECK(strstr(err, "ftp://x/") != NULL);
     o.endpoint = "http://127.0.0.1:1/";
     o.secret = "";
-    TT_CHECK(zim_api_new(&o, on_done, NULL, NULL, err, sizeof(err)) == NULL);
+    TT_CHECK(zim_api_new(&o, on_done, NULL, NULL, loop, err, sizeof(err)) == NULL);
     TT_CHECK(strstr(err, "secret") != NULL);
     o.secret = SECRET;
     o.success_codes = sc;
     o.success_codes_cnt = 1;
     o.ca_file = "";
     memset(&col, 0, sizeof(col));
-    col.api = zim_api_new(&o, on_done, &col, NULL, err, sizeof(err));
+    col.api = zim_api_new(&o, on_done, &col, NULL, loop, err, sizeof(err));
     TT_CHECK(col.api != NULL);
     TT_EQ_INT(zim_api_start(col.api, "u", 5, NULL, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "DeleteType") != NULL);
     TT_EQ_INT(zim_api_start(col.api, "", 0, NULL, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "FromUserId") != NULL);
     TT_EQ_INT(zim_api_in_flight(col.api), 0);
-    TT_EQ_INT(zim_api_poll(col.api, NULL, 0, -1, err, sizeof(err)), -1);
-    TT_CHECK(strstr(err, "curl_multi_poll") != NULL);
     TT_EQ_INT(zim_api_start(NULL, "u", 0, NULL, err, sizeof(err)), -1);
-    TT_EQ_INT(zim_api_poll(NULL, NULL, 0, 0, err, sizeof(err)), -1);
-    TT_EQ_INT(zim_api_perform(NULL, err, sizeof(err)), -1);
     TT_EQ_INT(zim_api_in_flight(NULL), 0);
     zim_api_destroy(col.api);
     zim_api_destroy(NULL);
@@ -633,6 +636,11 @@ int main(void)
                                     "ALL_PROXY"};
     for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
         unsetenv(proxies[i]); /* the tests talk to 127.0.0.1 directly */
+    char err[256];
+    if (!(loop = evloop_new(err, sizeof(err)))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     TT_RUN(test_transport_success_and_secrecy);
     TT_RUN(test_transport_answers);
     TT_RUN(test_transport_failures);
@@ -640,5 +648,6 @@ int main(void)
     TT_RUN(test_destroy_aborts_without_callbacks);
     TT_RUN(test_api_errors);
     TT_RUN(test_transport_tls_trust);
+    evloop_destroy(loop);
     TT_DONE();
 }
