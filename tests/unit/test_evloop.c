@@ -1,0 +1,212 @@
+/* test_evloop.c - the event core: timers in order, re-armed and cancelled;
+ * descriptors ready for reading and writing; wakers written from another
+ * thread; an idle loop sleeps (no busy loop). */
+#define _GNU_SOURCE /* pipe2 */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/evloop.h"
+#include "tt.h"
+
+typedef struct rec {
+    int order[16];
+    int n;
+} rec_t;
+
+typedef struct tctx {
+    rec_t *r;
+    int id;
+} tctx_t;
+
+static void on_timer(void *ctx, int64_t now_us)
+{
+    tctx_t *t = ctx;
+    (void)now_us;
+    if (t->r->n < 16)
+        t->r->order[t->r->n++] = t->id;
+}
+
+/* Runs the loop until want callbacks ran (2 s guard against a hang). */
+static int run_until(evloop_t *el, rec_t *r, int want)
+{
+    char err[128];
+    int64_t end = clock_mono_us() + 2000000;
+    while (r->n < want && clock_mono_us() < end)
+        if (evloop_run_once(el, 100000, err, sizeof(err)) < 0)
+            return -1;
+    return r->n;
+}
+
+static void test_timers(void)
+{
+    char err[128];
+    evloop_t *el = evloop_new(err, sizeof(err));
+    rec_t r = {{0}, 0};
+    tctx_t c[5];
+    evloop_timer_t *t[5];
+    int64_t now = clock_mono_us();
+    for (int i = 0; i < 5; i++) {
+        c[i] = (tctx_t){&r, i};
+        t[i] = evloop_timer_new(el, on_timer, &c[i]);
+    }
+    evloop_timer_at(el, t[0], now + 30000);
+    evloop_timer_at(el, t[1], now + 10000);
+    evloop_timer_at(el, t[2], now + 20000);
+    evloop_timer_at(el, t[3], now + 5000);
+    evloop_timer_at(el, t[4], now + 1000);
+    evloop_timer_cancel(el, t[3]);          /* never fires */
+    evloop_timer_at(el, t[4], now + 40000); /* moved later */
+    evloop_timer_at(el, t[0], now + 15000); /* moved earlier */
+    TT_CHECK(evloop_timer_armed(t[4]));
+    TT_CHECK(!evloop_timer_armed(t[3]));
+    TT_EQ_INT(run_until(el, &r, 4), 4);
+    TT_EQ_INT(r.order[0], 1);
+    TT_EQ_INT(r.order[1], 0);
+    TT_EQ_INT(r.order[2], 2);
+    TT_EQ_INT(r.order[3], 4);
+    TT_CHECK(!evloop_timer_armed(t[4])); /* fired: disarmed */
+    /* Not before its time: 50 ms ahead is not run by a 0-wait turn. */
+    evloop_timer_at(el, t[3], clock_mono_us() + 50000);
+    TT_CHECK(evloop_run_once(el, 0, err, sizeof(err)) == 0);
+    TT_EQ_INT(r.n, 4);
+    int64_t t0 = clock_mono_us();
+    TT_EQ_INT(run_until(el, &r, 5), 5);
+    TT_CHECK(clock_mono_us() - t0 >= 40000); /* it waited: correctness, not speed */
+    TT_EQ_INT(r.order[4], 3);
+    /* A timer in the past fires on the next run. */
+    evloop_timer_at(el, t[2], 0);
+    TT_EQ_INT(run_until(el, &r, 6), 6);
+    TT_EQ_INT(r.order[5], 2);
+    for (int i = 0; i < 5; i++)
+        evloop_timer_free(el, t[i]);
+    evloop_timer_free(el, NULL);
+    evloop_destroy(el);
+}
+
+typedef struct fdctx {
+    int reads, writes, last_fd;
+} fdctx_t;
+
+static void on_fd(void *ctx, int fd, int events)
+{
+    fdctx_t *f = ctx;
+    char buf[64];
+    f->last_fd = fd;
+    if (events & EVLOOP_READ) {
+        f->reads++;
+        while (read(fd, buf, sizeof(buf)) > 0)
+            ;
+    }
+    if (events & EVLOOP_WRITE)
+        f->writes++;
+}
+
+static void test_fds(void)
+{
+    char err[128];
+    int p[2];
+    evloop_t *el = evloop_new(err, sizeof(err));
+    fdctx_t f = {0, 0, -1};
+    TT_EQ_INT(pipe2(p, O_NONBLOCK), 0);
+    TT_EQ_INT(evloop_fd_set(el, p[0], EVLOOP_READ, on_fd, &f, err, sizeof(err)), 0);
+    TT_EQ_INT(evloop_run_once(el, 20000, err, sizeof(err)), 0); /* nothing ready */
+    TT_EQ_INT(write(p[1], "x", 1), 1);
+    TT_EQ_INT(evloop_run_once(el, 1000000, err, sizeof(err)), 1);
+    TT_EQ_INT(f.reads, 1);
+    TT_EQ_INT(f.last_fd, p[0]);
+    /* A writable pipe end. */
+    TT_EQ_INT(evloop_fd_set(el, p[1], EVLOOP_WRITE, on_fd, &f, err, sizeof(err)), 0);
+    TT_EQ_INT(evloop_run_once(el, 1000000, err, sizeof(err)), 1);
+    TT_EQ_INT(f.writes, 1);
+    /* Unwatched: no more callbacks. */
+    TT_EQ_INT(evloop_fd_set(el, p[1], 0, NULL, NULL, err, sizeof(err)), 0);
+    TT_EQ_INT(evloop_run_once(el, 0, err, sizeof(err)), 0);
+    /* A closed number reused: re-registering it works (the kernel dropped it). */
+    close(p[1]);
+    TT_EQ_INT(evloop_run_once(el, 100000, err, sizeof(err)), 1); /* hang-up: reported read */
+    TT_EQ_INT(f.reads, 2);
+    close(p[0]);
+    int q[2];
+    TT_EQ_INT(pipe2(q, O_NONBLOCK), 0);
+    TT_EQ_INT(evloop_fd_set(el, q[0], EVLOOP_READ, on_fd, &f, err, sizeof(err)), 0);
+    TT_EQ_INT(write(q[1], "y", 1), 1);
+    TT_EQ_INT(evloop_run_once(el, 1000000, err, sizeof(err)), 1);
+    TT_EQ_INT(f.reads, 3);
+    TT_EQ_INT(evloop_fd_set(el, -1, EVLOOP_READ, on_fd, &f, err, sizeof(err)), -1);
+    TT_CHECK(strstr(err, "bad fd") != NULL);
+    TT_EQ_INT(evloop_fd_set(el, 1000000, EVLOOP_READ, on_fd, &f, err, sizeof(err)), -1);
+    TT_CHECK(strstr(err, "epoll_ctl") != NULL);
+    close(q[0]);
+    close(q[1]);
+    evloop_destroy(el);
+}
+
+typedef struct wctx {
+    int woken;
+} wctx_t;
+
+static void on_waker(void *ctx)
+{
+    ((wctx_t *)ctx)->woken++;
+}
+
+static void *writer(void *arg)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 1000; i++) /* more than a pipe holds: never blocks */
+        evloop_wake(arg);
+    return NULL;
+}
+
+static void test_waker_from_thread(void)
+{
+    char err[128];
+    evloop_t *el = evloop_new(err, sizeof(err));
+    wctx_t w = {0};
+    evloop_waker_t *wk = evloop_waker_new(el, on_waker, &w, err, sizeof(err));
+    TT_CHECK(wk != NULL);
+    TT_CHECK(evloop_waker_fd(wk) >= 0);
+    pthread_t th;
+    pthread_create(&th, NULL, writer, wk);
+    /* Blocks until the other thread writes: no timer, no tick. */
+    TT_CHECK(evloop_run_once(el, 5000000, err, sizeof(err)) >= 1);
+    TT_CHECK(w.woken >= 1);
+    pthread_join(th, NULL);
+    while (evloop_run_once(el, 0, err, sizeof(err)) > 0)
+        ;
+    int after = w.woken;
+    TT_EQ_INT(evloop_run_once(el, 0, err, sizeof(err)), 0); /* drained */
+    TT_EQ_INT(w.woken, after);
+    evloop_destroy(el); /* frees the waker */
+}
+
+/* Idle: a run with nothing due sleeps for the whole wait, using no CPU. */
+static void test_idle_sleeps(void)
+{
+    char err[128];
+    evloop_t *el = evloop_new(err, sizeof(err));
+    int runs = 0;
+    int64_t end = clock_mono_us() + 200000;
+    while (clock_mono_us() < end) {
+        TT_EQ_INT(evloop_run_once(el, 100000, err, sizeof(err)), 0);
+        runs++;
+    }
+    TT_CHECK(runs <= 3); /* two 100 ms sleeps (plus rounding), not a spin */
+    evloop_destroy(el);
+    evloop_destroy(NULL);
+}
+
+int main(void)
+{
+    TT_RUN(test_timers);
+    TT_RUN(test_fds);
+    TT_RUN(test_waker_from_thread);
+    TT_RUN(test_idle_sleeps);
+    TT_DONE();
+}
