@@ -9,6 +9,8 @@
 
 /* Monotonic microseconds (timers, rates, deadlines). */
 int64_t clock_mono_us(void);
+/* Unix time in microseconds (the rate limiter's slot grid). */
+int64_t clock_unix_us(void);
 /* Unix time in milliseconds (timestamps in results). */
 int64_t clock_unix_ms(void);
 

@@ -33,6 +33,29 @@
  * Recovery: f grows by 0.10 per second since the last slow-down, up to 1.0
  * (from the 5% floor that takes 9.5 s).
  *
+ * Shares across replicas: the slot grid. Each replica spending floor(R_share)
+ * per window (rule 1 with its own share) leaves the fractional parts of the
+ * shares unspent: 3 replicas over 6 partitions at R = 20 get 6 each, 88% of
+ * the budget. With a grid (ratelimit_set_grid), the budget is cut into
+ * global slots instead: slot k starts at k * L on the wall clock (Unix
+ * microseconds), L = W / C for the AppId-wide cap C = floor(R), and belongs
+ * to the replica that owns global partition k mod P (P = all input
+ * partitions, numbered topic by topic). Owners are disjoint, so the slots
+ * of all replicas together are the grid itself: C starts per W at the
+ * server, >= 98% of R, whatever the split, and each replica spends exactly
+ * its partitions' fraction of it. A replica takes only its own slots, never
+ * one more than MAX_SLOT_LAG_US in the past (no burst after a pause), each
+ * at most once; rules 1 and 2 keep running at the AppId-wide R as a safety
+ * net. Assumption: the replicas' wall clocks agree within RATELIMIT_JITTER_US
+ * / 2 (NTP keeps them within a few ms): slots of different replicas are
+ * L = 51 ms apart at R = 20, and the 20 ms per window of margin absorbs
+ * the skew. During a rebalance a partition is never owned twice with the
+ * cooperative protocol (the old owner drains, then unassigns, and only then
+ * is it assigned to the next owner); a partition that is lost (a session
+ * time-out) may briefly be owned twice, and its slots used twice, until the
+ * old owner learns it lost it. A slow-down (factor f) skips own slots so
+ * that a fraction f of them is used.
+ *
  * The recent starts live in a ring of C_max entries (C_max = the largest cap
  * the configured rate allows). If growing it for a higher rate fails, the cap
  * stays at the ring's size: the limiter errs on the slow side. */
@@ -61,6 +84,13 @@ struct ratelimit {
     size_t ring_cap;
     size_t ring_len;
     size_t ring_head;
+    /* The slot grid (grid_total > 0): own partition flags, indexed by global
+     * partition number mod grid_total. */
+    int grid_total;
+    unsigned char *grid_owned;
+    int grid_owned_cnt;
+    int64_t grid_wall_offset_us; /* wall = monotonic + offset */
+    int64_t grid_last_k;         /* last slot taken; -1 none */
 };
 
 static double clamp_rate(double rate)
@@ -151,6 +181,48 @@ static void cap_spacing(const ratelimit_t *rl, double e, size_t *cap, int64_t *s
     *spacing = (int64_t)t;
 }
 
+/* Slot length L of the grid for AppId-wide rate e. */
+static int64_t grid_len_us(const ratelimit_t *rl, double e)
+{
+    size_t cap;
+    int64_t spacing;
+    cap_spacing(rl, e, &cap, &spacing);
+    return spacing;
+}
+
+/* The first own slot at or after slot k that a slow-down factor f lets this
+ * replica use; -1 when it owns none. */
+static int64_t grid_next_own(const ratelimit_t *rl, int64_t k, double f)
+{
+    if (rl->grid_owned_cnt == 0)
+        return -1;
+    /* Every P consecutive slots hold an own one; with f >= 5% a usable one
+     * comes within 20 of those. */
+    for (int64_t i = 0; i < (int64_t)rl->grid_total * 21; i++, k++) {
+        if (!rl->grid_owned[k % rl->grid_total])
+            continue;
+        if (f >= 1.0 || floor((double)k * f) > floor((double)(k - 1) * f))
+            return k;
+    }
+    return -1;
+}
+
+/* The grid's next own slot for a start at now_us: its slot number (*k) and
+ * its time on the monotonic clock; -1 when this replica owns nothing. */
+static int64_t grid_next(const ratelimit_t *rl, int64_t now_us, int64_t *k)
+{
+    double f = factor_at(rl, now_us);
+    int64_t len = grid_len_us(rl, rl->rate);
+    int64_t wall = now_us + rl->grid_wall_offset_us;
+    int64_t first = (wall - MAX_SLOT_LAG_US + len - 1) / len; /* not older than the lag */
+    if (first <= rl->grid_last_k)
+        first = rl->grid_last_k + 1;
+    *k = grid_next_own(rl, first, f);
+    if (*k < 0)
+        return -1;
+    return *k * len - rl->grid_wall_offset_us;
+}
+
 /* The earliest time the next start is allowed, judged at now_us; *spacing_out
  * gets the current spacing T. */
 static int64_t next_allowed(ratelimit_t *rl, int64_t now_us, int64_t *spacing_out)
@@ -158,7 +230,9 @@ static int64_t next_allowed(ratelimit_t *rl, int64_t now_us, int64_t *spacing_ou
     size_t cap;
     int64_t spacing, next, w;
 
-    cap_spacing(rl, rl->rate * factor_at(rl, now_us), &cap, &spacing);
+    /* Under a grid the slow-down skips grid slots instead (grid_next). */
+    double f = rl->grid_total > 0 ? 1.0 : factor_at(rl, now_us);
+    cap_spacing(rl, rl->rate * f, &cap, &spacing);
     *spacing_out = spacing;
     if (rl->ring_len == 0)
         return now_us;
@@ -183,6 +257,7 @@ ratelimit_t *ratelimit_new(double rate, int64_t now_us)
         return NULL;
     rl->rate = clamp_rate(rate);
     rl->slow_factor = 1.0;
+    rl->grid_last_k = -1;
     if (ring_reserve(rl, cap_for(rl->rate)) != 0) {
         free(rl);
         return NULL;
@@ -194,6 +269,7 @@ void ratelimit_destroy(ratelimit_t *rl)
 {
     if (!rl)
         return;
+    free(rl->grid_owned);
     free(rl->ring);
     free(rl);
 }
@@ -218,19 +294,39 @@ double ratelimit_effective_rate(ratelimit_t *rl, int64_t now_us)
     return rl->rate * factor_at(rl, now_us);
 }
 
+/* How long this replica waits when the grid gives it no slot at all. */
+#define GRID_NONE_WAIT_US US_PER_S
+
+/* next_allowed() and, with a grid, the next own slot (*k). */
+static int64_t next_start(ratelimit_t *rl, int64_t now_us, int64_t *spacing, int64_t *k)
+{
+    int64_t next = next_allowed(rl, now_us, spacing);
+    *k = -1;
+    if (rl->grid_total > 0) {
+        int64_t g = grid_next(rl, now_us, k);
+        if (g < 0)
+            return now_us + GRID_NONE_WAIT_US;
+        if (g > next)
+            next = g;
+    }
+    return next;
+}
+
 int64_t ratelimit_wait_us(ratelimit_t *rl, int64_t now_us)
 {
-    int64_t spacing, next = next_allowed(rl, now_us, &spacing);
+    int64_t spacing, k, next = next_start(rl, now_us, &spacing, &k);
 
     return next > now_us ? next - now_us : 0;
 }
 
 int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us)
 {
-    int64_t spacing, lag, next = next_allowed(rl, now_us, &spacing);
+    int64_t spacing, lag, k, next = next_start(rl, now_us, &spacing, &k);
 
     if (next > now_us)
         return next - now_us;
+    if (k >= 0)
+        rl->grid_last_k = k;
     lag = spacing / 2 < MAX_SLOT_LAG_US ? spacing / 2 : MAX_SLOT_LAG_US;
     rl->last_slot_us = (rl->ring_len > 0 && now_us - next <= lag) ? next : now_us;
     ring_push(rl, now_us);
@@ -253,4 +349,48 @@ void ratelimit_slow_down(ratelimit_t *rl, int64_t now_us)
     rl->slow_at_us = now_us;
     cap_spacing(rl, rl->rate * f, &cap, &spacing);
     rl->holdoff_us = spacing > SLOW_HOLDOFF_US ? spacing : SLOW_HOLDOFF_US;
+}
+
+int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, size_t owned_cnt,
+                       int total, int64_t wall_offset_us)
+{
+    if (total <= 0 || !rate_valid(appid_rate)) {
+        ratelimit_clear_grid(rl);
+        return -1;
+    }
+    unsigned char *flags = calloc((size_t)total, 1);
+    if (!flags)
+        return -1;
+    int cnt = 0;
+    for (size_t i = 0; i < owned_cnt; i++)
+        if (owned[i] >= 0 && owned[i] < total && !flags[owned[i]]) {
+            flags[owned[i]] = 1;
+            cnt++;
+        }
+    free(rl->grid_owned);
+    rl->grid_owned = flags;
+    rl->grid_owned_cnt = cnt;
+    rl->grid_total = total;
+    rl->grid_wall_offset_us = wall_offset_us;
+    /* Rules 1 and 2 run at the AppId-wide rate: a safety net under the grid. */
+    ratelimit_set_rate(rl, appid_rate, 0);
+    return 0;
+}
+
+void ratelimit_clear_grid(ratelimit_t *rl)
+{
+    free(rl->grid_owned);
+    rl->grid_owned = NULL;
+    rl->grid_owned_cnt = 0;
+    rl->grid_total = 0;
+}
+
+double ratelimit_grid_share(const ratelimit_t *rl)
+{
+    if (rl->grid_total <= 0)
+        return rl->rate;
+    size_t cap;
+    int64_t spacing;
+    cap_spacing(rl, rl->rate, &cap, &spacing);
+    return (double)US_PER_S / (double)spacing * rl->grid_owned_cnt / rl->grid_total;
 }

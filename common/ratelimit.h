@@ -15,6 +15,7 @@
 #ifndef ZU_RATELIMIT_H
 #define ZU_RATELIMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define RATELIMIT_JITTER_US 20000 /* 20 ms of the window kept as margin */
@@ -45,6 +46,20 @@ int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us);
 
 /* Microseconds until a slot would be free, without taking it (0 = now). */
 int64_t ratelimit_wait_us(ratelimit_t *rl, int64_t now_us);
+
+/* Shares by the slot grid (see the design notes in ratelimit.c): the
+ * AppId-wide rate, this replica's global partition numbers (owned, any
+ * order; none: it starts nothing), all input partitions (total) and the
+ * wall clock's offset from the monotonic one (wall = now_us + offset; tests
+ * skew it). The limiter's own rate becomes appid_rate (a safety net); starts
+ * also need one of the replica's grid slots. 0 ok, -1 (grid off) on a bad
+ * total or rate or no memory. */
+int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, size_t owned_cnt,
+                       int total, int64_t wall_offset_us);
+/* Back to the plain limiter at its rate. */
+void ratelimit_clear_grid(ratelimit_t *rl);
+/* This replica's share under the grid in calls/s (the rate without one). */
+double ratelimit_grid_share(const ratelimit_t *rl);
 
 /* The server said the AppId limit was exceeded: slow down. Answers from
  * calls already in flight arrive together, so further calls within

@@ -23,6 +23,7 @@ struct consumer {
     int paused;
     int assigned;
     int total_partitions; /* of all input topics, as of the last assignment */
+    int *topic_parts;     /* each topic's partition count (-1 unknown), last asked */
     /* A revoke being drained: the partitions, the protocol, the deadline. */
     rd_kafka_topic_partition_list_t *revoking;
     int revoking_coop;
@@ -181,6 +182,7 @@ static void report_share(consumer_t *c, int refresh)
         int known = 0, unknown = 0;
         for (size_t i = 0; i < c->opts.topic_cnt; i++) {
             int n = topic_partition_count(c, c->opts.topics[i]);
+            c->topic_parts[i] = n > 0 ? n : -1;
             if (n > 0) {
                 known += n;
             } else {
@@ -194,9 +196,34 @@ static void report_share(consumer_t *c, int refresh)
         c->total_partitions =
             consumer_share_total(c->total_partitions, known, unknown, c->assigned);
     }
+    if (!c->opts.share)
+        return;
+    /* Global partition numbers (topics in order, partitions ascending) for
+     * the rate limiter's slot grid; none when a topic's count is unknown. */
+    int *idx = NULL;
+    size_t n = 0;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int total = 0, known_all = 1;
+    for (size_t i = 0; i < c->opts.topic_cnt; i++) {
+        known_all &= c->topic_parts[i] > 0;
+        total += c->topic_parts[i] > 0 ? c->topic_parts[i] : 0;
+    }
+    if (known_all && total == c->total_partitions &&
+        rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        idx = calloc((size_t)parts->cnt + 1, sizeof(*idx));
+        for (int i = 0; idx && i < parts->cnt; i++) {
+            int t = consumer_topic_index(c, parts->elems[i].topic), base = 0;
+            if (t < 0 || parts->elems[i].partition >= c->topic_parts[t])
+                continue;
+            for (int j = 0; j < t; j++)
+                base += c->topic_parts[j];
+            idx[n++] = base + parts->elems[i].partition;
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
     /* Partitions only arrive with a refresh, so the total covers them. */
-    if (c->opts.share)
-        c->opts.share(c->opts.ctx, c->assigned, c->total_partitions);
+    c->opts.share(c->opts.ctx, c->assigned, c->total_partitions, idx, idx ? n : 0);
+    free(idx);
 }
 
 static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
@@ -410,7 +437,8 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t
     c->cfg = cfg;
     c->opts = *opts;
     c->log = log;
-    if (!(c->offsets = offsets_new(opts->topic_cnt))) {
+    if (!(c->offsets = offsets_new(opts->topic_cnt)) ||
+        !(c->topic_parts = calloc(opts->topic_cnt ? opts->topic_cnt : 1, sizeof(int)))) {
         snprintf(errstr, errstr_size, "kafka: out of memory");
         goto fail;
     }
@@ -463,6 +491,7 @@ void consumer_destroy(consumer_t *c)
         rd_kafka_destroy(c->rk);
     }
     offsets_destroy(c->offsets);
+    free(c->topic_parts);
     free(c);
 }
 

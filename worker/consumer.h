@@ -67,8 +67,10 @@ typedef struct consumer_opts {
     /* How long a revoke may wait for the revoked partitions' started events
      * (0: give them up at once). */
     int64_t revoke_grace_ms;
-    /* Called after every assignment change: owned and total input partitions. */
-    void (*share)(void *ctx, int owned, int total);
+    /* Called after every assignment change: owned and total input
+     * partitions, and the owned ones' global numbers (topics in order,
+     * partitions ascending; NULL when a topic's partition count is unknown). */
+    void (*share)(void *ctx, int owned, int total, const int *owned_idx, size_t owned_cnt);
     /* Called after partitions were given up (their jobs are stale now). */
     void (*revoked)(void *ctx);
     void *ctx;

@@ -74,21 +74,34 @@ static void on_revoked(void *ctx)
         scheduler_release_held(l->sched); /* the gate drops their stale jobs */
 }
 
-static void on_share(void *ctx, int owned, int total)
+static void on_share(void *ctx, int owned, int total, const int *owned_idx, size_t owned_cnt)
 {
     loop_t *l = ctx;
     double rate = l->cfg->rate_limit_qps;
     char o[16], t[16], r[32];
-    if (l->cfg->rate_limit_share == CONFIG_SHARE_PARTITIONS && total > 0)
-        rate = l->cfg->rate_limit_qps * owned / total;
-    if (rate > 0)
-        ratelimit_set_rate(l->rl, rate, clock_mono_us());
+    int64_t now = clock_mono_us();
+    const char *how = "whole budget";
+    if (l->cfg->rate_limit_share == CONFIG_SHARE_PARTITIONS && total > 0) {
+        /* The slot grid when every partition's number is known; else the
+         * share of the rate (rounded down to whole calls per window). */
+        if (owned_idx && ratelimit_set_grid(l->rl, l->cfg->rate_limit_qps, owned_idx, owned_cnt,
+                                            total, clock_unix_us() - now) == 0) {
+            rate = ratelimit_grid_share(l->rl);
+            how = "slot grid";
+        } else {
+            ratelimit_clear_grid(l->rl);
+            rate = l->cfg->rate_limit_qps * owned / total;
+            if (rate > 0)
+                ratelimit_set_rate(l->rl, rate, now);
+            how = "share of the rate";
+        }
+    }
     metric_set(l->m_share, NULL, rate);
     snprintf(o, sizeof(o), "%d", owned);
     snprintf(t, sizeof(t), "%d", total);
     snprintf(r, sizeof(r), "%.3f", rate);
     log_msg(l->log, LOG_INFO, "rate share", "owned_partitions", o, "total_partitions", t, "qps", r,
-            NULL);
+            "by", how, NULL);
 }
 
 static void begin_stop(loop_t *l, const char *why, int exit_code)

@@ -125,6 +125,54 @@ static void bench_real(double rate, int seconds, int round_ms)
     free(starts);
 }
 
+/* Replicas sharing R = 20 on simulated time: the plain share of the rate
+ * (each floor(share) per window) against the slot grid. Prints the combined
+ * rate and the most starts in any 1 s window. */
+static void bench_replicas(int replicas, int parts)
+{
+    enum { SECONDS = 120, MAXN = 4096 };
+    static int64_t starts[MAXN];
+    for (int grid = 0; grid < 2; grid++) {
+        ratelimit_t *rl[8];
+        int64_t next[8];
+        size_t n = 0;
+        for (int i = 0; i < replicas; i++) {
+            int owned[64], cnt = 0;
+            for (int p = i; p < parts; p += replicas)
+                owned[cnt++] = p;
+            rl[i] = ratelimit_new(20.0 * cnt / parts, 0);
+            if (grid)
+                ratelimit_set_grid(rl[i], 20.0, owned, (size_t)cnt, parts, 1796000000000000LL);
+            next[i] = 0;
+        }
+        for (;;) {
+            int i = 0;
+            for (int j = 1; j < replicas; j++)
+                if (next[j] < next[i])
+                    i = j;
+            if (next[i] >= (int64_t)SECONDS * 1000000 || n >= MAXN)
+                break;
+            int64_t w = ratelimit_acquire(rl[i], next[i]);
+            if (w == 0)
+                starts[n++] = next[i];
+            else
+                next[i] += w;
+        }
+        for (int i = 1; i < (int)n; i++) /* merge order: insertion sort, nearly sorted */
+            for (int j = i; j > 0 && starts[j] < starts[j - 1]; j--) {
+                int64_t t = starts[j];
+                starts[j] = starts[j - 1];
+                starts[j - 1] = t;
+            }
+        printf("replicas: %d over %d partitions, R=20, %s: %.2f calls/s combined (%.1f%%), "
+               "max %zu in any 1 s window\n",
+               replicas, parts, grid ? "slot grid" : "share of the rate", (double)n / SECONDS,
+               (double)n / SECONDS / 20 * 100, max_in_window(starts, n, 1000000));
+        for (int i = 0; i < replicas; i++)
+            ratelimit_destroy(rl[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int seconds = 5;
@@ -141,6 +189,9 @@ int main(int argc, char **argv)
     bench_cpu(20, 1000, 20000000);  /* mostly refused */
     bench_cpu(20, 51000, 20000000); /* every call taken */
     bench_cpu(1000, 100, 20000000); /* larger ring */
+    bench_replicas(3, 6);
+    bench_replicas(3, 4);
+    bench_replicas(2, 3);
     bench_real(20, seconds, 0);
     bench_real(200, seconds, 0);
     bench_real(20, seconds, 1);

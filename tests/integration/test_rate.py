@@ -9,9 +9,12 @@ kcat) and measures what reached the sandbox:
                      with 660300005, no 1000 ms window holds more than 20
                      requests, and the steady-state rate is >= 19.4 calls/s
                      (the product requirement: >= 98% of the share).
-  two_replicas       two workers of one group on 4 partitions share the
-                     budget 10/10 ("partitions"): the sandbox never refuses,
-                     no window holds more than 20 requests across both.
+  two_replicas, three_replicas_*
+                     2 workers on 4 partitions, 3 on 6 and 3 on 4 share the
+                     budget by the slot grid ("partitions"): the sandbox
+                     never refuses, no window holds more than 20 requests
+                     across them, each spends its partitions' fraction; the
+                     combined rate is printed.
   slow_down          the sandbox allows 10 calls/s, the worker is set to 20:
                      the sandbox refuses some calls, the worker retries them
                      to success, counts them in its metrics, and the refusals
@@ -154,66 +157,91 @@ def single_replica():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def two_replicas():
-    n = 400
+GRID_RATE = 1e6 / 51000  # calls/s of the slot grid at 20: floor(20) per 1.02 s
+
+
+def replicas(k, parts, n, prefix):
+    """k workers of one group on `parts` partitions share the budget by the
+    slot grid: the sandbox never refuses, no 1000 ms window holds more than
+    20 requests across all of them, each spends its partitions' fraction;
+    prints the combined rate (the goal: >= 97% of 20 whatever the split)."""
     tmp = case_dir()
     try:
-        with MockKafka().start(topics={INPUT_TOPIC: 4, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
+        with MockKafka().start(topics={INPUT_TOPIC: parts, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
                 Sandbox(qps=20, latency_ms=150).start() as sb:
             cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
                                kafka={"consumer": GROUP_CONF},
                                zim={"rate_limit_qps": 20.0, "rate_limit_share": "partitions"})
-            with Worker(cfg).start() as a, Worker(cfg).start() as b:
+            ws = [Worker(cfg).start() for _ in range(k)]
+            try:
                 def settled():
-                    for w in (a, b):
+                    for w in ws:
                         if not w.running():
                             raise AssertionError("worker exited (rc=%s):\n%s"
                                                  % (w.proc.returncode, w.dump()))
-                    shares = [last_share(w) for w in (a, b)]
-                    return all(s and s.get("owned_partitions") == "2" and
-                               s.get("total_partitions") == "4" for s in shares)
+                    shares = [last_share(w) for w in ws]
+                    owned = [int(s["owned_partitions"]) for s in shares if s]
+                    return len(owned) == k and sum(owned) == parts and min(owned) > 0 and \
+                        all(s.get("total_partitions") == str(parts) for s in shares)
 
-                assert wait_for(settled, timeout=60, interval=0.5), \
-                    "no 2/2 split:\n%s\n---\n%s" % (a.dump(10), b.dump(10))
-                for w in (a, b):
-                    share = w.metric("qps_share")
-                    assert abs(share - 10.0) < 0.01, "qps_share %s" % share
-                    assert last_share(w)["qps"] == "10.000", last_share(w)
-                evs = backlog(n, "r2")
-                produce(mk.bootstrap, INPUT_TOPIC, evs)
-                rs = wait_results(mk, n, timeout=120, workers=[a, b])
-                # The split held for the whole run: no rebalance after the settle.
-                for w in (a, b):
+                assert wait_for(settled, timeout=90, interval=0.5), \
+                    "no split:\n%s" % "\n---\n".join(w.dump(10) for w in ws)
+                owned = {}
+                for w in ws:
                     s = last_share(w)
-                    assert s["owned_partitions"] == "2", s
-                    assert abs(w.metric("qps_share") - 10.0) < 0.01
-                assert a.terminate() == 0, a.dump()
-                assert b.terminate() == 0, b.dump()
+                    owned[w.proc.pid] = int(s["owned_partitions"])
+                    want = GRID_RATE * owned[w.proc.pid] / parts
+                    assert s["by"] == "slot grid" and abs(float(s["qps"]) - want) < 0.01, s
+                    assert abs(w.metric("qps_share") - want) < 0.01
+                evs = backlog(n, prefix)
+                produce(mk.bootstrap, INPUT_TOPIC, evs)
+                rs = wait_results(mk, n, timeout=180, workers=ws)
+                for w in ws:  # the split held for the whole run
+                    assert int(last_share(w)["owned_partitions"]) == owned[w.proc.pid]
+                for w in ws:
+                    assert w.terminate() == 0, w.dump()
+            finally:
+                for w in ws:
+                    if w.running():
+                        w.kill9()
             check_all_success(rs, evs, max_attempts=1)
-            per_worker = {}
-            for _, r in rs:
-                per_worker[r["worker"]] = per_worker.get(r["worker"], 0) + 1
-            assert len(per_worker) == 2, "results from %s" % per_worker
             reqs = sb.requests()
             stats = sb.stats()
             codes = [r["code"] for r in reqs]
             assert RATE_LIMITED not in codes, "sandbox answered 660300005 %d times" % codes.count(
                 RATE_LIMITED)
-            assert str(RATE_LIMITED) not in stats["by_code"], stats
             assert stats["requests"] == n and stats["by_code"] == {"0": n}, stats
             ts = [r["ts_start_us"] for r in reqs]
             mw = max_in_window(ts)
             rate = steady_rate(ts)
-            print("  two replicas: calls per worker %s, max requests in a 1000 ms window %d "
-                  "(sandbox: %d admitted, %d requests), combined steady-state rate %.2f calls/s"
-                  % (sorted(per_worker.values()), mw, stats["max_window_qps"],
-                     stats["max_window_requests"], rate), flush=True)
+            per_worker = {}
+            for _, r in rs:
+                per_worker[r["worker"]] = per_worker.get(r["worker"], 0) + 1
+            print("  %d replicas on %d partitions (owning %s): calls per worker %s, max requests "
+                  "in a 1000 ms window %d (sandbox: %d admitted, %d requests), combined "
+                  "steady-state rate %.2f calls/s (%.1f%% of 20)"
+                  % (k, parts, sorted(owned.values()), sorted(per_worker.values()), mw,
+                     stats["max_window_qps"], stats["max_window_requests"], rate,
+                     rate / 20 * 100), flush=True)
+            assert len(per_worker) == k, "results from %s" % per_worker
             assert mw <= 20, "max window %d > 20" % mw
             assert stats["max_window_requests"] <= 20, stats
-            no_alarms(a)
-            no_alarms(b)
+            for w in ws:
+                no_alarms(w)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def two_replicas():
+    replicas(2, 4, 400, "r2")
+
+
+def three_replicas_six_partitions():
+    replicas(3, 6, 400, "r3")
+
+
+def three_replicas_four_partitions():
+    replicas(3, 4, 400, "r4")
 
 
 def slow_down():
@@ -262,7 +290,8 @@ def slow_down():
 def main():
     t = TestRun()
     only = set(sys.argv[1:])  # optional case names, for debugging
-    for fn in (single_replica, two_replicas, slow_down):
+    for fn in (single_replica, two_replicas, three_replicas_six_partitions,
+               three_replicas_four_partitions, slow_down):
         if not only or fn.__name__ in only:
             t.case(fn)
     t.finish()
