@@ -7,12 +7,10 @@ result-*.json validates against its schema, that documents the worker must
 refuse are refused, and that result documents keep the documented member
 order.
 
-When ZU_RESULT_SAMPLES names a directory, every *.json in it (real output
-of result_to_json, written there by tests/unit/test_result when it runs
-with the same variable) is validated against the result schema too:
-
-    mkdir -p /tmp/s && ZU_RESULT_SAMPLES=/tmp/s build/test_result &&
-        ZU_RESULT_SAMPLES=/tmp/s python3 tests/integration/test_schemas.py
+Real output too: a short run of the built worker against the mock cluster
+and the sandbox (successes of single and shared calls, a rejection,
+exhausted retries, an invalid event, then a --redrive result) is validated
+against the result schema, member order included.
 
 Needs python3 and the jsonschema module (Debian: python3-jsonschema).
 """
@@ -20,6 +18,7 @@ import glob
 import json
 import os
 import sys
+import tempfile
 import unittest
 
 try:
@@ -73,6 +72,39 @@ GOOD_RESULT = {
 }
 
 
+def worker_results():
+    """(raw value, parsed) of every result a short real run publishes."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, Worker,
+                            event, wait_for, write_config)
+    from zu_kafka import MockKafka, consume_all, produce
+    with tempfile.TemporaryDirectory(prefix="zu-schemas-") as tmp, \
+            MockKafka().start(topics={INPUT_TOPIC: 1, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
+            Sandbox(qps=0).start() as sb:
+        sb.fault("latency:300", count=1, user="s-1")  # the next ones wait: a shared call
+        sb.fault("code:660000002", count=1, user="s-rej")
+        sb.fault("code:660000001", count=2, user="s-exh")
+        msgs = [{"key": b"s-1", "value": event(user_id="s-1", event_id="s-%d" % i)}
+                for i in range(3)]
+        msgs += [{"key": b"s-rej", "value": event(user_id="s-rej", event_id="s-rej")},
+                 {"key": b"s-exh", "value": event(user_id="s-exh", event_id="s-exh",
+                                                  occurred_at="2026-11-25T18:00:00Z")},
+                 {"key": b"bad", "value": b"{not json"}]
+        produce(mk.bootstrap, INPUT_TOPIC, msgs)
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint, worker={"coalesce": True},
+                           retry={"max_attempts": 2, "initial_backoff_ms": 20,
+                                  "max_backoff_ms": 40})
+        with Worker(cfg).start() as w:
+            assert wait_for(lambda: len(consume_all(mk.bootstrap, RESULT_TOPIC)) >= 6,
+                            timeout=60), w.dump()
+            assert w.terminate() == 0, w.dump()
+        with Worker(cfg, args=["--redrive", "--from-beginning", "--until-end", "--group",
+                               "zu-schemas-redrive"]).start() as w:
+            assert w.wait(timeout=60) == 0, w.dump()
+        return [(m["value"], json.loads(m["value"])) for m in consume_all(mk.bootstrap,
+                                                                         RESULT_TOPIC)]
+
+
 class Schemas(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -106,15 +138,23 @@ class Schemas(unittest.TestCase):
                 self.assertEqual(extra, [k for k in RESULT_OPTIONAL if k in extra])
 
     def test_result_samples(self):
-        d = os.environ.get("ZU_RESULT_SAMPLES")
-        if not d:
-            self.skipTest("ZU_RESULT_SAMPLES not set")
-        paths = sorted(glob.glob(os.path.join(d, "*.json")))
-        self.assertGreater(len(paths), 0, "no samples in " + d)
-        for p in paths:
-            with self.subTest(sample=os.path.basename(p)):
-                self.assertEqual(errors(self.result, load(p)), [])
-                keys = [k for k, _ in load_pairs(p)]
+        """Real worker output validates: successes (single and shared calls),
+        rejections, exhausted retries and invalid events, from a run of the
+        built worker against the mock cluster and the sandbox, and a
+        --redrive result."""
+        samples = worker_results()
+        kinds = {(v["status"], v["error_class"], "covered_by" in v, "redrive_of" in v)
+                 for _, v in samples}
+        for want in [("success", None, False, False), ("success", None, True, False),
+                     ("failure", "rejected", False, False),
+                     ("failure", "retries_exhausted", False, False),
+                     ("failure", "invalid_event", False, False),
+                     ("success", None, False, True)]:
+            self.assertIn(want, kinds)
+        for raw, v in samples:
+            with self.subTest(event_id=v.get("event_id")):
+                self.assertEqual(errors(self.result, v), [])
+                keys = [k for k, _ in json.loads(raw, object_pairs_hook=lambda p: p)]
                 self.assertEqual(keys[:len(RESULT_ORDER)], RESULT_ORDER)
                 extra = keys[len(RESULT_ORDER):]
                 self.assertEqual(extra, [k for k in RESULT_OPTIONAL if k in extra])
