@@ -181,7 +181,18 @@ static void format_ts(char *ts, size_t size)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000L);
 }
 
-static void format_json(wbuf_t *w, const char *ts, log_level_t level, const char *msg, va_list ap)
+/* The value after key *k: a string, or (key "#name") a long long written
+ * into num; *k then loses its mark. */
+static const char *next_value(const char **k, char *num, size_t size, va_list *ap)
+{
+    if ((*k)[0] != LOG_NUM_MARK)
+        return va_arg(*ap, const char *);
+    (*k)++;
+    snprintf(num, size, "%lld", va_arg(*ap, long long));
+    return num;
+}
+
+static void format_json(wbuf_t *w, const char *ts, log_level_t level, const char *msg, va_list *ap)
 {
     const char *k;
     puts_(w, "{\"ts\":\"");
@@ -190,8 +201,10 @@ static void format_json(wbuf_t *w, const char *ts, log_level_t level, const char
     puts_(w, level_names[level]);
     puts_(w, "\",\"msg\":\"");
     put_json_string(w, msg ? msg : "");
-    while ((k = va_arg(ap, const char *)) != NULL) {
-        const char *v = va_arg(ap, const char *);
+    while ((k = va_arg(*ap, const char *)) != NULL) {
+        char num[24];
+        int is_num = k[0] == LOG_NUM_MARK;
+        const char *v = next_value(&k, num, sizeof(num), ap);
         size_t mark = w->len;
         if (w->truncated)
             continue; /* no room left: drop the remaining fields */
@@ -203,7 +216,10 @@ static void format_json(wbuf_t *w, const char *ts, log_level_t level, const char
             w->len = mark;
             continue;
         }
-        if (v) {
+        if (v && is_num) {
+            if (puts_(w, v) != 0)
+                w->len = mark;
+        } else if (v) {
             if (puts_(w, "\"") != 0) {
                 w->len = mark;
                 continue;
@@ -214,7 +230,7 @@ static void format_json(wbuf_t *w, const char *ts, log_level_t level, const char
     tail(w, w->truncated ? ",\"truncated\":true}\n" : "}\n");
 }
 
-static void format_text(wbuf_t *w, const char *ts, log_level_t level, const char *msg, va_list ap)
+static void format_text(wbuf_t *w, const char *ts, log_level_t level, const char *msg, va_list *ap)
 {
     const char *k;
     puts_(w, ts);
@@ -222,8 +238,9 @@ static void format_text(wbuf_t *w, const char *ts, log_level_t level, const char
     puts_(w, level_upper[level]);
     puts_(w, " ");
     put_escaped(w, msg ? msg : "", LOG_FORMAT_TEXT);
-    while ((k = va_arg(ap, const char *)) != NULL) {
-        const char *v = va_arg(ap, const char *);
+    while ((k = va_arg(*ap, const char *)) != NULL) {
+        char num[24];
+        const char *v = next_value(&k, num, sizeof(num), ap);
         size_t mark = w->len, value_at;
         if (w->truncated)
             continue;
@@ -265,9 +282,9 @@ void log_msg(log_t *lg, log_level_t level, const char *msg, ...)
     format_ts(ts, sizeof(ts));
     va_start(ap, msg);
     if (lg->format == LOG_FORMAT_TEXT)
-        format_text(&w, ts, level, msg, ap);
+        format_text(&w, ts, level, msg, &ap);
     else
-        format_json(&w, ts, level, msg, ap);
+        format_json(&w, ts, level, msg, &ap);
     va_end(ap);
 
     while (off < w.len) {

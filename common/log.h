@@ -29,10 +29,16 @@ void log_set_level(log_t *lg, log_level_t level);
 /* True when a record of this level would be written. */
 int log_enabled(const log_t *lg, log_level_t level);
 
-/* Writes one record. The variadic part is key/value pairs of C strings,
- * terminated by a NULL key: log_msg(lg, LOG_INFO, "started", "topic", t, NULL).
- * A NULL value prints as JSON null. Values are escaped; over-long records are
- * truncated (never split). lg may be NULL (the call does nothing). */
+/* A key starting with this takes a number: the next argument is a long
+ * long (LOG_NUM), written as a JSON number. */
+#define LOG_NUM_MARK '#'
+#define LOG_NUM(x)   ((long long)(x))
+
+/* Writes one record. The variadic part is key/value pairs terminated by a
+ * NULL key: C strings, or numbers under a "#key" (given with LOG_NUM):
+ * log_msg(lg, LOG_INFO, "started", "topic", t, "#partition", LOG_NUM(p), NULL).
+ * A NULL string prints as JSON null. Values are escaped; over-long records
+ * are truncated (never split). lg may be NULL (the call does nothing). */
 void log_msg(log_t *lg, log_level_t level, const char *msg, ...);
 
 /* Returns user_id itself, or with redaction on its keyed hash written to

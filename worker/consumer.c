@@ -589,14 +589,8 @@ static void flow_check(consumer_t *c, size_t tidx, int32_t partition)
     if (!held && (bytes >= share || lead >= c->opts.max_run_ahead)) {
         offsets_set_flow_paused(c->offsets, tidx, partition, 1);
         pause_one(c, topic, partition, 1);
-        if (log_enabled(c->log, LOG_DEBUG)) {
-            char part[16], b[32], ld[32];
-            snprintf(part, sizeof(part), "%" PRId32, partition);
-            snprintf(b, sizeof(b), "%zu", bytes);
-            snprintf(ld, sizeof(ld), "%" PRId64, lead);
-            log_msg(c->log, LOG_DEBUG, "partition paused by backpressure", "topic", topic,
-                    "partition", part, "pending_bytes", b, "lead", ld, NULL);
-        }
+        log_msg(c->log, LOG_DEBUG, "partition paused by backpressure", "topic", topic, "#partition",
+                LOG_NUM(partition), "#pending_bytes", LOG_NUM(bytes), "#lead", LOG_NUM(lead), NULL);
     } else if (held && bytes < share / 2 && lead <= c->opts.max_run_ahead / 2) {
         offsets_set_flow_paused(c->offsets, tidx, partition, 0);
         if (!c->paused && !is_revoking(c, topic, partition))

@@ -214,12 +214,10 @@ static int take_traceparent(intake_t *in, rd_kafka_message_t *msg, job_t *job)
     if (!intake_traceparent_valid(val, size)) {
         count(in->m_traceparent, NULL);
         if (!in->traceparent_warned) {
-            char sz[24];
-            snprintf(sz, sizeof(sz), "%zu", val ? size : 0);
             log_msg(in->o.log, LOG_WARN,
                     "traceparent header is not a W3C traceparent: not copied to results (logged "
                     "once; counted in traceparent_dropped_total)",
-                    "event_id", job->ev.event_id, "bytes", sz, NULL);
+                    "event_id", job->ev.event_id, "#bytes", LOG_NUM(val ? size : 0), NULL);
             in->traceparent_warned = 1;
         }
         return 0;

@@ -318,13 +318,9 @@ static int fatal_kafka(loop_t *l)
 static void log_redrive_summary(loop_t *l)
 {
     const intake_redrive_stats_t *st = intake_redrive_stats(l->intake);
-    char t[24], s[24], c[24], u[24];
-    snprintf(t, sizeof(t), "%" PRIu64, st->taken);
-    snprintf(s, sizeof(s), "%" PRIu64, st->skipped_success);
-    snprintf(c, sizeof(c), "%" PRIu64, st->skipped_class);
-    snprintf(u, sizeof(u), "%" PRIu64, st->unparseable);
-    log_msg(l->log, LOG_INFO, "redrive summary", "redriven", t, "skipped_success", s,
-            "skipped_other_class", c, "unparseable", u, NULL);
+    log_msg(l->log, LOG_INFO, "redrive summary", "#redriven", LOG_NUM(st->taken),
+            "#skipped_success", LOG_NUM(st->skipped_success), "#skipped_other_class",
+            LOG_NUM(st->skipped_class), "#unparseable", LOG_NUM(st->unparseable), NULL);
 }
 
 /* ---- wake-ups ---- */

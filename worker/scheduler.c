@@ -440,29 +440,25 @@ static void refund_outage(scheduler_t *s)
 static void log_pause(scheduler_t *s, const job_t *job, int first, const char *still_msg,
                       int64_t delay_ms)
 {
-    char code[32], delay[32], http[24];
-    snprintf(code, sizeof(code), "%" PRId64, job->last.code);
-    snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
-    snprintf(http, sizeof(http), "%ld", job->last.http_status);
-    const char *code_s = job->last.has_code ? code : NULL;
-    const char *http_s = job->last.http_status ? http : NULL;
     const char *cause = sched_pause_name(s->paused);
-    if (!first) {
-        log_msg(s->log, LOG_WARN, still_msg, "cause", cause, "code", code_s, "message",
-                job->last.message, "http_status", http_s, "retry_in_ms", delay, NULL);
-    } else if (s->paused == SCHED_PAUSE_SYSTEMIC) {
-        log_msg(s->log, LOG_ERROR,
-                "systemic error: pausing all calls; no failure results are published and "
-                "offsets stay uncommitted until the API accepts again",
-                "cause", cause, "code", code_s, "message", job->last.message, "http_status", http_s,
-                "retry_in_ms", delay, NULL);
-    } else {
-        log_msg(s->log, LOG_ERROR,
-                "outage: ZIM answers nobody; pausing all calls; no failure results are "
-                "published and offsets stay uncommitted until ZIM answers again",
-                "cause", cause, "code", code_s, "message", job->last.message, "http_status", http_s,
-                "retry_in_ms", delay, NULL);
-    }
+    const char *msg = !first ? still_msg
+                      : s->paused == SCHED_PAUSE_SYSTEMIC
+                          ? "systemic error: pausing all calls; no failure results are published "
+                            "and offsets stay uncommitted until the API accepts again"
+                          : "outage: ZIM answers nobody; pausing all calls; no failure results are "
+                            "published and offsets stay uncommitted until ZIM answers again";
+    /* Code and HTTP status only when there was one (else JSON null). */
+    if (job->last.has_code && job->last.http_status)
+        log_msg(s->log, first ? LOG_ERROR : LOG_WARN, msg, "cause", cause, "#code",
+                LOG_NUM(job->last.code), "message", job->last.message, "#http_status",
+                LOG_NUM(job->last.http_status), "#retry_in_ms", LOG_NUM(delay_ms), NULL);
+    else if (job->last.http_status)
+        log_msg(s->log, first ? LOG_ERROR : LOG_WARN, msg, "cause", cause, "code", NULL, "message",
+                job->last.message, "#http_status", LOG_NUM(job->last.http_status), "#retry_in_ms",
+                LOG_NUM(delay_ms), NULL);
+    else
+        log_msg(s->log, first ? LOG_ERROR : LOG_WARN, msg, "cause", cause, "code", NULL, "message",
+                job->last.message, "http_status", NULL, "#retry_in_ms", LOG_NUM(delay_ms), NULL);
 }
 
 /* Starts (or goes on with) the pause with job as its probe, due after a
@@ -537,13 +533,11 @@ static void retry_later(scheduler_t *s, job_t *job, const zim_api_result_t *res,
     job->user->state = USER_WAITING;
     m_add(s->m_retries, NULL, 1);
     if (log_enabled(s->log, LOG_DEBUG)) {
-        char ubuf[64], att[16], dl[32];
-        snprintf(att, sizeof(att), "%d", job->attempts);
-        snprintf(dl, sizeof(dl), "%" PRId64, delay_ms);
+        char ubuf[64];
         log_msg(s->log, LOG_DEBUG, "retrying", "user_id",
                 log_user(s->log, job->ev.user_id, ubuf, sizeof(ubuf)), "event_id", job->ev.event_id,
-                "attempts", att, "delay_ms", dl, "outcome", zim_outcome_name(res->outcome),
-                "message", res->message, NULL);
+                "#attempts", LOG_NUM(job->attempts), "#delay_ms", LOG_NUM(delay_ms), "outcome",
+                zim_outcome_name(res->outcome), "message", res->message, NULL);
     }
     if (heap_push(s, job) == -1) {
         /* No memory for the timer: retry right away rather than lose it. */

@@ -114,7 +114,7 @@ def test_http_503_for_everyone():
         with Worker(cfg).start() as w:
             rec = wait_for(lambda: records(w, OUTAGE_MSG), timeout=60)
             assert rec, w.dump()
-            assert rec[0].get("http_status") == "503" and rec[0].get("cause") == "outage", rec[0]
+            assert rec[0].get("http_status") == 503 and rec[0].get("cause") == "outage", rec[0]
             assert_outage_state(w, mk, where)
             assert wait_for(lambda: done(mk) >= n, timeout=120), w.dump()
             assert records(w, "API accepts calls again: resuming")

@@ -86,6 +86,11 @@ static void test_json_exact(void)
     check_json_line(sink_read(&s), "\",\"level\":\"error\",\"msg\":\"boom\"}\n");
     log_msg(lg, LOG_WARN, NULL, "k", "", NULL);
     check_json_line(sink_read(&s), "\",\"level\":\"warn\",\"msg\":\"\",\"k\":\"\"}\n");
+    /* Numbers: "#key" takes a long long, written as a JSON number. */
+    log_msg(lg, LOG_INFO, "n", "#attempts", LOG_NUM(3), "s", "x", "#off",
+            LOG_NUM(-9007199254740993LL), NULL);
+    check_json_line(sink_read(&s), "\",\"level\":\"info\",\"msg\":\"n\",\"attempts\":3,"
+                                   "\"s\":\"x\",\"off\":-9007199254740993}\n");
     log_destroy(lg);
     sink_close(&s);
 }
@@ -103,6 +108,8 @@ static void test_text_exact(void)
     check_text_line(sink_read(&s), " DEBUG line\\nbreak k=\"tab\\there\"\n");
     log_msg(lg, LOG_WARN, "w", "bin", "\x01", NULL);
     check_text_line(sink_read(&s), " WARN w bin=\"\\x01\"\n");
+    log_msg(lg, LOG_INFO, "n", "#attempts", LOG_NUM(12), NULL);
+    check_text_line(sink_read(&s), " INFO n attempts=12\n");
     log_msg(lg, LOG_ERROR, "e", NULL);
     check_text_line(sink_read(&s), " ERROR e\n");
     log_destroy(lg);
