@@ -6,9 +6,9 @@
  * a body without Code, a busy code) is noted with the user it was for.
  * An outage is declared when such failures came from OUTAGE_DISTINCT_USERS
  * distinct users with no answer in between, or from at least two distinct
- * users over window_us with no answer in between. (The scheduler also takes
- * two distinct failing users as an outage when one of them would otherwise
- * use its last attempt.) One user failing alone
+ * users over window_us with no answer in between. (With two distinct
+ * failing users the scheduler does not let either use its last attempt.)
+ * One user failing alone
  * never makes an outage: that user's event ends in retries_exhausted while
  * other users' calls are answered.
  *

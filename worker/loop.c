@@ -385,11 +385,13 @@ static int64_t turn(loop_t *l)
 {
     char err[512];
     int64_t now = clock_mono_us();
-    if (!l->stopping && fatal_kafka(l))
-        begin_stop(l, "fatal kafka error", 1);
     int more = take_messages(l);
     if (l->pub)
         publisher_poll(l->pub);
+    /* After the queues were served: a rebalance or an error event may have
+     * just made the error fatal, and nothing else would wake the loop. */
+    if (!l->stopping && fatal_kafka(l))
+        begin_stop(l, "fatal kafka error", 1);
     if (l->sched)
         scheduler_run(l->sched, now);
     consumer_tick(l->cons, paused(l) != SCHED_PAUSE_NONE);

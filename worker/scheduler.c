@@ -626,12 +626,13 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
     }
     if (job->counted >= s->opts.max_attempts) {
         /* Its last attempt, while another user fails too and nobody has
-         * been answered since: that is ZIM answering nobody (retries of a
-         * few users can fill every limiter slot before a third user shows
-         * the outage), not this event's fault. */
+         * been answered since: maybe ZIM answers nobody (retries of a few
+         * users can fill every limiter slot before a third user shows it).
+         * Not counted yet: it retries until someone is answered (then its
+         * next failure ends it) or the outage rules pause everything. */
         if (!s->opts.systemic_final && !is_answer(res) && outage_users(&s->outage) >= 2) {
-            job->counted--;
-            pause_enter(s, job, SCHED_PAUSE_OUTAGE, now_us, NULL);
+            job->counted--; /* deferred: retried, uncounted, until someone is answered */
+            retry_later(s, job, res, now_us);
             return;
         }
         m_add(s->m_exhausted, NULL, 1);

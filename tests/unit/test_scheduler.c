@@ -500,8 +500,8 @@ static void test_outage_time_rule(void)
     fake_free(&f);
 }
 
-/* Two users' retries fill every slot while ZIM answers nobody: the one
- * about to use its last attempt takes it as an outage instead. */
+/* Two users' retries fill every slot while ZIM answers nobody: neither
+ * uses its last attempt; the time rule then pauses. */
 static void test_outage_before_exhaustion(void)
 {
     fake_t f;
