@@ -299,6 +299,7 @@ def _parse_envelopes(out):
             "topic": env["topic"],
             "partition": env["partition"],
             "offset": env["offset"],
+            "ts": env.get("ts"),  # the message timestamp (ms), when kcat gives one
             "key": _unescape(env.get("key")),
             "value": _unescape(env.get("payload")),
             "headers": [(hdrs[i], _unescape(hdrs[i + 1])) for i in range(0, len(hdrs), 2)],

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Event-loop benchmark (prints figures, never fails on speed).
+
+Runs the worker binary of $ZU_BUILD_DIR against zim-mock-kafka and an
+instant zim-sandbox, with info logging, and prints:
+
+- idle: CPU of the worker over 30 s after it joined, with no events
+  (% of one core);
+- throughput: N unthrottled events: events/s and CPU microseconds per event
+  (utime + stime of the worker from /proc);
+- latency: events produced one by one at low load with
+  fetch.wait.max.ms=5 (the mock answers an empty fetch only after it):
+  event-to-result p50 / p99 in ms (message timestamps: the input's, set by
+  the producer, and the result's, set by the worker's producer).
+
+The configuration uses only keys every version of the worker knows, so the
+same script measures an older build (ZU_BUILD_DIR=...) for a before/after.
+
+    ZU_BUILD_DIR=build python3 tests/bench/bench_loop.py [N] [--no-baseline]
+
+The same backlog also goes through tests/bench/baseline_worker.py (a plain
+Python worker on Debian's python3-confluent-kafka) for a side-by-side
+figure.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
+from zu_harness import (APP_ID, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, SECRET, Sandbox,  # noqa
+                        binary, event, scratch_dir, wait_for)
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def config(mk, sb, fetch_wait_ms=None):
+    consumer = ['"session.timeout.ms=6000"', '"heartbeat.interval.ms=500"']
+    if fetch_wait_ms is not None:
+        consumer.append('"fetch.wait.max.ms=%d"' % fetch_wait_ms)
+    text = """kafka: { brokers = "%s"; group_id = "zu-bench"; input_topics = [ "%s" ];
+  result_topic = "%s"; consumer = [ %s ]; };
+zim: { endpoint = "%s"; app_id = %d; rate_limit_qps = 100000.0; };
+worker: { max_in_flight = 64; };
+observability: { log_level = "info"; };
+""" % (mk.bootstrap, INPUT_TOPIC, RESULT_TOPIC, ", ".join(consumer), sb.endpoint, APP_ID)
+    path = os.path.join(scratch_dir(), "bench-%d.cfg" % int(time.time() * 1e6))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def start(cfg):
+    log = open(os.path.join(scratch_dir(), "worker-%d.log" % int(time.time() * 1e6)), "wb")
+    return subprocess.Popen([binary("zim-unfriend-worker"), "-c", cfg],
+                            env=dict(os.environ, ZIM_SERVER_SECRET=SECRET),
+                            stdout=subprocess.DEVNULL, stderr=log), log.name
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def joined(log_path):
+    with open(log_path, "rb") as f:
+        return b'"rate share"' in f.read()
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(30)
+
+
+def cluster():
+    return MockKafka(stderr=open(os.devnull, "wb")).start(
+        topics={INPUT_TOPIC: 4, RESULT_TOPIC: 4, DLQ_TOPIC: 1})
+
+
+def idle():
+    with cluster() as mk, Sandbox(qps=0).start() as sb:
+        proc, log = start(config(mk, sb))
+        assert wait_for(lambda: joined(log), timeout=60), "did not join"
+        time.sleep(2)
+        c0, t0 = cpu_s(proc.pid), time.time()
+        time.sleep(30)
+        c1, t1 = cpu_s(proc.pid), time.time()
+        stop(proc)
+    print("idle: %.2f%% of a core over %.0f s after the join" % ((c1 - c0) / (t1 - t0) * 100,
+                                                                 t1 - t0), flush=True)
+
+
+def throughput(n):
+    with cluster() as mk, Sandbox(qps=0).start() as sb:
+        msgs = [{"key": b"u%d" % (i % 5000), "value": event(user_id="u%d" % (i % 5000),
+                                                            event_id="e%d" % i)}
+                for i in range(n)]
+        produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
+        proc, log = start(config(mk, sb))
+        t0 = time.time()
+        done = lambda: sum(max(0, v) for v in mk.committed("zu-bench", INPUT_TOPIC).values())
+        while done() < n:
+            assert proc.poll() is None, "worker exited"
+            time.sleep(0.2)
+        secs = time.time() - t0
+        cpu = cpu_s(proc.pid)
+        with open("/proc/%d/status" % proc.pid) as f:
+            peak = [int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")][0]
+        stop(proc)
+    print("throughput: %d events in %.1f s (join included): %.0f events/s, %.0f us CPU per "
+          "event (the worker's whole run), peak RSS %.1f MiB"
+          % (n, secs, n / secs, cpu / n * 1e6, peak / 1024), flush=True)
+
+
+def baseline(n):
+    """The same backlog through tests/bench/baseline_worker.py (Debian's
+    python3 with python3-confluent-kafka)."""
+    py = "/usr/bin/python3"
+    if subprocess.run([py, "-c", "import confluent_kafka"], capture_output=True).returncode:
+        print("baseline: skipped (python3-confluent-kafka not installed)", flush=True)
+        return
+    with cluster() as mk, Sandbox(qps=0).start() as sb:
+        msgs = [{"key": b"u%d" % (i % 5000), "value": event(user_id="u%d" % (i % 5000),
+                                                            event_id="e%d" % i)}
+                for i in range(n)]
+        produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
+        t0 = time.time()
+        proc = subprocess.Popen([py, os.path.join(HERE, "baseline_worker.py"), mk.bootstrap,
+                                 sb.endpoint, str(APP_ID), SECRET, str(n)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak, cpu = 0, 0.0
+        while proc.poll() is None:
+            try:
+                cpu = cpu_s(proc.pid)
+                with open("/proc/%d/status" % proc.pid) as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak = int(line.split()[1])
+            except OSError:
+                pass
+            time.sleep(0.2)
+        secs = time.time() - t0
+    print("baseline: %d events in %.1f s (join included): %.0f events/s, at least %.0f us CPU "
+          "per event, peak RSS %.1f MiB" % (n, secs, n / secs, cpu / n * 1e6, peak / 1024),
+          flush=True)
+
+
+def latency(n=200):
+    with cluster() as mk, Sandbox(qps=0).start() as sb:
+        proc, log = start(config(mk, sb, fetch_wait_ms=5))
+        assert wait_for(lambda: joined(log), timeout=60), "did not join"
+        time.sleep(1)
+        for i in range(n):
+            produce(mk.bootstrap, INPUT_TOPIC, [{"key": b"l%d" % i,
+                                                 "value": event(user_id="l%d" % i,
+                                                                event_id="l%d" % i)}])
+            time.sleep(0.02)
+        assert wait_for(lambda: len(consume_all(mk.bootstrap, RESULT_TOPIC)) >= n, timeout=60)
+        stop(proc)
+        sent = {json.loads(m["value"])["event_id"]: m["ts"]
+                for m in consume_all(mk.bootstrap, INPUT_TOPIC)}
+        lat = sorted(m["ts"] - sent[json.loads(m["value"])["event_id"]]
+                     for m in consume_all(mk.bootstrap, RESULT_TOPIC))
+    print("latency: %d events at low load: event to result p50 %d ms, p99 %d ms, max %d ms"
+          % (n, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1], lat[-1]), flush=True)
+
+
+if __name__ == "__main__":
+    args = [x for x in sys.argv[1:] if not x.startswith("--")]
+    n = int(args[0]) if args else 8000
+    throughput(n)
+    if "--no-baseline" not in sys.argv:
+        baseline(n)
+    latency()
+    idle()
