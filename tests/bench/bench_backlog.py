@@ -21,20 +21,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from zu_kafka import MockKafka, produce  # noqa: E402
 from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, Worker,  # noqa: E402
                         event, scratch_dir, write_config)
+from zu_bench import committed_total, peak_rss_kib  # noqa: E402
 
 PARTS = 8
-
-
-def committed_total(mk):
-    return sum(max(0, v) for v in mk.committed("zu-test", INPUT_TOPIC).values())
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def call_rate(sb):
@@ -55,7 +44,7 @@ def drain(mk, sb, n, cfg_kw, stop_after=None):
         if not w.running():
             raise RuntimeError("worker exited: %s" % w.dump())
         time.sleep(0.5)
-        done = committed_total(mk)
+        done = committed_total(mk, "zu-test", INPUT_TOPIC)
     elapsed = time.time() - t0
     rss = peak_rss_kib(w.proc.pid)
     w.terminate()

@@ -35,9 +35,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
 from zu_harness import (APP_ID, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, SECRET, Sandbox,  # noqa
                         binary, event, scratch_dir, wait_for)
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
+from zu_bench import committed_total, cpu_s, peak_rss_kib  # noqa: E402
 
 def config(mk, sb, fetch_wait_ms=None):
     consumer = ['"session.timeout.ms=6000"', '"heartbeat.interval.ms=500"']
@@ -60,12 +58,6 @@ def start(cfg):
     return subprocess.Popen([binary("zim-unfriend-worker"), "-c", cfg],
                             env=dict(os.environ, ZIM_SERVER_SECRET=SECRET),
                             stdout=subprocess.DEVNULL, stderr=log), log.name
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def joined(log_path):
@@ -104,14 +96,12 @@ def throughput(n):
         produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
         proc, log = start(config(mk, sb))
         t0 = time.time()
-        done = lambda: sum(max(0, v) for v in mk.committed("zu-bench", INPUT_TOPIC).values())
-        while done() < n:
+        while committed_total(mk, "zu-bench", INPUT_TOPIC) < n:
             assert proc.poll() is None, "worker exited"
             time.sleep(0.2)
         secs = time.time() - t0
         cpu = cpu_s(proc.pid)
-        with open("/proc/%d/status" % proc.pid) as f:
-            peak = [int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")][0]
+        peak = peak_rss_kib(proc.pid)
         stop(proc)
     print("throughput: %d events in %.1f s (join included): %.0f events/s, %.0f us CPU per "
           "event (the worker's whole run), peak RSS %.1f MiB"
@@ -137,11 +127,7 @@ def baseline(n):
         peak, cpu = 0, 0.0
         while proc.poll() is None:
             try:
-                cpu = cpu_s(proc.pid)
-                with open("/proc/%d/status" % proc.pid) as f:
-                    for line in f:
-                        if line.startswith("VmHWM:"):
-                            peak = int(line.split()[1])
+                cpu, peak = cpu_s(proc.pid), peak_rss_kib(proc.pid)
             except OSError:
                 pass
             time.sleep(0.2)

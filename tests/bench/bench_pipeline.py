@@ -20,10 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from zu_kafka import MockKafka, produce  # noqa: E402
 from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, Worker,  # noqa: E402
                         event, scratch_dir, write_config)
-
-
-def committed_total(mk):
-    return sum(max(0, v) for v in mk.committed("zu-test", INPUT_TOPIC).values())
+from zu_bench import committed_total, peak_rss_kib  # noqa: E402
 
 
 def run(n):
@@ -39,7 +36,7 @@ def run(n):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w = Worker(cfg).start()
         t0 = time.time()
-        while committed_total(mk) < n:
+        while committed_total(mk, "zu-test", INPUT_TOPIC) < n:
             if not w.running():
                 raise RuntimeError("worker exited: %s" % w.dump())
             time.sleep(0.5)
@@ -50,14 +47,6 @@ def run(n):
     # Only the worker was reaped between the two readings.
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return elapsed, cpu, rss_kib
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():
