@@ -63,10 +63,13 @@ def steady_rate(ts_us):
     return (len(rest) - 1) / ((rest[-1] - rest[0]) / 1e6)
 
 
-def backlog(n, prefix):
-    """n events of n different users, keyed by user id."""
+def backlog(n, prefix, parts=None):
+    """n events of n different users, keyed by user id; with parts, spread
+    evenly over that many partitions (every replica then has a backlog to
+    the end, and the combined rate measures the grid, not the key hash)."""
     return [{"key": ("%s-u%03d" % (prefix, i)).encode(),
-             "value": event(user_id="%s-u%03d" % (prefix, i), event_id="%s-%03d" % (prefix, i))}
+             "value": event(user_id="%s-u%03d" % (prefix, i), event_id="%s-%03d" % (prefix, i)),
+             **({"partition": i % parts} if parts else {})}
             for i in range(n)]
 
 
@@ -193,7 +196,7 @@ def replicas(k, parts, n, prefix):
                     want = GRID_RATE * owned[w.proc.pid] / parts
                     assert s["by"] == "slot grid" and abs(float(s["qps"]) - want) < 0.01, s
                     assert abs(w.metric("qps_share") - want) < 0.01
-                evs = backlog(n, prefix)
+                evs = backlog(n, prefix, parts)
                 produce(mk.bootstrap, INPUT_TOPIC, evs)
                 rs = wait_results(mk, n, timeout=180, workers=ws)
                 for w in ws:  # the split held for the whole run
