@@ -1,4 +1,10 @@
-/* evloop.c - epoll, a timer heap on a timerfd, wakers (see evloop.h). */
+/* evloop.c - epoll, a timer heap, wakers (see evloop.h).
+ *
+ * The wait is epoll_pwait2() with a microsecond timeout until the earliest
+ * timer: no timerfd to re-arm (timerfd_settime costs more than the rest of a
+ * turn on a paravirtualised kernel, and the earliest timer moves almost every
+ * turn). Kernels before 5.11 lack epoll_pwait2: then epoll_wait() with the
+ * timeout rounded up to whole milliseconds. */
 #include "common/evloop.h"
 
 #include <errno.h>
@@ -7,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,9 +43,8 @@ struct evloop_waker {
 
 struct evloop {
     int epfd;
-    int tfd;            /* timerfd armed at the earliest timer */
-    int64_t tfd_due_us; /* what it is armed at; -1 disarmed */
-    reg_t *regs;        /* indexed by fd */
+    int no_pwait2; /* the kernel has no epoll_pwait2: millisecond waits */
+    reg_t *regs;   /* indexed by fd */
     size_t nregs;
     evloop_timer_t **heap;
     size_t heap_len, heap_cap;
@@ -259,18 +263,9 @@ evloop_t *evloop_new(char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "evloop: out of memory");
         return NULL;
     }
-    el->tfd = -1;
-    el->tfd_due_us = -1;
     el->epfd = epoll_create1(EPOLL_CLOEXEC);
-    el->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (el->epfd < 0 || el->tfd < 0) {
+    if (el->epfd < 0) {
         snprintf(errstr, errstr_size, "evloop: %s", strerror(errno));
-        evloop_destroy(el);
-        return NULL;
-    }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = el->tfd};
-    if (epoll_ctl(el->epfd, EPOLL_CTL_ADD, el->tfd, &ev) != 0) {
-        snprintf(errstr, errstr_size, "evloop: epoll_ctl timerfd: %s", strerror(errno));
         evloop_destroy(el);
         return NULL;
     }
@@ -292,28 +287,30 @@ void evloop_destroy(evloop_t *el)
         el->heap[i]->idx = SIZE_MAX; /* the owners free them */
     free(el->heap);
     free(el->regs);
-    if (el->tfd >= 0)
-        close(el->tfd);
     if (el->epfd >= 0)
         close(el->epfd);
     free(el);
 }
 
-/* Arms the timerfd at the earliest timer (absolute monotonic time). */
-static void arm(evloop_t *el)
+/* Waits up to wait_us (-1: no limit) for ready descriptors. */
+static int wait_fds(evloop_t *el, struct epoll_event *evs, int64_t wait_us)
 {
-    int64_t due = el->heap_len ? el->heap[0]->due_us : -1;
-    if (due == el->tfd_due_us)
-        return;
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    if (due >= 0) {
-        int64_t d = due > 0 ? due : 1; /* 0 would disarm */
-        its.it_value.tv_sec = (time_t)(d / 1000000);
-        its.it_value.tv_nsec = (long)(d % 1000000) * 1000;
+    if (!el->no_pwait2) {
+        struct timespec ts, *tsp = NULL;
+        if (wait_us >= 0) {
+            ts.tv_sec = (time_t)(wait_us / 1000000);
+            ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
+            tsp = &ts;
+        }
+        int n = epoll_pwait2(el->epfd, evs, EVLOOP_BATCH, tsp, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        el->no_pwait2 = 1;
     }
-    if (timerfd_settime(el->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-        el->tfd_due_us = due;
+    int ms = wait_us < 0                    ? -1
+             : wait_us > INT32_MAX * 1000LL ? INT32_MAX
+                                            : (int)((wait_us + 999) / 1000);
+    return epoll_wait(el->epfd, evs, EVLOOP_BATCH, ms);
 }
 
 static int fire_timers(evloop_t *el)
@@ -335,14 +332,16 @@ static int fire_timers(evloop_t *el)
 int evloop_run_once(evloop_t *el, int64_t max_wait_us, char *errstr, size_t errstr_size)
 {
     struct epoll_event evs[EVLOOP_BATCH];
-    int timeout_ms = -1, ran = 0;
-    if (el->heap_len && el->heap[0]->due_us <= clock_mono_us()) {
-        timeout_ms = 0; /* something is due: look at the fds without waiting */
-    } else if (max_wait_us >= 0) {
-        timeout_ms = (int)((max_wait_us + 999) / 1000);
+    int ran = 0;
+    int64_t wait_us = max_wait_us;
+    if (el->heap_len) {
+        int64_t until = el->heap[0]->due_us - clock_mono_us();
+        if (until < 0)
+            until = 0; /* something is due: look at the fds without waiting */
+        if (wait_us < 0 || until < wait_us)
+            wait_us = until;
     }
-    arm(el);
-    int n = epoll_wait(el->epfd, evs, EVLOOP_BATCH, timeout_ms);
+    int n = wait_fds(el, evs, wait_us);
     if (n < 0) {
         if (errno == EINTR)
             return 0;
@@ -351,13 +350,6 @@ int evloop_run_once(evloop_t *el, int64_t max_wait_us, char *errstr, size_t errs
     }
     for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
-        if (fd == el->tfd) {
-            uint64_t expirations;
-            ssize_t r = read(el->tfd, &expirations, sizeof(expirations));
-            (void)r;
-            el->tfd_due_us = -1; /* it fired: re-arm at the next run */
-            continue;
-        }
         if ((size_t)fd >= el->nregs || !el->regs[fd].cb)
             continue; /* removed by an earlier callback of this batch */
         int events = 0;

@@ -1,11 +1,11 @@
-/* evloop.h - the worker's one event core: epoll, a timer heap on a timerfd,
- * and wakers (pipes that other threads write to).
+/* evloop.h - the worker's one event core: epoll, a timer heap, and wakers
+ * (pipes that other threads write to).
  *
  * Every module registers its own file descriptors (evloop_fd_set) and timers
  * (evloop_timer_*). evloop_run_once() sleeps until one of them is due: there
  * is no fixed tick. Then it calls the callbacks of the ready descriptors and
  * of the due timers (earliest first). Timers have microsecond precision
- * (the timerfd is armed at the earliest one, absolute CLOCK_MONOTONIC).
+ * (epoll_pwait2's timeout; CLOCK_MONOTONIC).
  *
  * Wakers serve threads we do not own: librdkafka writes to a waker's fd when
  * a queue becomes non-empty (rd_kafka_queue_io_event_enable); the waker's
