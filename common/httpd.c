@@ -31,8 +31,15 @@
 
 #define HTTPD_MAX_ADDR        80 /* longest listen string accepted */
 #define HTTPD_BACKLOG         64
-#define HTTPD_MAX_CONNECTIONS 64u
-#define HTTPD_CONN_TIMEOUT_S  10u
+/* Limits against slow or greedy clients: a client address holds at most
+ * HTTPD_PER_IP_LIMIT connections, so one scraper gone wrong (or a slowloris)
+ * cannot take the slots the liveness probe needs; a connection idle for
+ * HTTPD_CONN_TIMEOUT_S is closed; a request's headers must fit in
+ * HTTPD_MEMORY_LIMIT (larger ones get 431, and the connection closes). */
+#define HTTPD_MAX_CONNECTIONS 128u
+#define HTTPD_PER_IP_LIMIT    8u
+#define HTTPD_CONN_TIMEOUT_S  3u
+#define HTTPD_MEMORY_LIMIT    ((size_t)16 * 1024)
 #define HTTPD_DEFAULT_CTYPE   "text/plain; charset=utf-8"
 
 struct httpd {
@@ -297,7 +304,10 @@ httpd_t *httpd_new(const char *listen, httpd_handler_cb *cb, void *ctx, char *er
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
                             mhd_logger, h, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_CONNECTION_LIMIT, HTTPD_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_CONN_TIMEOUT_S, MHD_OPTION_END);
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTPD_PER_IP_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_CONN_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTPD_MEMORY_LIMIT,
+                            MHD_OPTION_END);
     h->starting = 0;
     if (!h->d) {
         snprintf(errstr, errstr_size, "listen \"%s\": cannot start the HTTP server: %s", listen,

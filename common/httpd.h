@@ -4,7 +4,9 @@
  * its own. The event loop adds httpd_fd() to its poll set and calls
  * httpd_run() when it is readable (and at least every httpd_timeout_ms()),
  * so the handler runs on the loop thread and reads loop state without locks.
- * GET only; other methods get 405. */
+ * GET and HEAD only; other methods get 405. At most 128 connections, 8 per
+ * client address; idle connections close after 3 s; headers over 16 KiB get
+ * 431. */
 #ifndef ZU_HTTPD_H
 #define ZU_HTTPD_H
 

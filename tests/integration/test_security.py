@@ -9,6 +9,11 @@ verified TLS (Guarantee 9).
   the file.
 - zim.endpoint over plain http to a host that is not loopback is a
   configuration error (78).
+- The observability endpoint under slow clients: 100 connections from one
+  address that never finish their request leave /healthz answering for
+  another address; the server keeps at most 8 of them, closes the rest at
+  once and the kept ones when they have idled 3 s; a request whose headers
+  exceed 16 KiB is refused.
 - TLS: a server whose certificate is signed by a private CA is refused
   (systemic: not trusted) until zim.ca_file names that CA; TLS below 1.2 is
   refused.
@@ -19,6 +24,7 @@ verified TLS (Guarantee 9).
 import http.server
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -112,6 +118,78 @@ def test_plain_http_refused():
 # ---- TLS -------------------------------------------------------------------
 
 
+def slow_connection(port, source):
+    """A connection from source that starts a request and never ends it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((source, 0))
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: zu\r\nX-Slow: ")
+    except OSError:
+        pass  # closed already: counted as closed below
+    return s
+
+
+def closed_by_server(s, timeout):
+    """True when the server ends the connection within timeout seconds."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_metrics_slow_clients():
+    with tempfile.TemporaryDirectory(prefix="zu-sec-") as tmp:
+        cfg = idle_worker_config(tmp)
+        with Worker(cfg).start() as w:
+            port = wait_for(w.metrics_port, timeout=20)
+            assert port, w.dump()
+            held = [slow_connection(port, "127.0.0.2") for _ in range(100)]
+            try:
+                # Every slot of that address is taken: the probe comes from
+                # another one (as the kubelet's does) and is answered.
+                status, body = w.http("/healthz")
+                assert status == 200, (status, body)
+                # Beyond the per-address limit the server closes at once;
+                # the ones it kept are closed when they have idled 3 s.
+                t0 = time.monotonic()
+                refused = sum(1 for s in held[8:] if closed_by_server(s, 2))
+                assert refused == 92, "%d of 92 connections over the limit closed" % refused
+                idle = sum(1 for s in held[:8] if closed_by_server(s, 10))
+                assert idle == 8, "%d of 8 idle connections closed" % idle
+                print("  92 over the per-address limit closed, 8 idle ones closed after %.1f s"
+                      % (time.monotonic() - t0))
+                # The address has its slots back.
+                with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                              source_address=("127.0.0.2", 0)) as c:
+                    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: zu\r\nConnection: close\r\n\r\n")
+                    assert c.recv(4096).startswith(b"HTTP/1.1 200"), "no slot back"
+                # Headers beyond 16 KiB: refused, nothing served.
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: zu\r\nX-Big: " + b"a" * 32768
+                              + b"\r\nConnection: close\r\n\r\n")
+                    reply = b""
+                    try:
+                        while True:
+                            chunk = c.recv(4096)
+                            if not chunk:
+                                break
+                            reply += chunk
+                    except ConnectionResetError:
+                        pass
+                    assert not reply.startswith(b"HTTP/1.1 200"), reply[:80]
+                    print("  32 KiB of headers: %s" % (reply.split(b"\r\n")[0] or b"closed").decode())
+                assert w.running(), w.dump()
+            finally:
+                for s in held:
+                    s.close()
+            assert w.terminate() == 0, w.dump()
+
+
 def make_pki(d):
     """A private CA and a server certificate for 127.0.0.1 signed by it."""
     def run(*args):
@@ -202,6 +280,7 @@ if __name__ == "__main__":
     run.case(test_secret_env_removed)
     run.case(test_not_dumpable)
     run.case(test_secret_file_mode_warned)
+    run.case(test_metrics_slow_clients)
     run.case(test_tls_ca_file)
     run.case(test_tls_below_1_2_refused)
     run.finish()
