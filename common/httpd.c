@@ -29,8 +29,8 @@
 
 #include <microhttpd.h>
 
-#define HTTPD_MAX_ADDR        80 /* longest listen string accepted */
-#define HTTPD_BACKLOG         64
+#define HTTPD_MAX_ADDR 80 /* longest listen string accepted */
+#define HTTPD_BACKLOG  64
 /* Limits against slow or greedy clients: a client address holds at most
  * HTTPD_PER_IP_LIMIT connections, so one scraper gone wrong (or a slowloris)
  * cannot take the slots the liveness probe needs; a connection idle for
@@ -301,13 +301,12 @@ httpd_t *httpd_new(const char *listen, httpd_handler_cb *cb, void *ctx, char *er
     h->starting = 1;
     errno = 0;
     /* The logger goes first so that no start-up message reaches stderr. */
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-                            mhd_logger, h, MHD_OPTION_LISTEN_SOCKET, fd,
-                            MHD_OPTION_CONNECTION_LIMIT, HTTPD_MAX_CONNECTIONS,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTPD_PER_IP_LIMIT,
-                            MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_CONN_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTPD_MEMORY_LIMIT,
-                            MHD_OPTION_END);
+    h->d =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                         mhd_logger, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+                         HTTPD_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         HTTPD_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_CONN_TIMEOUT_S,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTPD_MEMORY_LIMIT, MHD_OPTION_END);
     h->starting = 0;
     if (!h->d) {
         snprintf(errstr, errstr_size, "listen \"%s\": cannot start the HTTP server: %s", listen,

@@ -115,9 +115,22 @@ static int puts_(wbuf_t *w, const char *s)
     return put(w, s, strlen(s));
 }
 
-/* Writes s escaped, without quotes. JSON: \" \\ \n \r \t \b \f \u00XX,
- * invalid UTF-8 as \ufffd. Text: \" \\ \n \r \t \xXX, invalid UTF-8 as the
- * U+FFFD character. Stops at the last unit that fits, marking truncation. */
+/* Code points that can forge or hide log content even though they are valid
+ * UTF-8: C1 controls (U+0085 is a line break to some readers), the line and
+ * paragraph separators, and the bidirectional controls that reorder what a
+ * terminal shows. */
+static int cp_unsafe(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 || cp == 0x061C ||
+           cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Writes s escaped, without quotes. JSON: \" \\ \n \r \t \u00XX for the
+ * other C0 controls, invalid UTF-8 as \ufffd. Text: \" \\ \n \r \t \xXX,
+ * invalid UTF-8 as the U+FFFD character. Both: the code points of
+ * cp_unsafe() as \uXXXX. Stops at the last unit that fits, marking
+ * truncation. */
 static void put_escaped(wbuf_t *w, const char *str, log_format_t fmt)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -140,8 +153,12 @@ static void put_escaped(wbuf_t *w, const char *str, log_format_t fmt)
             n = (size_t)snprintf(esc, sizeof(esc), fmt == LOG_FORMAT_JSON ? "\\u%04x" : "\\x%02x",
                                  c);
         } else if ((adv = utf8_next(s + i, len - i, &cp)) != 0) {
-            out = (const char *)s + i;
-            n = adv;
+            if (cp_unsafe(cp)) {
+                n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
+            } else {
+                out = (const char *)s + i;
+                n = adv;
+            }
         } else {
             out = fmt == LOG_FORMAT_JSON ? "\\ufffd" : "\xEF\xBF\xBD";
             n = strlen(out);

@@ -2,6 +2,7 @@
  * pauses (see scheduler.h). */
 #include "worker/scheduler.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "common/backoff.h"
 #include "common/outage.h"
+#include "common/siphash.h"
 
 typedef enum { USER_READY, USER_RUNNING, USER_WAITING, USER_PARKED, USER_HELD } user_state_t;
 
@@ -17,6 +19,7 @@ typedef struct user {
     char *id;
     job_t *head, *tail; /* FIFO; head is the only job ever started */
     user_state_t state;
+    uint64_t hash;          /* siphash24 of id under the scheduler's key */
     struct user *hnext;     /* hash chain */
     TAILQ_ENTRY(user) link; /* due / ready / held / parked list */
 } user_t;
@@ -33,6 +36,7 @@ struct scheduler {
 
     user_t **buckets;
     size_t nbuckets, nusers;
+    unsigned char hash_key[SIPHASH_KEY_LEN]; /* random: ids cannot be chosen to collide */
     size_t njobs;
     int in_flight;
 
@@ -94,18 +98,15 @@ static void list_remove(struct user_list *l, user_t *u)
     TAILQ_REMOVE(l, u, link);
 }
 
-static uint64_t hash_str(const char *s)
+static uint64_t hash_id(const scheduler_t *s, const char *id)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return siphash24(s->hash_key, id, strlen(id));
 }
 
-static user_t **user_slot(scheduler_t *s, const char *id)
+static user_t **user_slot(scheduler_t *s, const char *id, uint64_t h)
 {
-    user_t **pp = &s->buckets[hash_str(id) & (s->nbuckets - 1)];
-    while (*pp && strcmp((*pp)->id, id) != 0)
+    user_t **pp = &s->buckets[h & (s->nbuckets - 1)];
+    while (*pp && ((*pp)->hash != h || strcmp((*pp)->id, id) != 0))
         pp = &(*pp)->hnext;
     return pp;
 }
@@ -120,7 +121,7 @@ static int rehash(scheduler_t *s)
         user_t *u = s->buckets[i], *next;
         for (; u; u = next) {
             next = u->hnext;
-            size_t k = hash_str(u->id) & (n - 1);
+            size_t k = u->hash & (n - 1);
             u->hnext = b[k];
             b[k] = u;
         }
@@ -133,7 +134,7 @@ static int rehash(scheduler_t *s)
 
 static void user_remove(scheduler_t *s, user_t *u)
 {
-    user_t **pp = user_slot(s, u->id);
+    user_t **pp = user_slot(s, u->id, u->hash);
     if (*pp == u)
         *pp = u->hnext;
     s->nusers--;
@@ -231,6 +232,12 @@ scheduler_t *scheduler_new(const scheduler_opts_t *opts, const sched_api_t *api,
         scheduler_destroy(s);
         return NULL;
     }
+    if (siphash_random_key(s->hash_key) != 0) {
+        snprintf(errstr, errstr_size, "scheduler: no random key for the user table: %s",
+                 strerror(errno));
+        scheduler_destroy(s);
+        return NULL;
+    }
     if (metrics) {
         s->m_calls = metrics_counter(metrics, "api_calls_total",
                                      "DeleteAllFriends calls by ZIM Code (\"none\": no answer)");
@@ -298,7 +305,8 @@ int scheduler_submit(scheduler_t *s, job_t *job)
 {
     if (s->nusers >= s->nbuckets && rehash(s) == -1)
         goto oom;
-    user_t **pp = user_slot(s, job->ev.user_id);
+    uint64_t h = hash_id(s, job->ev.user_id);
+    user_t **pp = user_slot(s, job->ev.user_id, h);
     user_t *u = *pp;
     if (!u) {
         u = calloc(1, sizeof(*u));
@@ -306,6 +314,7 @@ int scheduler_submit(scheduler_t *s, job_t *job)
             free(u);
             goto oom;
         }
+        u->hash = h;
         *pp = u;
         s->nusers++;
         u->state = USER_READY;

@@ -165,6 +165,46 @@ static void test_escaping(void)
     sink_close(&s);
 }
 
+/* Valid UTF-8 that could forge or hide content: NEL (U+0085) and the other C1
+ * controls, U+2028/U+2029 and the bidi controls are escaped in both formats;
+ * a neighbouring ordinary character (U+00A0, U+2027, U+202F) is not. */
+static void test_unsafe_code_points(void)
+{
+    static const char v[] = "a\xc2\x85"                        /* U+0085 NEL */
+                            "\xc2\x9f"                         /* U+009F */
+                            "\xc2\xa0"                         /* U+00A0: kept */
+                            "\xe2\x80\xa8\xe2\x80\xa9"         /* U+2028 U+2029 */
+                            "\xe2\x80\xa7"                     /* U+2027: kept */
+                            "\xe2\x80\xae\xe2\x80\xaa"         /* U+202E U+202A */
+                            "\xe2\x80\xaf"                     /* U+202F: kept */
+                            "\xe2\x81\xa6\xe2\x81\xa9"         /* U+2066 U+2069 */
+                            "\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c" /* LRM RLM ALM */
+                            "z";
+    static const char esc[] = "a\\u0085\\u009f\xc2\xa0\\u2028\\u2029\xe2\x80\xa7\\u202e"
+                              "\\u202a\xe2\x80\xaf\\u2066\\u2069\\u200e\\u200f\\u061cz";
+    char want[256];
+    sink_t s;
+    sink_open(&s);
+    log_t *lg = log_new(s.wr, LOG_INFO, LOG_FORMAT_JSON, NULL, 0);
+    log_msg(lg, LOG_INFO, v, "k", v, NULL);
+    const char *line = sink_read(&s);
+    snprintf(want, sizeof(want), "\",\"level\":\"info\",\"msg\":\"%s\",\"k\":\"%s\"}\n", esc, esc);
+    check_json_line(line, want);
+    json_error_t err;
+    json_t *j = json_loads(line, 0, &err);
+    TT_CHECK(j != NULL);
+    TT_EQ_STR(json_string_value(json_object_get(j, "k")), v); /* the escapes decode back */
+    json_decref(j);
+    log_destroy(lg);
+
+    lg = log_new(s.wr, LOG_INFO, LOG_FORMAT_TEXT, NULL, 0);
+    log_msg(lg, LOG_INFO, "m", "k", v, NULL);
+    snprintf(want, sizeof(want), " INFO m k=\"%s\"\n", esc);
+    check_text_line(sink_read(&s), want);
+    log_destroy(lg);
+    sink_close(&s);
+}
+
 static void test_invalid_utf8(void)
 {
     sink_t s;
@@ -386,6 +426,7 @@ int main(void)
     TT_RUN(test_text_exact);
     TT_RUN(test_level_gating);
     TT_RUN(test_escaping);
+    TT_RUN(test_unsafe_code_points);
     TT_RUN(test_invalid_utf8);
     TT_RUN(test_truncation);
     TT_RUN(test_redaction);
