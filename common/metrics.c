@@ -2,24 +2,30 @@
 #include "common/metrics.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define METRICS_PREFIX "zim_unfriend_"
 
-typedef enum { FAMILY_COUNTER, FAMILY_GAUGE } family_type_t;
+typedef enum { FAMILY_COUNTER, FAMILY_GAUGE, FAMILY_HISTOGRAM } family_type_t;
 
 typedef struct series {
-    char *labels; /* "" when none */
-    double value;
+    char *labels;     /* "" when none */
+    double value;     /* counter, gauge; a histogram's sum */
+    uint64_t *counts; /* histogram: per bucket (not cumulative), nbounds + 1 */
+    uint64_t count;   /* histogram: observations */
     struct series *next;
 } series_t;
 
 struct metric_family {
-    char *name; /* without the prefix */
+    char *name; /* as given */
     char *help;
+    const char *prefix; /* METRICS_PREFIX, or "" for a standard name */
     family_type_t type;
+    double *bounds; /* histogram: upper bounds, increasing */
+    size_t nbounds;
     series_t *first, *last; /* creation order */
     struct metric_family *next;
 };
@@ -42,6 +48,7 @@ void metric_clear(metric_family_t *f)
     for (s = f->first; s; s = next) {
         next = s->next;
         free(s->labels);
+        free(s->counts);
         free(s);
     }
     f->first = f->last = NULL;
@@ -52,6 +59,7 @@ static void family_free(metric_family_t *f)
     metric_clear(f);
     free(f->name);
     free(f->help);
+    free(f->bounds);
     free(f);
 }
 
@@ -95,7 +103,7 @@ static int name_valid(const char *name)
 }
 
 static metric_family_t *family_new(metrics_t *m, const char *name, const char *help,
-                                   family_type_t type)
+                                   family_type_t type, int standard)
 {
     metric_family_t *f;
 
@@ -108,6 +116,7 @@ static metric_family_t *family_new(metrics_t *m, const char *name, const char *h
     if (!f)
         return NULL;
     f->type = type;
+    f->prefix = standard ? "" : METRICS_PREFIX;
     f->name = dup_str(name);
     f->help = dup_str(help ? help : "");
     if (!f->name || !f->help) {
@@ -124,12 +133,42 @@ static metric_family_t *family_new(metrics_t *m, const char *name, const char *h
 
 metric_family_t *metrics_counter(metrics_t *m, const char *name, const char *help)
 {
-    return family_new(m, name, help, FAMILY_COUNTER);
+    return family_new(m, name, help, FAMILY_COUNTER, 0);
 }
 
 metric_family_t *metrics_gauge(metrics_t *m, const char *name, const char *help)
 {
-    return family_new(m, name, help, FAMILY_GAUGE);
+    return family_new(m, name, help, FAMILY_GAUGE, 0);
+}
+
+metric_family_t *metrics_standard(metrics_t *m, const char *name, const char *help, int counter)
+{
+    return family_new(m, name, help, counter ? FAMILY_COUNTER : FAMILY_GAUGE, 1);
+}
+
+metric_family_t *metrics_histogram(metrics_t *m, const char *name, const char *help,
+                                   const double *bounds, size_t nbounds)
+{
+    metric_family_t *f;
+    double *copy;
+
+    if (!bounds || nbounds == 0)
+        return NULL;
+    for (size_t i = 0; i < nbounds; i++)
+        if (!isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1]))
+            return NULL;
+    copy = malloc(nbounds * sizeof(*copy));
+    if (!copy)
+        return NULL;
+    memcpy(copy, bounds, nbounds * sizeof(*copy));
+    f = family_new(m, name, help, FAMILY_HISTOGRAM, 0);
+    if (!f) {
+        free(copy);
+        return NULL;
+    }
+    f->bounds = copy;
+    f->nbounds = nbounds;
+    return f;
 }
 
 static series_t *series_find(const metric_family_t *f, const char *labels)
@@ -153,7 +192,11 @@ static series_t *series_get(metric_family_t *f, const char *labels)
     if (!s)
         return NULL;
     s->labels = dup_str(labels);
-    if (!s->labels) {
+    if (f->type == FAMILY_HISTOGRAM)
+        s->counts = calloc(f->nbounds + 1, sizeof(*s->counts));
+    if (!s->labels || (f->type == FAMILY_HISTOGRAM && !s->counts)) {
+        free(s->labels);
+        free(s->counts);
         free(s);
         return NULL;
     }
@@ -169,7 +212,7 @@ void metric_add(metric_family_t *f, const char *labels, double v)
 {
     series_t *s;
 
-    if (!f || isnan(v) || (f->type == FAMILY_COUNTER && v < 0))
+    if (!f || isnan(v) || (f->type == FAMILY_COUNTER && v < 0) || f->type == FAMILY_HISTOGRAM)
         return;
     s = series_get(f, labels ? labels : "");
     if (s)
@@ -180,11 +223,28 @@ void metric_set(metric_family_t *f, const char *labels, double v)
 {
     series_t *s;
 
-    if (!f)
+    if (!f || f->type == FAMILY_HISTOGRAM)
         return;
     s = series_get(f, labels ? labels : "");
     if (s)
         s->value = v;
+}
+
+void metric_observe(metric_family_t *f, const char *labels, double v)
+{
+    series_t *s;
+    size_t i;
+
+    if (!f || f->type != FAMILY_HISTOGRAM || f->nbounds == 0 || isnan(v))
+        return;
+    s = series_get(f, labels ? labels : "");
+    if (!s)
+        return;
+    for (i = 0; i < f->nbounds && v > f->bounds[i]; i++)
+        ;
+    s->counts[i]++;
+    s->count++;
+    s->value += v;
 }
 
 double metric_get(const metric_family_t *f, const char *labels)
@@ -275,34 +335,72 @@ static void format_value(double v, char *out, size_t size)
     snprintf(out, size, "%.17g", v);
 }
 
+/* One sample line: prefix name suffix{labels[,extra]} value. */
+static void put_sample(buf_t *b, const metric_family_t *f, const char *suffix, const char *labels,
+                       const char *extra, double v)
+{
+    char num[64];
+
+    buf_str(b, f->prefix);
+    buf_str(b, f->name);
+    buf_str(b, suffix);
+    if (*labels || extra) {
+        buf_str(b, "{");
+        buf_str(b, labels);
+        if (extra) {
+            if (*labels)
+                buf_str(b, ",");
+            buf_str(b, extra);
+        }
+        buf_str(b, "}");
+    }
+    format_value(v, num, sizeof(num));
+    buf_str(b, " ");
+    buf_str(b, num);
+    buf_str(b, "\n");
+}
+
+/* A histogram series: cumulative buckets, +Inf, _sum and _count. */
+static void put_histogram(buf_t *b, const metric_family_t *f, const series_t *s)
+{
+    char le[80], num[64];
+    uint64_t cum = 0;
+
+    for (size_t i = 0; i < f->nbounds; i++) {
+        cum += s->counts[i];
+        format_value(f->bounds[i], num, sizeof(num));
+        snprintf(le, sizeof(le), "le=\"%s\"", num);
+        put_sample(b, f, "_bucket", s->labels, le, (double)cum);
+    }
+    put_sample(b, f, "_bucket", s->labels, "le=\"+Inf\"", (double)s->count);
+    put_sample(b, f, "_sum", s->labels, NULL, s->value);
+    put_sample(b, f, "_count", s->labels, NULL, (double)s->count);
+}
+
+static const char *const type_names[] = {" counter\n", " gauge\n", " histogram\n"};
+
 char *metrics_render(const metrics_t *m, size_t *len)
 {
     buf_t b = {NULL, 0, 0, 0};
     const metric_family_t *f;
     const series_t *s;
-    char num[64];
 
     buf_put(&b, "", 0); /* an empty registry renders as "" */
     for (f = m->first; f; f = f->next) {
-        buf_str(&b, "# HELP " METRICS_PREFIX);
+        buf_str(&b, "# HELP ");
+        buf_str(&b, f->prefix);
         buf_str(&b, f->name);
         buf_str(&b, " ");
         buf_help(&b, f->help);
-        buf_str(&b, "\n# TYPE " METRICS_PREFIX);
+        buf_str(&b, "\n# TYPE ");
+        buf_str(&b, f->prefix);
         buf_str(&b, f->name);
-        buf_str(&b, f->type == FAMILY_COUNTER ? " counter\n" : " gauge\n");
+        buf_str(&b, type_names[f->type]);
         for (s = f->first; s; s = s->next) {
-            buf_str(&b, METRICS_PREFIX);
-            buf_str(&b, f->name);
-            if (*s->labels) {
-                buf_str(&b, "{");
-                buf_str(&b, s->labels);
-                buf_str(&b, "}");
-            }
-            format_value(s->value, num, sizeof(num));
-            buf_str(&b, " ");
-            buf_str(&b, num);
-            buf_str(&b, "\n");
+            if (f->type == FAMILY_HISTOGRAM)
+                put_histogram(&b, f, s);
+            else
+                put_sample(&b, f, "", s->labels, NULL, s->value);
         }
     }
     if (b.failed) {

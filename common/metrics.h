@@ -23,6 +23,13 @@ void metrics_destroy(metrics_t *m);
  * its HELP and TYPE lines. */
 metric_family_t *metrics_counter(metrics_t *m, const char *name, const char *help);
 metric_family_t *metrics_gauge(metrics_t *m, const char *name, const char *help);
+/* A counter (counter != 0) or gauge under its full name, without the
+ * zim_unfriend_ prefix: the standard process_* metrics. */
+metric_family_t *metrics_standard(metrics_t *m, const char *name, const char *help, int counter);
+/* A histogram with nbounds finite, increasing upper bounds (+Inf is added).
+ * NULL as above, or when the bounds are not so. */
+metric_family_t *metrics_histogram(metrics_t *m, const char *name, const char *help,
+                                   const double *bounds, size_t nbounds);
 
 /* Adds v (>= 0 for counters) to / sets the series with these labels. A
  * negative add to a counter, a NaN add, and f == NULL are ignored; if the
@@ -30,10 +37,13 @@ metric_family_t *metrics_gauge(metrics_t *m, const char *name, const char *help)
  * verbatim into the output (label values must already be escaped). */
 void metric_add(metric_family_t *f, const char *labels, double v);
 void metric_set(metric_family_t *f, const char *labels, double v);
+/* Counts v into a histogram's series (NaN ignored). add/set on a histogram
+ * and observe on anything else do nothing. */
+void metric_observe(metric_family_t *f, const char *labels, double v);
 /* Removes every series of the family (a gauge whose label sets come and go,
  * such as per-partition lag, is cleared and set again before rendering). */
 void metric_clear(metric_family_t *f);
-/* Current value (0 when the series does not exist). */
+/* Current value (0 when the series does not exist; a histogram's sum). */
 double metric_get(const metric_family_t *f, const char *labels);
 
 /* Renders every family, in registration order. malloc'ed (caller frees),

@@ -11,10 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "common/clock.h"
 #include "common/evloop.h"
 #include "common/httpd.h"
 #include "common/metrics.h"
+#include "common/procmetrics.h"
 #include "common/ratelimit.h"
 #include "common/zim_api.h"
 #include "worker/intake.h"
@@ -48,7 +51,8 @@ typedef struct loop {
     evloop_timer_t *wake;  /* the next turn that time calls for */
     evloop_waker_t *kafka; /* librdkafka's queues have something */
 
-    metric_family_t *m_share, *m_pending, *m_pending_bytes, *m_ready, *m_lag;
+    metric_family_t *m_share, *m_pending, *m_pending_bytes, *m_ready, *m_lag, *m_build;
+    procmetrics_t *proc;
 } loop_t;
 
 /* ---- the API seam: the scheduler starts calls, the ZIM client ends them ---- */
@@ -165,6 +169,7 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
     /* Lag series follow the assignment: rebuilt for every scrape. */
     metric_clear(l->m_lag);
     consumer_lag_foreach(l->cons, lag_set, l->m_lag);
+    procmetrics_update(l->proc);
     size_t n = 0;
     char *text = metrics_render(l->metrics, &n);
     if (!text)
@@ -176,6 +181,27 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
 }
 
 /* ---- set-up and tear-down ---- */
+
+/* build_info{version,librdkafka,libcurl} 1. The version strings are dotted
+ * numbers; anything else in them is dropped rather than escaped. */
+static void build_info(metric_family_t *f)
+{
+    const char *v[3] = {ZU_VERSION, rd_kafka_version_str(),
+                        curl_version_info(CURLVERSION_NOW)->version};
+    char clean[3][32], labels[160];
+
+    for (int i = 0; i < 3; i++) {
+        size_t n = 0;
+        for (const char *p = v[i]; *p && n + 1 < sizeof(clean[i]); p++)
+            if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                *p == '.' || *p == '-' || *p == '+' || *p == '_')
+                clean[i][n++] = *p;
+        clean[i][n] = '\0';
+    }
+    snprintf(labels, sizeof(labels), "version=\"%s\",librdkafka=\"%s\",libcurl=\"%s\"", clean[0],
+             clean[1], clean[2]);
+    metric_set(f, labels, 1);
+}
 
 static int setup(loop_t *l, char *err, size_t errsz)
 {
@@ -193,10 +219,14 @@ static int setup(loop_t *l, char *err, size_t errsz)
                             "Bytes held for received, unfinished events (max_pending_bytes)")) ||
         !(l->m_ready = metrics_gauge(l->metrics, "ready", "1 when /readyz answers 200")) ||
         !(l->m_lag = metrics_gauge(l->metrics, "consumer_lag",
-                                   "Messages behind the end of each assigned input partition"))) {
+                                   "Messages behind the end of each assigned input partition")) ||
+        !(l->m_build = metrics_gauge(l->metrics, "build_info",
+                                     "Always 1; the labels name the version and libraries")) ||
+        !(l->proc = procmetrics_new(l->metrics))) {
         snprintf(err, errsz, "metrics: out of memory");
         return -1;
     }
+    build_info(l->m_build);
     if (cfg->listen[0]) {
         char port[16];
         if (!(l->httpd = httpd_new(cfg->listen, on_http, l, err, errsz)))
@@ -284,6 +314,7 @@ static void teardown(loop_t *l)
     intake_destroy(l->intake);
     ratelimit_destroy(l->rl);
     httpd_destroy(l->httpd);
+    procmetrics_destroy(l->proc);
     metrics_destroy(l->metrics);
     evloop_destroy(l->el); /* the Kafka waker with it, after the clients */
 }

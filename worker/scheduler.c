@@ -57,6 +57,7 @@ struct scheduler {
 
     int64_t blocked_since_us; /* limiter blocking a ready job, -1 none */
 
+    metric_family_t *m_duration;
     metric_family_t *m_calls, *m_retries, *m_wait, *m_in_flight, *m_pause, *m_exhausted,
         *m_coalesced;
 };
@@ -252,6 +253,12 @@ scheduler_t *scheduler_new(const scheduler_opts_t *opts, const sched_api_t *api,
                                    "or set-up wrong; outage: ZIM answers nobody)");
         s->m_coalesced = metrics_counter(metrics, "coalesced_events_total",
                                          "Events answered by a call shared with an earlier event");
+        static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,    2.5,   5,    10,  30};
+        s->m_duration = metrics_histogram(
+            metrics, "api_call_duration_seconds",
+            "DeleteAllFriends call time, from the request to its answer or failure, by outcome",
+            bounds, sizeof(bounds) / sizeof(bounds[0]));
         m_set(s->m_in_flight, NULL, 0);
         pause_metric(s);
         /* Unlabelled counters are exported as 0 from the start, so that
@@ -568,6 +575,10 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
     else
         snprintf(label, sizeof(label), "code=\"none\"");
     m_add(s->m_calls, label, 1);
+    if (res->elapsed_us > 0) { /* 0: the call could not start */
+        snprintf(label, sizeof(label), "outcome=\"%s\"", zim_outcome_name(res->outcome));
+        metric_observe(s->m_duration, label, (double)res->elapsed_us / 1e6);
+    }
 
     int was_probe = (job == s->probe);
     if (was_probe)

@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "common/procmetrics.h"
 
 #include "tests/unit/tt.h"
 
@@ -163,6 +166,89 @@ static void test_clear(void)
     metrics_destroy(m);
 }
 
+/* Buckets are cumulative, +Inf equals _count, a value on a bound counts in
+ * that bucket; labels and le are joined; add/set leave a histogram alone. */
+static void test_histogram(void)
+{
+    static const double b[] = {0.1, 0.5, 2};
+    static const double bad[] = {0.5, 0.5};
+    metrics_t *m = metrics_new();
+    metric_family_t *h = metrics_histogram(m, "call_seconds", "Call time.", b, 3);
+    metric_family_t *g = metrics_gauge(m, "g", "");
+    char *out;
+
+    TT_CHECK(h != NULL);
+    TT_CHECK(metrics_histogram(m, "x_seconds", "", bad, 2) == NULL);
+    TT_CHECK(metrics_histogram(m, "y_seconds", "", b, 0) == NULL);
+    TT_CHECK(metrics_histogram(m, "call_seconds", "", b, 3) == NULL); /* duplicate */
+    metric_observe(h, "outcome=\"success\"", 0.05);
+    metric_observe(h, "outcome=\"success\"", 0.5);
+    metric_observe(h, "outcome=\"success\"", 3);
+    metric_observe(h, "outcome=\"success\"", NAN); /* ignored */
+    metric_observe(h, NULL, 1);
+    metric_add(h, NULL, 5); /* ignored */
+    metric_set(h, NULL, 5); /* ignored */
+    metric_observe(g, NULL, 1); /* not a histogram: ignored */
+    out = metrics_render(m, NULL);
+    TT_EQ_STR(out, "# HELP zim_unfriend_call_seconds Call time.\n"
+                   "# TYPE zim_unfriend_call_seconds histogram\n"
+                   "zim_unfriend_call_seconds_bucket{outcome=\"success\",le=\"0.1\"} 1\n"
+                   "zim_unfriend_call_seconds_bucket{outcome=\"success\",le=\"0.5\"} 2\n"
+                   "zim_unfriend_call_seconds_bucket{outcome=\"success\",le=\"2\"} 2\n"
+                   "zim_unfriend_call_seconds_bucket{outcome=\"success\",le=\"+Inf\"} 3\n"
+                   "zim_unfriend_call_seconds_sum{outcome=\"success\"} 3.55\n"
+                   "zim_unfriend_call_seconds_count{outcome=\"success\"} 3\n"
+                   "zim_unfriend_call_seconds_bucket{le=\"0.1\"} 0\n"
+                   "zim_unfriend_call_seconds_bucket{le=\"0.5\"} 0\n"
+                   "zim_unfriend_call_seconds_bucket{le=\"2\"} 1\n"
+                   "zim_unfriend_call_seconds_bucket{le=\"+Inf\"} 1\n"
+                   "zim_unfriend_call_seconds_sum 1\n"
+                   "zim_unfriend_call_seconds_count 1\n"
+                   "# HELP zim_unfriend_g \n"
+                   "# TYPE zim_unfriend_g gauge\n");
+    free(out);
+    TT_CHECK(fabs(metric_get(h, "outcome=\"success\"") - 3.55) < 1e-9);
+    metrics_destroy(m);
+}
+
+/* Standard families carry no prefix; the process metrics read /proc/self. */
+static void test_process_metrics(void)
+{
+    metrics_t *m = metrics_new();
+    procmetrics_t *p = procmetrics_new(m);
+    metric_family_t *dup = metrics_standard(m, "process_open_fds", "", 0);
+    char *out;
+    double now = (double)time(NULL);
+
+    TT_CHECK(p != NULL);
+    TT_CHECK(dup == NULL); /* registered by procmetrics_new */
+    TT_CHECK(procmetrics_new(m) == NULL);
+    procmetrics_update(p);
+    out = metrics_render(m, NULL);
+    TT_CHECK(out && strstr(out, "# TYPE process_cpu_seconds_total counter\n") != NULL);
+    TT_CHECK(out && strstr(out, "\nprocess_resident_memory_bytes ") != NULL);
+    TT_CHECK(out && strstr(out, "zim_unfriend_process") == NULL);
+    free(out);
+    /* The values are the process's own, within reason. */
+    double rss = 0, vsz = 0, fds = 0, maxfds = 0, start = 0;
+    out = metrics_render(m, NULL);
+    for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        sscanf(line, "process_resident_memory_bytes %lf", &rss);
+        sscanf(line, "process_virtual_memory_bytes %lf", &vsz);
+        sscanf(line, "process_open_fds %lf", &fds);
+        sscanf(line, "process_max_fds %lf", &maxfds);
+        sscanf(line, "process_start_time_seconds %lf", &start);
+    }
+    free(out);
+    TT_CHECK(rss > 100 * 1024 && vsz >= rss);
+    TT_CHECK(fds >= 3 && (maxfds < 0 || maxfds >= fds));
+    TT_CHECK(start > now - 3600 && start <= now + 1);
+    procmetrics_destroy(p);
+    procmetrics_destroy(NULL);
+    procmetrics_update(NULL);
+    metrics_destroy(m);
+}
+
 int main(void)
 {
     TT_RUN(test_render_exact);
@@ -171,5 +257,7 @@ int main(void)
     TT_RUN(test_get_add_set);
     TT_RUN(test_registration_refused);
     TT_RUN(test_clear);
+    TT_RUN(test_histogram);
+    TT_RUN(test_process_metrics);
     TT_DONE();
 }
