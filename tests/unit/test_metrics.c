@@ -186,8 +186,8 @@ static void test_histogram(void)
     metric_observe(h, "outcome=\"success\"", 3);
     metric_observe(h, "outcome=\"success\"", NAN); /* ignored */
     metric_observe(h, NULL, 1);
-    metric_add(h, NULL, 5); /* ignored */
-    metric_set(h, NULL, 5); /* ignored */
+    metric_add(h, NULL, 5);     /* ignored */
+    metric_set(h, NULL, 5);     /* ignored */
     metric_observe(g, NULL, 1); /* not a histogram: ignored */
     out = metrics_render(m, NULL);
     TT_EQ_STR(out, "# HELP zim_unfriend_call_seconds Call time.\n"
