@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
-                        Worker, event, values, write_config)
+                        Worker, event, parse_metrics, values, write_config)
 from zu_kafka import MockKafka, produce, wait_for  # noqa: E402
 
 PROMTOOL = shutil.which("promtool")
@@ -41,16 +41,6 @@ def source_dir():
 def promtool(*args, stdin=None):
     assert PROMTOOL, "promtool is not installed (Debian package prometheus; scripts/deps.sh)"
     return subprocess.run([PROMTOOL] + list(args), input=stdin, capture_output=True, timeout=120)
-
-
-def parse_scrape(text):
-    """{sample name with labels: value} of a text exposition."""
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, v = line.rpartition(" ")
-            out[key] = float(v)
-    return out
 
 
 def test_real_scrape():
@@ -87,7 +77,7 @@ def test_real_scrape():
     assert r.returncode == 0, "promtool check metrics:\n%s%s" % (r.stdout.decode(), r.stderr.decode())
     print("  promtool check metrics: clean (%d lines)" % len(text.splitlines()))
 
-    s = parse_scrape(text)
+    s = parse_metrics(text)
     calls = sum(v for k, v in s.items() if k.startswith("zim_unfriend_api_calls_total{"))
     observed = sum(v for k, v in s.items()
                    if k.startswith("zim_unfriend_api_call_duration_seconds_count{"))

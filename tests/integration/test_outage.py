@@ -109,13 +109,17 @@ def test_http_503_for_everyone():
     resume when the answers come back; nobody fails."""
     n = 60
     with cluster(n, 30, "h503", max_in_flight=8) as (mk, sb, cfg, where, ends):
-        # 8 calls in flight meet it, then probes: 12 answers of 503 in all.
-        sb.fault("http:503", count=12)
+        # 503 for everyone until two probes have met it (however many users
+        # the first fetches bring), then the answers come back.
+        sb.fault("http:503", count=1000000)
         with Worker(cfg).start() as w:
             rec = wait_for(lambda: records(w, OUTAGE_MSG), timeout=60)
             assert rec, w.dump()
             assert rec[0].get("http_status") == 503 and rec[0].get("cause") == "outage", rec[0]
             assert_outage_state(w, mk, where)
+            assert wait_for(lambda: len(records(w, "still paused: the probe got no answer from ZIM"))
+                            >= 2, timeout=60), w.dump()
+            sb.control("_sandbox/reset")
             assert wait_for(lambda: done(mk) >= n, timeout=120), w.dump()
             assert records(w, "API accepts calls again: resuming")
             assert w.terminate() == 0, w.dump()

@@ -34,7 +34,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, SECRET, Sandbox,  # noqa: E402
-                        TestRun, Worker, event, results, wait_for, write_config)
+                        TestRun, Worker, event, parse_metrics, results, wait_for,
+                        write_config)
 from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
 
 GROUP = "zu-test"  # write_config's default group
@@ -58,16 +59,6 @@ def ends(mk):
     out = {p: 0 for p in range(PARTS)}
     for m in consume_all(mk.bootstrap, INPUT_TOPIC):
         out[m["partition"]] = max(out[m["partition"]], m["offset"] + 1)
-    return out
-
-
-def parse_metrics(body):
-    """{'name{labels}': value} of every sample line."""
-    out = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            key, _, val = line.rpartition(" ")
-            out[key] = float(val)
     return out
 
 

@@ -285,6 +285,16 @@ class Worker:
             self.kill9()
 
 
+def parse_metrics(body):
+    """{'name{labels}': value} of every sample line of a /metrics body."""
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            key, _, val = line.rpartition(" ")
+            out[key] = float(val)
+    return out
+
+
 def event(type_="account-deleted", user_id="u1", **fields):
     """An input event value (bytes)."""
     d = {"type": type_, "user_id": user_id}
