@@ -25,9 +25,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_pipeline import (GROUP, check_result_common, cluster, dumps,  # noqa: E402
+from test_pipeline import (GROUP, check_result_common, dumps,  # noqa: E402
                            end_offsets, input_positions, read_results, run_worker)
-from zu_harness import (APP_ID, DLQ_TOPIC, INPUT_TOPIC, TestRun, Worker, event,  # noqa: E402
+from zu_harness import (APP_ID, cluster, DLQ_TOPIC, INPUT_TOPIC, TestRun, Worker, event,  # noqa: E402
                         wait_for, write_config)
 from zu_kafka import consume_all, produce  # noqa: E402
 

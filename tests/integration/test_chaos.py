@@ -18,19 +18,16 @@ offset fall behind).
 """
 
 import collections
-import json
 import os
 import random
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
-                        Worker, assert_complete, backlog, committed, successes, values,
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
+                        Worker, assert_complete, backlog, successes, values,
                         wait_for, write_config)
-from zu_kafka import MockKafka  # noqa: E402
 
 PARTS = 3
 TOPICS = {INPUT_TOPIC: PARTS, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
@@ -81,8 +78,7 @@ def test_chaos():
     rnd = random.Random(seed)
     print("  chaos seed %d (ZU_CHAOS_SEED=%d replays this run)" % (seed, seed), flush=True)
     n, users = 1800, 180
-    with tempfile.TemporaryDirectory(prefix="zu-chaos-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=20).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0, "latency_ms": 20}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "x", PARTS)
         slow = retrying_users(sb, users, "x")
         cfg = config(tmp, mk, sb)
@@ -149,8 +145,7 @@ def test_retrying_users_kill9():
     run-ahead cap (the retrying events go first and the partitions do not
     run far ahead of them)."""
     n, users = 1200, 100
-    with tempfile.TemporaryDirectory(prefix="zu-chaos-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=20).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0, "latency_ms": 20}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "r", PARTS)
         slow = retrying_users(sb, users, "r")
         cfg = config(tmp, mk, sb)

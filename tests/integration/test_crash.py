@@ -16,14 +16,12 @@ import collections
 import os
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
                         Worker, assert_complete, backlog, committed, successes, values,
                         wait_for, write_config)
-from zu_kafka import MockKafka  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 # The worker's auto.commit.interval.ms default (worker/kconf.c).
@@ -80,8 +78,7 @@ def test_kill9_at_least_once():
     offsets committed at the kill, i.e. results published (or calls made) after
     the last commit."""
     n, users, qps, max_in_flight = 300, 60, 20, 64
-    with tempfile.TemporaryDirectory(prefix="zu-crash-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=50).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0, "latency_ms": 50}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "k", TOPICS[INPUT_TOPIC])
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
                            zim={"rate_limit_qps": float(qps)},
@@ -186,8 +183,7 @@ def test_sigterm_clean_stop_exactly_once():
     """SIGTERM mid-stream: exit 0 within shutdown_grace_ms, everything published
     is committed; after a restart every event has exactly one success result."""
     n, users, grace_ms = 300, 60, 5000
-    with tempfile.TemporaryDirectory(prefix="zu-crash-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=100).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0, "latency_ms": 100}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "s", TOPICS[INPUT_TOPIC])
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 40.0},
                            worker={"shutdown_grace_ms": grace_ms})
@@ -247,8 +243,7 @@ def test_grace_expiry():
     """Calls that outlast shutdown_grace_ms: SIGTERM exits 0 about the grace
     later, publishes nothing for them, commits nothing; a restart does them."""
     n, grace_ms = 30, 1000
-    with tempfile.TemporaryDirectory(prefix="zu-crash-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, n, "g", TOPICS[INPUT_TOPIC])
         sb.fault("latency:5000", count=n)
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint,

@@ -19,14 +19,13 @@ import collections
 import contextlib
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
-                        Worker, assert_complete, event, produce, results, successes, values,
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
+                        Worker, assert_complete, event, produce, successes, values,
                         wait_for, write_config)
-from zu_kafka import MockKafka, consume_all  # noqa: E402
+from zu_kafka import consume_all  # noqa: E402
 
 PARTS = 4
 TOPICS = {INPUT_TOPIC: PARTS, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
@@ -34,9 +33,9 @@ FLOOD = 2000
 
 
 @contextlib.contextmanager
-def cluster(**worker):
-    with tempfile.TemporaryDirectory(prefix="zu-flood-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+def flood_setup(**worker):
+    """The harness's cluster and a worker config; yields (mk, sb, cfg)."""
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         w = {"max_in_flight": 4}
         w.update(worker)
         qps = w.pop("qps", 20.0)
@@ -78,7 +77,7 @@ def ends_of(where):
 def test_other_partitions_flow():
     """2,000 events of one user on partition 0, then 40 users on the others:
     the 40 finish while most of the flood is still to do."""
-    with cluster(coalesce=False, qps=100.0) as (mk, sb, cfg):
+    with flood_setup(coalesce=False, qps=100.0) as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, flood_msgs(FLOOD, "flood", "f", 0))
         others = []
         for i in range(40):
@@ -130,7 +129,7 @@ def check_order_and_cover(vals, user):
 def test_shared_calls_flood():
     """A flood of 2,000 events of one user interleaved with 20 other users
     costs a handful of calls; every event gets its own result, in order."""
-    with cluster(coalesce=True) as (mk, sb, cfg):
+    with flood_setup(coalesce=True) as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, flood_msgs(FLOOD, "fl", "c", 0, others_every=100))
         with Worker(cfg).start() as w:
             assert wait_for(lambda: len(values(mk.bootstrap)) >= FLOOD, timeout=180), w.dump()
@@ -154,7 +153,7 @@ def test_shared_calls_flood():
 def test_mixed_delete_types():
     """A user's two-way and one-way events never share a call."""
     pattern = ["two-way", "two-way", "one-way", "one-way", "one-way", "two-way", "one-way"]
-    with cluster(coalesce=True, max_in_flight=1) as (mk, sb, cfg):
+    with flood_setup(coalesce=True, max_in_flight=1) as (mk, sb, cfg):
         # The latency makes the later events wait behind the first call.
         sb.fault("latency:500", count=1)
         produce(mk.bootstrap, INPUT_TOPIC, flood_msgs(70, "mx", "m", 0, delete_types=pattern))
@@ -179,7 +178,7 @@ def test_mixed_delete_types():
 
 def test_kill9_mid_flood():
     """kill -9 while a shared-call flood is half done loses nothing."""
-    with cluster(coalesce=True) as (mk, sb, cfg):
+    with flood_setup(coalesce=True) as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, flood_msgs(FLOOD, "kf", "k", 0, others_every=50))
         with Worker(cfg).start() as w:
             assert wait_for(lambda: len(values(mk.bootstrap)) >= FLOOD // 3, timeout=120), w.dump()

@@ -43,20 +43,17 @@ closing "N passed, N failed".
 """
 
 import collections
-import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
                         Worker, assert_complete, backlog, committed, successes, values,
                         wait_committed, write_config)
-from zu_kafka import KCAT, KafkaError, MockKafka, wait_for  # noqa: E402
+from zu_kafka import KCAT, KafkaError, wait_for  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 QPS = 20  # the worker's rate; the sandbox has no limit (these cases count calls,
@@ -73,18 +70,9 @@ DOWN_S = 5.0
 # ---- helpers ---------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def cluster(brokers=1):
-    """A mock cluster with the input (3 partitions), result and DLQ topics and a
-    sandbox at QPS; yields (scratch dir, MockKafka, Sandbox). The scratch dir (with
-    the mock's log) is removed only when the case passed."""
-    tmp = tempfile.mkdtemp(prefix="zu-kfaults-")
-    with open(os.path.join(tmp, "mock-kafka.log"), "wb") as mlog, \
-            MockKafka(stderr=mlog) as mk, Sandbox(qps=0) as sb:
-        mk.start(brokers=brokers, topics=TOPICS)
-        sb.start()
-        yield tmp, mk, sb
-    shutil.rmtree(tmp, ignore_errors=True)
+def kcluster(brokers=1):
+    """The harness's cluster, with a sandbox that has no QPS limit."""
+    return cluster(topics=TOPICS, brokers=brokers, sandbox_kw={"qps": 0})
 
 
 def config(tmp, mk, sb, producer=(), **worker):
@@ -193,7 +181,7 @@ def test_broker_down_up():
     held back by the first outage are out: nothing lost, no failure result;
     repeats (at-least-once) are counted."""
     n, users = 400, 80
-    with cluster(brokers=3) as (tmp, mk, sb):
+    with kcluster(brokers=3) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "d", TOPICS[INPUT_TOPIC])
         lead = leader(mk.bootstrap, RESULT_TOPIC, 0)
         cfg = config(tmp, mk, sb)
@@ -239,7 +227,7 @@ def test_produce_errors():
         "errors Produce REQUEST_TIMED_OUT REQUEST_TIMED_OUT REQUEST_TIMED_OUT "
         "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
     ]
-    with cluster() as (tmp, mk, sb):
+    with kcluster() as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "p", TOPICS[INPUT_TOPIC])
         # The mock checks no sequence numbers of an idempotent (non-transactional)
         # producer: a request pipelined behind a failed one is appended, and its
@@ -272,7 +260,7 @@ def test_delivery_timeout_reproduced():
     outage of every broker) are produced again by the worker: no event is
     lost, every event ends with a success result, offsets commit."""
     n, users = 120, 30
-    with cluster() as (tmp, mk, sb):
+    with kcluster() as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "t", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb, producer=["message.timeout.ms=1500"])
         with Worker(cfg).start() as w:
@@ -296,7 +284,7 @@ def test_offset_commit_errors():
         "errors OffsetCommit COORDINATOR_NOT_AVAILABLE REQUEST_TIMED_OUT",
         "errors OffsetCommit REQUEST_TIMED_OUT NOT_COORDINATOR COORDINATOR_LOAD_IN_PROGRESS",
     ]
-    with cluster() as (tmp, mk, sb):
+    with kcluster() as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "c", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb)
         with Worker(cfg).start() as w:
@@ -325,7 +313,7 @@ def test_fatal_producer_error():
     fatal: exit 1 by itself with "fatal kafka error"; nothing committed beyond
     the acknowledged results. A fresh worker then completes every event."""
     n, users = 120, 30
-    with cluster() as (tmp, mk, sb):
+    with kcluster() as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "f", TOPICS[INPUT_TOPIC])
         cfg = config(tmp, mk, sb, shutdown_grace_ms=5000)
         with Worker(cfg).start() as w:

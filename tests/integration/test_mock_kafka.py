@@ -16,10 +16,10 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import zu_kafka as zk  # noqa: E402
+from zu_harness import TestRun  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -332,23 +332,10 @@ def main():
         print("missing %s (build it, or set ZU_BUILD_DIR / ZU_MOCK_KAFKA)" % zk.mock_binary())
         print("0 passed, 1 failed")
         return 1
-    only = sys.argv[1:]
-    passed = failed = 0
+    run = TestRun()
     for t in TESTS:
-        if only and t.__name__ not in only:
-            continue
-        t0 = time.monotonic()
-        try:
-            t()
-            passed += 1
-            print("PASS %s (%.1fs)" % (t.__name__, time.monotonic() - t0), flush=True)
-        except Exception as e:  # a failed check or an unexpected error alike
-            failed += 1
-            print("FAIL %s: %s" % (t.__name__, e), flush=True)
-            if not isinstance(e, Check):
-                traceback.print_exc()
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+        run.case(t)
+    run.finish()
 
 
 if __name__ == "__main__":

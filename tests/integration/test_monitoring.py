@@ -21,13 +21,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
                         Worker, event, parse_metrics, values, write_config)
-from zu_kafka import MockKafka, produce, wait_for  # noqa: E402
+from zu_kafka import produce, wait_for  # noqa: E402
 
 PROMTOOL = shutil.which("promtool")
 SCRAPE = {}
@@ -44,11 +43,8 @@ def promtool(*args, stdin=None):
 
 
 def test_real_scrape():
-    tmp = tempfile.mkdtemp(prefix="zu-mon-")
-    with open(os.path.join(tmp, "mock-kafka.log"), "wb") as mlog, \
-            MockKafka(stderr=mlog) as mk, Sandbox(qps=0) as sb:
-        mk.start(topics={INPUT_TOPIC: 2, RESULT_TOPIC: 1, DLQ_TOPIC: 1})
-        sb.start()
+    with cluster(topics={INPUT_TOPIC: 2, RESULT_TOPIC: 1, DLQ_TOPIC: 1},
+                 sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         sb.fault("code:660000001", count=1, user="mon-u03")
         sb.fault("code:660000001", count=1, user="mon-u04")
         sb.fault("code:660000002", count=1, user="mon-u05")
@@ -70,7 +66,6 @@ def test_real_scrape():
                 rss_kb = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
             fds = len(os.listdir("/proc/%d/fd" % pid))
             assert w.terminate() == 0, w.dump()
-    shutil.rmtree(tmp, ignore_errors=True)
     SCRAPE["text"] = text
 
     r = promtool("check", "metrics", stdin=text.encode())

@@ -16,14 +16,12 @@ import collections
 import contextlib
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
                         Worker, assert_complete, backlog, committed, event, produce, successes,
                         values, wait_for, write_config)
-from zu_kafka import MockKafka  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 OUTAGE_MSG = ("outage: ZIM answers nobody; pausing all calls; no failure results are published "
@@ -31,11 +29,10 @@ OUTAGE_MSG = ("outage: ZIM answers nobody; pausing all calls; no failure results
 
 
 @contextlib.contextmanager
-def cluster(n, users, prefix, qps=20.0, max_in_flight=16, max_attempts=4):
-    """Mock cluster, sandbox, a backlog of n events and a worker config with a
+def backlog_setup(n, users, prefix, qps=20.0, max_in_flight=16, max_attempts=4):
+    """The harness's cluster, a backlog of n events and a worker config with a
     small max_attempts: without the pause, an outage would exhaust them."""
-    with tempfile.TemporaryDirectory(prefix="zu-outage-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, prefix, TOPICS[INPUT_TOPIC])
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
                            zim={"rate_limit_qps": qps, "connect_timeout_ms": 1000,
@@ -71,7 +68,7 @@ def test_sandbox_down_mid_backlog():
     backlog at 20 calls/s: no failure, every event once, probes meet the
     outage again and keep the pause."""
     n = 150
-    with cluster(n, 50, "down") as (mk, sb, cfg, where, ends):
+    with backlog_setup(n, 50, "down") as (mk, sb, cfg, where, ends):
         with Worker(cfg).start() as w:
             assert wait_for(lambda: done(mk) >= 30, timeout=60), w.dump()
             sb.stop()
@@ -108,7 +105,7 @@ def test_http_503_for_everyone():
     """Every call answered HTTP 503 for a while: a pause with cause outage, then
     resume when the answers come back; nobody fails."""
     n = 60
-    with cluster(n, 30, "h503", max_in_flight=8) as (mk, sb, cfg, where, ends):
+    with backlog_setup(n, 30, "h503", max_in_flight=8) as (mk, sb, cfg, where, ends):
         # 503 for everyone until two probes have met it (however many users
         # the first fetches bring), then the answers come back.
         sb.fault("http:503", count=1000000)
@@ -132,7 +129,7 @@ def test_one_user_fails_alone():
     """One user's calls keep failing (busy) while everybody else is answered:
     that user's event ends in retries_exhausted after max_attempts calls, no
     pause, and nobody else fails."""
-    with cluster(0, 1, "x", max_attempts=3) as (mk, sb, cfg, _, _):
+    with backlog_setup(0, 1, "x", max_attempts=3) as (mk, sb, cfg, _, _):
         sb.fault("code:660000001", count=1000, user="lonely")
         msgs = []
         for i in range(60):

@@ -21,21 +21,18 @@ Bad input (garbage, unknown types) lives in test_bad_input.py.
     ZU_BUILD_DIR=build python3 tests/integration/test_pipeline.py
 """
 
-import contextlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from zu_harness import (APP_ID, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox,  # noqa: E402
+from zu_harness import (APP_ID, cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC,  # noqa: E402
                         TestRun, Worker, event, results, write_config)
-from zu_kafka import MockKafka, consume_all, produce, wait_for  # noqa: E402
+from zu_kafka import consume_all, produce, wait_for  # noqa: E402
 
 GROUP = "zu-test"  # write_config's kafka.group_id
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
@@ -51,19 +48,6 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 def dumps(doc):
     """A compact JSON value (bytes)."""
     return json.dumps(doc, separators=(",", ":")).encode()
-
-
-@contextlib.contextmanager
-def cluster(sandbox_kw=None, topics=None):
-    """A mock Kafka cluster with the input (3 partitions), result and DLQ topics,
-    and a sandbox; yields (scratch dir, MockKafka, Sandbox). Both are stopped at the end."""
-    tmp = tempfile.mkdtemp(prefix="zu-pipeline-")
-    with open(os.path.join(tmp, "mock-kafka.log"), "wb") as mlog, \
-            MockKafka(stderr=mlog) as mk, Sandbox(**(sandbox_kw or {})) as sb:
-        mk.start(topics=topics or TOPICS)
-        sb.start()
-        yield tmp, mk, sb
-    shutil.rmtree(tmp, ignore_errors=True)  # kept when the case failed
 
 
 def input_positions(mk):

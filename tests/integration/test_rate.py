@@ -25,15 +25,14 @@ Env: ZU_BUILD_DIR (binaries), ZU_SOURCE_DIR (unused). python3 stdlib only.
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox,  # noqa: E402
-                        TestRun, Worker, event, results, wait_for, write_config)
-from zu_kafka import MockKafka, produce  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC,  # noqa: E402
+                        backlog_messages, wait_results,
+                        TestRun, Worker, wait_for, write_config)
+from zu_kafka import produce  # noqa: E402
 
 RATE_LIMITED = 660300005
 WINDOW_US = 1000000
@@ -61,33 +60,6 @@ def steady_rate(ts_us):
     if len(rest) < 2:
         raise AssertionError("too few requests after the first second: %d" % len(rest))
     return (len(rest) - 1) / ((rest[-1] - rest[0]) / 1e6)
-
-
-def backlog(n, prefix, parts=None):
-    """n events of n different users, keyed by user id; with parts, spread
-    evenly over that many partitions (every replica then has a backlog to
-    the end, and the combined rate measures the grid, not the key hash)."""
-    return [{"key": ("%s-u%03d" % (prefix, i)).encode(),
-             "value": event(user_id="%s-u%03d" % (prefix, i), event_id="%s-%03d" % (prefix, i)),
-             **({"partition": i % parts} if parts else {})}
-            for i in range(n)]
-
-
-def wait_results(mk, n, timeout, workers=()):
-    """Waits until the result topic holds >= n messages; returns them."""
-    got = []
-
-    def enough():
-        for w in workers:
-            if not w.running():
-                raise AssertionError("worker exited early (rc=%s):\n%s" % (w.proc.returncode,
-                                                                           w.dump()))
-        got[:] = results(mk.bootstrap)
-        return len(got) >= n
-
-    if not wait_for(enough, timeout=timeout, interval=1.0):
-        raise AssertionError("only %d of %d results within %ss" % (len(got), n, timeout))
-    return got
 
 
 def check_all_success(rs, evs, max_attempts=None):
@@ -119,45 +91,37 @@ def last_share(w):
     return recs[-1] if recs else None
 
 
-def case_dir():
-    return tempfile.mkdtemp(prefix="zu-rate-")
-
-
 def single_replica():
     n = 400
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
-                Sandbox(qps=20, latency_ms=150).start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
-            evs = backlog(n, "r1")
-            produce(mk.bootstrap, INPUT_TOPIC, evs)
-            with Worker(cfg).start() as w:
-                rs = wait_results(mk, n, timeout=120, workers=[w])
-                assert w.terminate() == 0, w.dump()
-            check_all_success(rs, evs, max_attempts=1)
-            reqs = sb.requests()
-            stats = sb.stats()
-            codes = [r["code"] for r in reqs]
-            assert RATE_LIMITED not in codes, "sandbox answered 660300005 %d times" % codes.count(
-                RATE_LIMITED)
-            assert str(RATE_LIMITED) not in stats["by_code"], stats
-            assert codes == [0] * n, "codes other than 0: %s" % sorted(set(codes))
-            assert sorted(r["user_id"] for r in reqs) == sorted("r1-u%03d" % i for i in range(n))
-            assert stats["requests"] == n and stats["by_code"] == {"0": n}, stats
-            ts = [r["ts_start_us"] for r in reqs]
-            mw = max_in_window(ts)
-            rate = steady_rate(ts)
-            print("  single replica: %d calls in %.2f s, max requests in a 1000 ms window %d "
-                  "(sandbox: %d admitted, %d requests), steady-state rate %.2f calls/s"
-                  % (n, (max(ts) - min(ts)) / 1e6, mw, stats["max_window_qps"],
-                     stats["max_window_requests"], rate), flush=True)
-            assert mw <= 20, "max window %d > 20" % mw
-            assert stats["max_window_requests"] <= 20, stats
-            assert rate >= 19.4, "steady-state rate %.2f calls/s < 19.4" % rate
-            no_alarms(w)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with cluster(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1},
+                 sandbox_kw={"qps": 20, "latency_ms": 150}) as (tmp, mk, sb):
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
+        evs = backlog_messages(n, n, "r1")
+        produce(mk.bootstrap, INPUT_TOPIC, evs)
+        with Worker(cfg).start() as w:
+            rs = wait_results(mk, n, timeout=120, workers=[w])
+            assert w.terminate() == 0, w.dump()
+        check_all_success(rs, evs, max_attempts=1)
+        reqs = sb.requests()
+        stats = sb.stats()
+        codes = [r["code"] for r in reqs]
+        assert RATE_LIMITED not in codes, "sandbox answered 660300005 %d times" % codes.count(
+            RATE_LIMITED)
+        assert str(RATE_LIMITED) not in stats["by_code"], stats
+        assert codes == [0] * n, "codes other than 0: %s" % sorted(set(codes))
+        assert sorted(r["user_id"] for r in reqs) == sorted(m["key"].decode() for m in evs)
+        assert stats["requests"] == n and stats["by_code"] == {"0": n}, stats
+        ts = [r["ts_start_us"] for r in reqs]
+        mw = max_in_window(ts)
+        rate = steady_rate(ts)
+        print("  single replica: %d calls in %.2f s, max requests in a 1000 ms window %d "
+              "(sandbox: %d admitted, %d requests), steady-state rate %.2f calls/s"
+              % (n, (max(ts) - min(ts)) / 1e6, mw, stats["max_window_qps"],
+                 stats["max_window_requests"], rate), flush=True)
+        assert mw <= 20, "max window %d > 20" % mw
+        assert stats["max_window_requests"] <= 20, stats
+        assert rate >= 19.4, "steady-state rate %.2f calls/s < 19.4" % rate
+        no_alarms(w)
 
 
 GRID_RATE = 1e6 / 51000  # calls/s of the slot grid at 20: floor(20) per 1.02 s
@@ -168,71 +132,67 @@ def replicas(k, parts, n, prefix):
     slot grid: the sandbox never refuses, no 1000 ms window holds more than
     20 requests across all of them, each spends its partitions' fraction;
     prints the combined rate (the goal: >= 97% of 20 whatever the split)."""
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics={INPUT_TOPIC: parts, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
-                Sandbox(qps=20, latency_ms=150).start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
-                               kafka={"consumer": GROUP_CONF},
-                               zim={"rate_limit_qps": 20.0, "rate_limit_share": "partitions"})
-            ws = [Worker(cfg).start() for _ in range(k)]
-            try:
-                def settled():
-                    for w in ws:
-                        if not w.running():
-                            raise AssertionError("worker exited (rc=%s):\n%s"
-                                                 % (w.proc.returncode, w.dump()))
-                    shares = [last_share(w) for w in ws]
-                    owned = [int(s["owned_partitions"]) for s in shares if s]
-                    return len(owned) == k and sum(owned) == parts and min(owned) > 0 and \
-                        all(s.get("total_partitions") == str(parts) for s in shares)
+    with cluster(topics={INPUT_TOPIC: parts, RESULT_TOPIC: 1, DLQ_TOPIC: 1},
+                 sandbox_kw={"qps": 20, "latency_ms": 150}) as (tmp, mk, sb):
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
+                           kafka={"consumer": GROUP_CONF},
+                           zim={"rate_limit_qps": 20.0, "rate_limit_share": "partitions"})
+        ws = [Worker(cfg).start() for _ in range(k)]
+        try:
+            def settled():
+                for w in ws:
+                    if not w.running():
+                        raise AssertionError("worker exited (rc=%s):\n%s"
+                                             % (w.proc.returncode, w.dump()))
+                shares = [last_share(w) for w in ws]
+                owned = [int(s["owned_partitions"]) for s in shares if s]
+                return len(owned) == k and sum(owned) == parts and min(owned) > 0 and \
+                    all(s.get("total_partitions") == str(parts) for s in shares)
 
-                assert wait_for(settled, timeout=90, interval=0.5), \
-                    "no split:\n%s" % "\n---\n".join(w.dump(10) for w in ws)
-                owned = {}
-                for w in ws:
-                    s = last_share(w)
-                    owned[w.proc.pid] = int(s["owned_partitions"])
-                    want = GRID_RATE * owned[w.proc.pid] / parts
-                    assert s["by"] == "slot grid" and abs(float(s["qps"]) - want) < 0.01, s
-                    assert abs(w.metric("qps_share") - want) < 0.01
-                evs = backlog(n, prefix, parts)
-                produce(mk.bootstrap, INPUT_TOPIC, evs)
-                rs = wait_results(mk, n, timeout=180, workers=ws)
-                for w in ws:  # the split held for the whole run
-                    assert int(last_share(w)["owned_partitions"]) == owned[w.proc.pid]
-                for w in ws:
-                    assert w.terminate() == 0, w.dump()
-            finally:
-                for w in ws:
-                    if w.running():
-                        w.kill9()
-            check_all_success(rs, evs, max_attempts=1)
-            reqs = sb.requests()
-            stats = sb.stats()
-            codes = [r["code"] for r in reqs]
-            assert RATE_LIMITED not in codes, "sandbox answered 660300005 %d times" % codes.count(
-                RATE_LIMITED)
-            assert stats["requests"] == n and stats["by_code"] == {"0": n}, stats
-            ts = [r["ts_start_us"] for r in reqs]
-            mw = max_in_window(ts)
-            rate = steady_rate(ts)
-            per_worker = {}
-            for _, r in rs:
-                per_worker[r["worker"]] = per_worker.get(r["worker"], 0) + 1
-            print("  %d replicas on %d partitions (owning %s): calls per worker %s, max requests "
-                  "in a 1000 ms window %d (sandbox: %d admitted, %d requests), combined "
-                  "steady-state rate %.2f calls/s (%.1f%% of 20)"
-                  % (k, parts, sorted(owned.values()), sorted(per_worker.values()), mw,
-                     stats["max_window_qps"], stats["max_window_requests"], rate,
-                     rate / 20 * 100), flush=True)
-            assert len(per_worker) == k, "results from %s" % per_worker
-            assert mw <= 20, "max window %d > 20" % mw
-            assert stats["max_window_requests"] <= 20, stats
+            assert wait_for(settled, timeout=90, interval=0.5), \
+                "no split:\n%s" % "\n---\n".join(w.dump(10) for w in ws)
+            owned = {}
             for w in ws:
-                no_alarms(w)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+                s = last_share(w)
+                owned[w.proc.pid] = int(s["owned_partitions"])
+                want = GRID_RATE * owned[w.proc.pid] / parts
+                assert s["by"] == "slot grid" and abs(float(s["qps"]) - want) < 0.01, s
+                assert abs(w.metric("qps_share") - want) < 0.01
+            evs = backlog_messages(n, n, prefix, parts)
+            produce(mk.bootstrap, INPUT_TOPIC, evs)
+            rs = wait_results(mk, n, timeout=180, workers=ws)
+            for w in ws:  # the split held for the whole run
+                assert int(last_share(w)["owned_partitions"]) == owned[w.proc.pid]
+            for w in ws:
+                assert w.terminate() == 0, w.dump()
+        finally:
+            for w in ws:
+                if w.running():
+                    w.kill9()
+        check_all_success(rs, evs, max_attempts=1)
+        reqs = sb.requests()
+        stats = sb.stats()
+        codes = [r["code"] for r in reqs]
+        assert RATE_LIMITED not in codes, "sandbox answered 660300005 %d times" % codes.count(
+            RATE_LIMITED)
+        assert stats["requests"] == n and stats["by_code"] == {"0": n}, stats
+        ts = [r["ts_start_us"] for r in reqs]
+        mw = max_in_window(ts)
+        rate = steady_rate(ts)
+        per_worker = {}
+        for _, r in rs:
+            per_worker[r["worker"]] = per_worker.get(r["worker"], 0) + 1
+        print("  %d replicas on %d partitions (owning %s): calls per worker %s, max requests "
+              "in a 1000 ms window %d (sandbox: %d admitted, %d requests), combined "
+              "steady-state rate %.2f calls/s (%.1f%% of 20)"
+              % (k, parts, sorted(owned.values()), sorted(per_worker.values()), mw,
+                 stats["max_window_qps"], stats["max_window_requests"], rate,
+                 rate / 20 * 100), flush=True)
+        assert len(per_worker) == k, "results from %s" % per_worker
+        assert mw <= 20, "max window %d > 20" % mw
+        assert stats["max_window_requests"] <= 20, stats
+        for w in ws:
+            no_alarms(w)
 
 
 def two_replicas():
@@ -249,45 +209,41 @@ def three_replicas_four_partitions():
 
 def slow_down():
     n = 150
-    tmp = case_dir()
-    try:
-        with MockKafka().start(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}) as mk, \
-                Sandbox(qps=10, latency_ms=150).start() as sb:
-            cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
-            evs = backlog(n, "r3")
-            produce(mk.bootstrap, INPUT_TOPIC, evs)
-            with Worker(cfg).start() as w:
-                rs = wait_results(mk, n, timeout=180, workers=[w])
-                refused = w.metric("api_calls_total", 'code="%d"' % RATE_LIMITED)
-                ok_calls = w.metric("api_calls_total", 'code="0"')
-                retries = w.metric("retries_total")
-                assert w.terminate() == 0, w.dump()
-            check_all_success(rs, evs)
-            reqs = sb.requests()
-            stats = sb.stats()
-            codes = [r["code"] for r in reqs]
-            n_refused = codes.count(RATE_LIMITED)
-            assert set(codes) <= {0, RATE_LIMITED}, sorted(set(codes))
-            assert codes.count(0) == n, codes.count(0)
-            assert n_refused > 0, "the sandbox never refused a call"
-            assert refused == n_refused, (refused, n_refused)
-            assert ok_calls == n and retries == n_refused, (ok_calls, retries)
-            assert stats["max_window_qps"] <= 10, stats
-            # Every refused call was retried: attempts add up to the calls made.
-            assert sum(r["attempts"] for _, r in rs) == len(reqs)
-            ts = sorted((r["ts_start_us"], r["code"]) for r in reqs)
-            t0, t1 = ts[0][0], ts[-1][0]
-            mid = (t0 + t1) / 2
-            first = sum(1 for t, c in ts if c == RATE_LIMITED and t < mid)
-            second = n_refused - first
-            print("  slow-down: %d calls, %d refused (first half %d, second half %d), "
-                  "%.2f s, admitted max window %d"
-                  % (len(reqs), n_refused, first, second, (t1 - t0) / 1e6,
-                     stats["max_window_qps"]), flush=True)
-            assert second < first, "refusals did not fall: %d then %d" % (first, second)
-            no_alarms(w)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with cluster(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1},
+                 sandbox_kw={"qps": 10, "latency_ms": 150}) as (tmp, mk, sb):
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
+        evs = backlog_messages(n, n, "r3")
+        produce(mk.bootstrap, INPUT_TOPIC, evs)
+        with Worker(cfg).start() as w:
+            rs = wait_results(mk, n, timeout=180, workers=[w])
+            refused = w.metric("api_calls_total", 'code="%d"' % RATE_LIMITED)
+            ok_calls = w.metric("api_calls_total", 'code="0"')
+            retries = w.metric("retries_total")
+            assert w.terminate() == 0, w.dump()
+        check_all_success(rs, evs)
+        reqs = sb.requests()
+        stats = sb.stats()
+        codes = [r["code"] for r in reqs]
+        n_refused = codes.count(RATE_LIMITED)
+        assert set(codes) <= {0, RATE_LIMITED}, sorted(set(codes))
+        assert codes.count(0) == n, codes.count(0)
+        assert n_refused > 0, "the sandbox never refused a call"
+        assert refused == n_refused, (refused, n_refused)
+        assert ok_calls == n and retries == n_refused, (ok_calls, retries)
+        assert stats["max_window_qps"] <= 10, stats
+        # Every refused call was retried: attempts add up to the calls made.
+        assert sum(r["attempts"] for _, r in rs) == len(reqs)
+        ts = sorted((r["ts_start_us"], r["code"]) for r in reqs)
+        t0, t1 = ts[0][0], ts[-1][0]
+        mid = (t0 + t1) / 2
+        first = sum(1 for t, c in ts if c == RATE_LIMITED and t < mid)
+        second = n_refused - first
+        print("  slow-down: %d calls, %d refused (first half %d, second half %d), "
+              "%.2f s, admitted max window %d"
+              % (len(reqs), n_refused, first, second, (t1 - t0) / 1e6,
+                 stats["max_window_qps"]), flush=True)
+        assert second < first, "refusals did not fall: %d then %d" % (first, second)
+        no_alarms(w)
 
 
 def main():

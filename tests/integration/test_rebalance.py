@@ -39,15 +39,13 @@ import collections
 import contextlib
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
                         Worker, assert_complete, backlog, committed, successes, values,
                         wait_for, write_config)
-from zu_kafka import MockKafka  # noqa: E402
 
 PARTS = 4
 MAX_IN_FLIGHT = 16
@@ -144,8 +142,7 @@ def busy_worker(n, users, prefix):
     """The mock cluster, the sandbox (400 ms answers), a backlog of n events and
     worker A, which has published 30 results when this yields
     (mk, sb, where, ends, cfg, a). A must stop cleanly afterwards."""
-    with tempfile.TemporaryDirectory(prefix="zu-rebalance-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=400).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0, "latency_ms": 400}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, prefix, PARTS)
         cfg = config(tmp, mk, sb, 20.0)
         with Worker(cfg).start() as a:
@@ -176,8 +173,7 @@ def test_handover():
 
 def test_leave():
     n, users = 240, 24
-    with tempfile.TemporaryDirectory(prefix="zu-rebalance-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=400).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0, "latency_ms": 400}) as (tmp, mk, sb):
         cfg = config(tmp, mk, sb, 40.0)
         with Worker(cfg).start() as a, Worker(cfg).start() as b:
             # Both members hold partitions before the backlog arrives.
@@ -204,8 +200,7 @@ def test_leave():
 
 def test_grace_expired():
     n, users = 60, 30
-    with tempfile.TemporaryDirectory(prefix="zu-rebalance-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "g", PARTS)
         cfg = config(tmp, mk, sb, 20.0, grace_ms=1000)
         with Worker(cfg).start() as a:
@@ -241,8 +236,7 @@ def test_during_pause():
     # 1.5 s answers: every user's first event (12 < max_in_flight, at 20/s)
     # starts before the first systemic answer, so every partition that has
     # users has calls unfinished, parked, through the pause.
-    with tempfile.TemporaryDirectory(prefix="zu-rebalance-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0, latency_ms=1500).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0, "latency_ms": 1500}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, "p", PARTS)
         assert len(set(p for p, _ in where.values())) == PARTS, "a partition without events"
         cfg = config(tmp, mk, sb, 20.0)

@@ -18,9 +18,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
                         Worker, event, produce, wait_for, write_config)
-from zu_kafka import MockKafka, consume_all  # noqa: E402
+from zu_kafka import consume_all  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 2, RESULT_TOPIC: 2, DLQ_TOPIC: 1}
 
@@ -40,8 +40,7 @@ def summary(w):
 
 
 def test_redrive():
-    with tempfile.TemporaryDirectory(prefix="zu-redrive-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
                            # Backoff long enough for other users' answers to come
                            # in between: two users failing alone with nobody

@@ -28,15 +28,14 @@ Env: ZU_BUILD_DIR (binaries), ZU_SOURCE_DIR (unused). python3 stdlib only.
 import contextlib
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, SECRET, Sandbox,  # noqa: E402
+from zu_harness import (cluster, wait_results, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, SECRET,  # noqa: E402
                         TestRun, Worker, event, parse_metrics, results, wait_for,
                         write_config)
-from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
+from zu_kafka import consume_all, produce  # noqa: E402
 
 GROUP = "zu-test"  # write_config's default group
 PARTS = 3
@@ -44,13 +43,11 @@ TOPICS = {INPUT_TOPIC: PARTS, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 
 
 @contextlib.contextmanager
-def cluster():
-    """A mock cluster (input topic of PARTS partitions, result and DLQ topics), a
-    sandbox and a worker config for them; yields (MockKafka, Sandbox, config path)."""
+def replay_setup():
+    """The harness's cluster and a worker config; yields (mk, sb, config path)."""
     # No QPS limit at the sandbox: these cases count calls per event, and a
     # loaded machine's scheduling jitter is test_rate's business.
-    with tempfile.TemporaryDirectory(prefix="zu-replay-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         yield mk, sb, write_config(tmp, mk.bootstrap, sb.endpoint)
 
 
@@ -60,22 +57,6 @@ def ends(mk):
     for m in consume_all(mk.bootstrap, INPUT_TOPIC):
         out[m["partition"]] = max(out[m["partition"]], m["offset"] + 1)
     return out
-
-
-def wait_results(mk, n, timeout, workers=()):
-    got = []
-
-    def enough():
-        for w in workers:
-            if not w.running():
-                raise AssertionError("worker exited early (rc=%s):\n%s"
-                                     % (w.proc.returncode, w.dump()))
-        got[:] = results(mk.bootstrap)
-        return len(got) >= n
-
-    if not wait_for(enough, timeout=timeout, interval=0.5):
-        raise AssertionError("only %d of %d results within %ss" % (len(got), n, timeout))
-    return got
 
 
 def wait_positioned(w, timeout=60):
@@ -120,7 +101,7 @@ def alarms(w, levels=("warn", "error")):
 
 
 def from_beginning_until_end():
-    with cluster() as (mk, sb, cfg):
+    with replay_setup() as (mk, sb, cfg):
         # 50 events: 25 users with two events each, keyed by user.
         produced = []
         for i in range(50):
@@ -193,7 +174,7 @@ def start_then_new(cfg, mk, args, prefix, per_partition=1, settle_s=0.0):
 
 
 def from_end():
-    with cluster() as (mk, sb, cfg):
+    with replay_setup() as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, evs("old", 3))
         w, new = start_then_new(cfg, mk, ["--from-end"], "new", per_partition=2)
         assert not alarms(w), "alarming log lines: %s" % alarms(w)
@@ -210,7 +191,7 @@ def from_end():
 
 
 def until_end_empty():
-    with cluster() as (mk, sb, cfg):
+    with replay_setup() as (mk, sb, cfg):
         t0 = time.monotonic()
         with Worker(cfg, args=["--until-end"]).start() as w:
             rc = w.wait(timeout=60)
@@ -229,7 +210,7 @@ def until_end_empty():
 
 
 def from_timestamp():
-    with cluster() as (mk, sb, cfg):
+    with replay_setup() as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
         # A time before every message: real Kafka would replay them all;
         # the mock answers -1 ("no such message"), so the worker starts at
@@ -266,7 +247,7 @@ def from_timestamp():
 
 
 def from_timestamp_lookup_fails():
-    with cluster() as (mk, sb, cfg):
+    with replay_setup() as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
         # The next ListOffsets request (the worker's lookup by time, made
         # before its partitions are assigned) fails for good: a start-up
@@ -287,7 +268,7 @@ def from_timestamp_lookup_fails():
 
 
 def metrics_readyz():
-    with cluster() as (mk, sb, cfg):
+    with replay_setup() as (mk, sb, cfg):
         with Worker(cfg).start() as w:
             status, body = w.http("/readyz")
             if status != 200:  # before the assignment (the group join takes 3 s)

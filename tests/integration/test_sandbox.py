@@ -20,39 +20,33 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
-BUILD_DIR = os.environ.get("ZU_BUILD_DIR", "./build")
-BIN = os.path.join(BUILD_DIR, "zim-sandbox")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zu_harness  # noqa: E402
+
+BIN = zu_harness.binary("zim-sandbox")
 APP_ID = 1234567890
 SECRET = "sandbox-secret"
 SPECIALS = "!#$%&()+-:;<=.>?@[]^_{}|~"
 RID_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
-class Sandbox:
-    """One zim-sandbox process; stop() returns its exit status."""
+class Sandbox(zu_harness.Sandbox):
+    """The harness's sandbox, started at once with exactly the given options
+    (no --qps unless given), with raw HTTP access for the checks below;
+    stop() insists on exit 0 and nothing on stderr."""
 
     def __init__(self, *extra, log=True, secret=SECRET, app_id=APP_ID):
-        self.tmp = tempfile.TemporaryDirectory(prefix="zu-sandbox-")
-        self.log_path = os.path.join(self.tmp.name, "requests.log") if log else None
-        args = [BIN, "--port", "0", "--app-id", str(app_id), "--secret", secret]
-        if self.log_path:
-            args += ["--log", self.log_path]
-        args += list(extra)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        line = read_line(self.proc.stdout, 10)
-        m = re.fullmatch(r"listening 127\.0\.0\.1:(\d+)\n", line or "")
-        if not m:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("no listening line, got %r; stderr: %s"
-                                 % (line, self.proc.stderr.read()))
-        self.port = int(m.group(1))
+        super().__init__(app_id=app_id, secret=secret, qps=None, extra=extra, log=log)
+        try:
+            self.start()
+        except RuntimeError as e:
+            raise AssertionError(str(e))
+        check(re.fullmatch(r"http://127\.0\.0\.1:\d+/", self.endpoint) is not None,
+              "listening on 127.0.0.1: %r" % self.endpoint)
 
     def get(self, target, method="GET", body=None):
         return http_request(self.port, target, method, body)
@@ -67,6 +61,7 @@ class Sandbox:
         return status, doc, raw
 
     def control(self, path, **params):
+        """GET /_sandbox/<path>: (status, parsed answer); answers must be JSON."""
         query = "&".join("%s=%s" % (k, urllib.parse.quote(str(v), safe=""))
                          for k, v in params.items())
         status, headers, raw, _ = self.get("/_sandbox/" + path + ("?" + query if query else ""))
@@ -84,18 +79,9 @@ class Sandbox:
 
     def stop(self, sig=signal.SIGTERM):
         """Stops the sandbox with sig; raises unless it exits 0 with nothing on stderr."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = "timeout"
-        err = self.proc.stderr.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        self.tmp.cleanup()
+        rc = super().stop(sig)
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+            err = f.read()
         check(rc == 0 and err == "", "sandbox exit status %r (0 expected), stderr: %s"
               % (rc, err[-2000:]))
         return rc
@@ -578,28 +564,24 @@ def main():
     if not os.access(BIN, os.X_OK):
         print("test_sandbox: %s not found or not executable (set ZU_BUILD_DIR)" % BIN)
         return 1
-    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_")]
-    passed = failed = 0
+    tests = [fn for name, fn in globals().items() if name.startswith("test_")]
+    run = zu_harness.TestRun()
     sb = Sandbox("--qps", "0")  # the limit has tests of its own
+
+    def tidy():
+        quiet(sb.control, "reset")
+        quiet(sb.control, "secret", value=SECRET)
+
     try:
-        for name, fn in tests:
-            try:
-                fn(sb)
-                passed += 1
-                print("ok   %s" % name)
-            except Exception as e:  # noqa: BLE001 - report every failure and carry on
-                failed += 1
-                print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
-                quiet(sb.control, "reset")
-                quiet(sb.control, "secret", value=SECRET)
+        for fn in tests:
+            run.case(fn, sb, on_fail=tidy)
     finally:
-        try:
-            sb.stop()
-        except AssertionError as e:
-            failed += 1
-            print("FAIL shared sandbox: %s" % e)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+        run.case(stop_shared, sb)
+    run.finish()
+
+
+def stop_shared(sb):
+    sb.stop()
 
 
 if __name__ == "__main__":

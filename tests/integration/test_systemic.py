@@ -20,14 +20,12 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zu_harness import (DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, Sandbox, TestRun,  # noqa: E402
+from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun,  # noqa: E402
                         Worker, assert_complete, backlog, committed, successes, values,
                         wait_for, write_config)
-from zu_kafka import MockKafka  # noqa: E402
 
 TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 PAUSE_MSG = ("systemic error: pausing all calls; no failure results are published and "
@@ -45,11 +43,11 @@ WRONG = "wrong-secret-7Zq"  # the worker's secret; the sandbox expects zu_harnes
 
 
 @contextlib.contextmanager
-def cluster(n, users, prefix):
-    """A mock cluster, a sandbox without a QPS limit, a backlog of n events of
-    `users` users and a worker config; yields (mk, sb, cfg, where, ends)."""
-    with tempfile.TemporaryDirectory(prefix="zu-systemic-") as tmp, \
-            MockKafka().start(topics=TOPICS) as mk, Sandbox(qps=0).start() as sb:
+def backlog_setup(n, users, prefix):
+    """The harness's cluster (a sandbox without a QPS limit), a backlog of n
+    events of `users` users and a worker config; yields (mk, sb, cfg, where,
+    ends)."""
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
         where, ends = backlog(mk.bootstrap, n, users, prefix, TOPICS[INPUT_TOPIC])
         cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": QPS},
                            retry={"initial_backoff_ms": 50, "max_backoff_ms": MAX_BACKOFF_MS},
@@ -127,7 +125,7 @@ def assert_resumed(w, mk, sb, where, ends, t_fix):
 
 def test_wrong_secret_pause_then_fix_at_runtime():
     n = 50
-    with cluster(n, 25, "w") as (mk, sb, cfg, where, ends):
+    with backlog_setup(n, 25, "w") as (mk, sb, cfg, where, ends):
         with Worker(cfg, secret=WRONG).start() as w:
             rec = wait_paused(w)
             t_first = time.monotonic()
@@ -152,7 +150,7 @@ def test_wrong_secret_pause_then_fix_at_runtime():
 
 def test_wrong_secret_restart_with_right_secret():
     n = 50
-    with cluster(n, 25, "r") as (mk, sb, cfg, where, ends):
+    with backlog_setup(n, 25, "r") as (mk, sb, cfg, where, ends):
         with Worker(cfg, secret=WRONG).start() as w:
             wait_paused(w)
             t0 = time.monotonic()
@@ -188,7 +186,7 @@ def test_wrong_secret_restart_with_right_secret():
 
 def http_case(status):
     n = 30
-    with cluster(n, 15, "h%d" % status) as (mk, sb, cfg, where, ends):
+    with backlog_setup(n, 15, "h%d" % status) as (mk, sb, cfg, where, ends):
         sb.fault("http:%d" % status, count=1000000)
         with Worker(cfg).start() as w:
             rec = wait_paused(w)
@@ -213,7 +211,7 @@ def test_no_answer_does_not_end_pause():
     # libcurl re-sends a request once, on a fresh connection, when a reused
     # connection closes without an answer: two drops make one transport error.
     faults = ["drop", "drop", "http:503", "nonjson"]
-    with cluster(n, 15, "n") as (mk, sb, cfg, where, ends):
+    with backlog_setup(n, 15, "n") as (mk, sb, cfg, where, ends):
         with Worker(cfg, secret=WRONG).start() as w:
             wait_paused(w)
             time.sleep(0.5)  # calls started before the first answer are all answered

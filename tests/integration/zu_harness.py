@@ -1,12 +1,19 @@
 """zu_harness - start zim-sandbox and zim-unfriend-worker for integration tests.
 
-    from zu_harness import Sandbox, Worker, write_config, event, results, TestRun
+    from zu_harness import TestRun, Worker, cluster, event, results, write_config
 
-    with MockKafka().start(topics={"account-events": 3}) as mk, Sandbox().start() as sb:
-        cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
-        with Worker(cfg).start() as w:
-            ...
-        rs = results(mk.bootstrap)
+    def test_something():
+        with cluster(sandbox_kw={"qps": 0}) as (tmp, mk, sb):
+            cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
+            with Worker(cfg).start() as w:
+                ...
+            rs = results(mk.bootstrap)
+
+    run = TestRun()
+    run.case(test_something)
+    run.finish()
+
+cluster() is the one fixture (mock cluster + sandbox); TestRun the one runner.
 
 Everything binds 127.0.0.1 on kernel-chosen ports and is stopped at the end.
 The sandbox's and the worker's files go to one scratch directory per process,
@@ -16,6 +23,7 @@ Binaries come from $ZU_BUILD_DIR (default ./build). python3 stdlib only.
 
 import atexit
 import collections
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +35,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from zu_kafka import consume_all, produce, wait_for  # noqa: F401  (re-exported for tests)
+from zu_kafka import MockKafka, consume_all, produce, wait_for  # noqa: F401  (re-exported)
 
 APP_ID = 1234567890
 SECRET = "zu-test-secret-Q9x!"
@@ -68,23 +76,33 @@ def binary(name):
 class Sandbox:
     """One zim-sandbox process with a request log."""
 
-    def __init__(self, app_id=APP_ID, secret=SECRET, qps=20, latency_ms=0, extra=()):
-        self.args = ["--app-id", str(app_id), "--secret", secret,
-                     "--qps", str(qps), "--latency-ms", str(latency_ms)] + list(extra)
+    def __init__(self, app_id=APP_ID, secret=SECRET, qps=20, latency_ms=0, extra=(), log=True):
+        """qps=None leaves --qps out (the sandbox's default); log=False runs
+        it without a request log."""
+        self.args = ["--app-id", str(app_id), "--secret", secret]
+        if qps is not None:
+            self.args += ["--qps", str(qps)]
+        if latency_ms:
+            self.args += ["--latency-ms", str(latency_ms)]
+        self.args += list(extra)
         self.dir = tempfile.mkdtemp(prefix="sandbox-", dir=scratch_dir())
-        self.log_paths = [os.path.join(self.dir, "requests.jsonl")]
-        self.log_path = self.log_paths[0]
+        self.log_paths = [os.path.join(self.dir, "requests.jsonl")] if log else []
+        self.log_path = self.log_paths[0] if log else None
+        self.stderr_path = os.path.join(self.dir, "stderr")
         self.proc = None
         self.endpoint = None
         self.port = 0
 
     def start(self):
-        self.proc = subprocess.Popen([binary("zim-sandbox"), "--port", str(self.port)] + self.args +
-                                     ["--log", self.log_paths[-1]], stdout=subprocess.PIPE,
-                                     stderr=open(os.path.join(self.dir, "stderr"), "ab"))
+        log = ["--log", self.log_paths[-1]] if self.log_paths else []
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen([binary("zim-sandbox"), "--port", str(self.port)] +
+                                         self.args + log, stdout=subprocess.PIPE, stderr=err)
         line = self.proc.stdout.readline().decode().strip()
         if not line.startswith("listening "):
-            raise RuntimeError("zim-sandbox did not start: %r" % line)
+            self.stop()
+            raise RuntimeError("zim-sandbox did not start: %r; stderr: %s"
+                               % (line, open(self.stderr_path, errors="replace").read()[-2000:]))
         self.endpoint = "http://%s/" % line.split()[1]
         self.port = int(self.endpoint.rstrip("/").rsplit(":", 1)[1])
         return self
@@ -127,14 +145,23 @@ class Sandbox:
                 pass
         return out
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+    def stop(self, sig=signal.SIGTERM):
+        """Stops it with sig; returns its exit status ("timeout" when it had
+        to be killed, None when it was not running)."""
+        if not self.proc:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(sig)
             try:
-                self.proc.wait(10)
+                rc = self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                rc = "timeout"
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return rc
 
     def __enter__(self):
         return self
@@ -310,16 +337,62 @@ def results(bootstrap, topic=RESULT_TOPIC, timeout=60):
     return out
 
 
-def backlog(bootstrap, n, users, prefix, partitions):
-    """Produces n events (event_id prefix-NNN, user prefix-uNN round robin, key =
-    user id) to the input topic of `partitions` partitions; returns
-    {event_id: (partition, offset)} and the partition ends."""
+TOPICS = {INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
+
+
+@contextlib.contextmanager
+def cluster(topics=None, brokers=1, sandbox_kw=None):
+    """The one fixture of the integration tests: a mock Kafka cluster with
+    `topics` (default: the input topic of 3 partitions, the result and DLQ
+    topics) on `brokers` brokers, and a sandbox (Sandbox(**sandbox_kw)).
+    Yields (scratch dir, MockKafka, Sandbox); stops both at the end. The
+    scratch dir holds the mock's log and is removed with the process's
+    scratch directory, so it is kept when a case failed."""
+    tmp = tempfile.mkdtemp(prefix="cluster-", dir=scratch_dir())
+    with open(os.path.join(tmp, "mock-kafka.log"), "wb") as mlog, \
+            MockKafka(stderr=mlog) as mk, Sandbox(**(sandbox_kw or {})) as sb:
+        mk.start(brokers=brokers, topics=topics or TOPICS)
+        sb.start()
+        yield tmp, mk, sb
+
+
+def wait_results(mk, n, timeout, workers=(), interval=0.5):
+    """Waits until the result topic holds >= n messages and returns them as
+    results() does; fails at once, with its log, when a worker exits."""
+    got = []
+
+    def enough():
+        for w in workers:
+            if not w.running():
+                raise AssertionError("worker exited early (rc=%s):\n%s"
+                                     % (w.proc.returncode, w.dump()))
+        got[:] = results(mk.bootstrap)
+        return len(got) >= n
+
+    if not wait_for(enough, timeout=timeout, interval=interval):
+        raise AssertionError("only %d of %d results within %ss" % (len(got), n, timeout))
+    return got
+
+
+def backlog_messages(n, users, prefix, parts=None):
+    """n input messages: event_id prefix-NNN, user prefix-uNN round robin over
+    `users`, key = user id; with parts, message i goes to partition i % parts
+    (an even spread whatever the key hash)."""
     msgs = []
     for i in range(n):
-        uid = "%s-u%02d" % (prefix, i % users)
-        msgs.append({"key": uid.encode(),
-                     "value": event(user_id=uid, event_id="%s-%03d" % (prefix, i))})
-    produce(bootstrap, INPUT_TOPIC, msgs)
+        uid = "%s-u%0*d" % (prefix, 3 if users > 100 else 2, i % users)
+        m = {"key": uid.encode(), "value": event(user_id=uid, event_id="%s-%03d" % (prefix, i))}
+        if parts:
+            m["partition"] = i % parts
+        msgs.append(m)
+    return msgs
+
+
+def backlog(bootstrap, n, users, prefix, partitions):
+    """Produces backlog_messages(n, users, prefix) to the input topic of
+    `partitions` partitions; returns {event_id: (partition, offset)} and the
+    partition ends."""
+    produce(bootstrap, INPUT_TOPIC, backlog_messages(n, users, prefix))
     where, ends = {}, {p: 0 for p in range(partitions)}
     for m in consume_all(bootstrap, INPUT_TOPIC):
         where[json.loads(m["value"])["event_id"]] = (m["partition"], m["offset"])
@@ -380,17 +453,24 @@ class TestRun:
         self.passed = 0
         self.failed = 0
 
-    def case(self, fn):
+    def case(self, fn, *args, on_fail=None):
+        """Runs fn(*args); on a failure prints it, then calls on_fail() (to put
+        a shared service back in order for the next case)."""
         name = fn.__name__
         t0 = time.time()
         try:
-            fn()
+            fn(*args)
         except Exception as e:  # noqa: BLE001 - report every failure, keep going
             import traceback
             traceback.print_exc()
             print("FAIL %s (%.1fs): %s" % (name, time.time() - t0, e), flush=True)
             self.failed += 1
             _scratch["keep"] = True
+            if on_fail:
+                try:
+                    on_fail()
+                except Exception as e2:  # noqa: BLE001
+                    print("     (clean-up after it failed too: %s)" % e2, flush=True)
         else:
             print("ok   %s (%.1fs)" % (name, time.time() - t0), flush=True)
             self.passed += 1
