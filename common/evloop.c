@@ -3,8 +3,10 @@
  * The wait is epoll_pwait2() with a microsecond timeout until the earliest
  * timer: no timerfd to re-arm (timerfd_settime costs more than the rest of a
  * turn on a paravirtualised kernel, and the earliest timer moves almost every
- * turn). Kernels before 5.11 lack epoll_pwait2: then epoll_wait() with the
- * timeout rounded up to whole milliseconds. */
+ * turn). Kernels before 5.11 lack epoll_pwait2 (ENOSYS), and seccomp
+ * filters written before it refuse it (EPERM: older container runtimes'
+ * default profiles, older systemd's @system-service): then epoll_wait() with
+ * the timeout rounded up to whole milliseconds. */
 #include "common/evloop.h"
 
 #include <errno.h>
@@ -303,7 +305,7 @@ static int wait_fds(evloop_t *el, struct epoll_event *evs, int64_t wait_us)
             tsp = &ts;
         }
         int n = epoll_pwait2(el->epfd, evs, EVLOOP_BATCH, tsp, NULL);
-        if (n >= 0 || errno != ENOSYS)
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
             return n;
         el->no_pwait2 = 1;
     }

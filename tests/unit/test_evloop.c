@@ -2,8 +2,15 @@
  * descriptors ready for reading and writing; wakers written from another
  * thread; an idle loop sleeps (no busy loop). */
 #define _GNU_SOURCE /* pipe2 */
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -202,11 +209,88 @@ static void test_idle_sleeps(void)
     evloop_destroy(NULL);
 }
 
+#ifdef __NR_epoll_pwait2
+static void set_flag_timer(void *ctx, int64_t now_us)
+{
+    (void)now_us;
+    *(int *)ctx = 1;
+}
+
+static void set_flag_fd(void *ctx, int fd, int events)
+{
+    char c;
+    (void)events;
+    if (read(fd, &c, 1) == 1)
+        *(int *)ctx = 1;
+}
+
+/* In a child: a seccomp filter answers epoll_pwait2 with -err (as a kernel
+ * before 5.11 does with ENOSYS, or a container runtime's older profile with
+ * EPERM); the loop must fall back to epoll_wait and still wake for a timer
+ * and for a readable fd. Exit status 0 when it does. */
+static int child_without_pwait2(int err)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_epoll_pwait2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+    char e[128];
+    int fired = 0, p[2];
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+        return 10;
+    if (syscall(__NR_epoll_pwait2, -1, NULL, 0, NULL, NULL, 0) != -1 || errno != err)
+        return 11; /* the filter is not in force */
+    evloop_t *el = evloop_new(e, sizeof(e));
+    if (!el || pipe(p) != 0)
+        return 12;
+    evloop_timer_t *t = evloop_timer_new(el, set_flag_timer, &fired);
+    int64_t t0 = clock_mono_us();
+    evloop_timer_at(el, t, t0 + 20000);
+    while (!fired && clock_mono_us() - t0 < 2000000)
+        if (evloop_run_once(el, 1000000, e, sizeof(e)) < 0)
+            return 13;
+    if (!fired)
+        return 14;
+    int seen = 0;
+    if (evloop_fd_set(el, p[0], EVLOOP_READ, set_flag_fd, &seen, e, sizeof(e)) != 0 ||
+        write(p[1], "x", 1) != 1)
+        return 15;
+    if (evloop_run_once(el, 1000000, e, sizeof(e)) != 1 || !seen)
+        return 16;
+    evloop_timer_free(el, t);
+    evloop_destroy(el);
+    return 0;
+}
+
+static void test_no_pwait2(void)
+{
+    static const int errs[] = {ENOSYS, EPERM};
+
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        int st = 0;
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(child_without_pwait2(errs[i]));
+        TT_CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+        TT_CHECK(WIFEXITED(st));
+        TT_EQ_INT(WEXITSTATUS(st), 0);
+    }
+}
+#endif
+
 int main(void)
 {
     TT_RUN(test_timers);
     TT_RUN(test_fds);
     TT_RUN(test_waker_from_thread);
     TT_RUN(test_idle_sleeps);
+#ifdef __NR_epoll_pwait2
+    TT_RUN(test_no_pwait2);
+#endif
     TT_DONE();
 }
