@@ -205,7 +205,7 @@ const cfg_key_t config_keys[] = {
         "this key. Setting both server_secret and server_secret_file is an error."),
     KEY("zim", "server_secret_file", KT_STR, server_secret_file, 0, "\"\"", NULL, 0, 0, NULL, NULL,
         "File holding the ServerSecret (one trailing newline is ignored). A warning is\n"
-        "logged when it is readable by group or others."),
+        "logged when others, or a group other than the worker's own, can read it."),
     KEY("zim", "rate_limit_qps", KT_FLOAT, rate_limit_qps, F_MIN_EXCL, "20.0", NULL, 0, 100000,
         NULL, NULL, "The AppId-wide budget of calls per second, all replicas together."),
     KEY("zim", "rate_limit_share", KT_ENUM, rate_limit_share, 0, "\"partitions\"", NULL, 0, 0,

@@ -66,18 +66,24 @@ static void scrub_secret_env(void)
     unsetenv("ZIM_SERVER_SECRET");
 }
 
-/* A secret file that group or others can read: warned, not refused
- * (Kubernetes mounts secrets 0644 unless defaultMode says otherwise). */
+/* A secret file that others, or a group other than the worker's own, can
+ * read: warned, not refused (Kubernetes mounts secrets 0644 unless
+ * defaultMode says otherwise). A file the worker's own group may read
+ * (0440 root:worker, as Kubernetes' fsGroup makes it) is not warned about:
+ * that group is how a non-root worker is let in. */
 static void warn_secret_file_mode(const config_t *cfg, log_t *log)
 {
     struct stat st;
-    if (strcmp(cfg->secret_source, "file") != 0 || stat(cfg->server_secret_file, &st) != 0 ||
-        !(st.st_mode & (S_IRWXG | S_IRWXO)))
+    if (strcmp(cfg->secret_source, "file") != 0 || stat(cfg->server_secret_file, &st) != 0)
+        return;
+    if (!(st.st_mode & S_IRWXO) && (!(st.st_mode & S_IRWXG) || st.st_gid == getegid()))
         return;
     char mode[8];
     snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
     log_msg(log, LOG_WARN,
-            "zim.server_secret_file is readable by group or others; make it 0400 or 0600", "file",
+            "zim.server_secret_file is readable by others or by another group; make it 0400 "
+            "or 0600 (0440 with the worker's own group)",
+            "file",
             cfg->server_secret_file, "mode", mode, NULL);
 }
 

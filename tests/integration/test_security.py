@@ -5,8 +5,9 @@ verified TLS (Guarantee 9).
 - The secret given in ZIM_SERVER_SECRET is gone from /proc/PID/environ.
 - The process is not dumpable: run as an unprivileged user, its /proc files
   belong to root.
-- A server_secret_file readable by group or others is warned about, naming
-  the file.
+- A server_secret_file readable by others, or by a group other than the
+  worker's own, is warned about, naming the file (0440 of the worker's own
+  group, as Kubernetes' fsGroup makes it, is not).
 - zim.endpoint over plain http to a host that is not loopback is a
   configuration error (78).
 - The observability endpoint under slow clients: 100 connections from one
@@ -94,16 +95,27 @@ def test_secret_file_mode_warned():
         cfg = idle_worker_config(tmp, zim={"endpoint": "http://127.0.0.1:1/", "app_id": 1,
                                            "server_secret_file": path})
         with Worker(cfg, env={"ZIM_SERVER_SECRET": ""}).start() as w:
-            rec = wait_for(lambda: [r for r in w.logs() if "readable by group or others"
+            rec = wait_for(lambda: [r for r in w.logs() if "readable by others or by another group"
                                     in r.get("msg", "")], timeout=20)
             assert rec and rec[0]["file"] == path and rec[0]["mode"] == "0644", w.dump()
             w.terminate()
-        os.chmod(path, 0o600)
+        # 0640 of another group: warned; 0640 of the worker's own group (how
+        # Kubernetes' fsGroup lets a non-root worker in) and 0600: not.
+        os.chmod(path, 0o640)
+        os.chown(path, -1, 65534)
         with Worker(cfg, env={"ZIM_SERVER_SECRET": ""}).start() as w:
-            assert wait_for(lambda: any(r.get("msg") == "worker started" for r in w.logs()),
-                            timeout=20), w.dump()
-            assert not [r for r in w.logs() if "readable by group" in r.get("msg", "")]
+            rec = wait_for(lambda: [r for r in w.logs() if "readable by others or by another group"
+                                    in r.get("msg", "")], timeout=20)
+            assert rec and rec[0]["mode"] == "0640", w.dump()
             w.terminate()
+        for gid, mode in ((os.getegid(), 0o640), (os.getegid(), 0o600)):
+            os.chown(path, -1, gid)
+            os.chmod(path, mode)
+            with Worker(cfg, env={"ZIM_SERVER_SECRET": ""}).start() as w:
+                assert wait_for(lambda: any(r.get("msg") == "worker started" for r in w.logs()),
+                                timeout=20), w.dump()
+                assert not [r for r in w.logs() if "readable by" in r.get("msg", "")], oct(mode)
+                w.terminate()
 
 
 def test_plain_http_refused():
