@@ -31,7 +31,6 @@
 #include <openssl/crypto.h>
 
 #define CREDENTIALS_ENV "CREDENTIALS_DIRECTORY"
-#define CREDENTIAL_NAME "zim-server-secret"
 #define SECRET_FILE_MAX 4096
 #define BROKERS_ENV     "KAFKA_BROKERS"
 
@@ -614,7 +613,13 @@ static int load_tree(ctx_t *c, const config_setting_t *root)
 
 /* ---- whole-config rules ---- */
 
-static int read_secret_file(ctx_t *c, const char *path)
+/* Errors name `what` (the systemd credential), or the server_secret_file
+ * key with its place in the file when what is NULL. */
+#define SECRET_FAIL(...)                                                                           \
+    (what ? fail(c, NULL, 0, what, __VA_ARGS__)                                                    \
+          : KFAIL(c, offsetof(config_t, server_secret_file), __VA_ARGS__))
+
+static int read_secret_file(ctx_t *c, const char *path, const char *what)
 {
     char buf[SECRET_FILE_MAX + 2], kbuf[96];
     size_t len = 0;
@@ -624,16 +629,16 @@ static int read_secret_file(ctx_t *c, const char *path)
 
     /* The path is not echoed: a secret pasted here by mistake must not leak. */
     if (fd < 0)
-        return KFAIL(c, offsetof(config_t, server_secret_file), "cannot open: %s", strerror(errno));
+        return SECRET_FAIL("cannot open: %s", strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        KFAIL(c, offsetof(config_t, server_secret_file), "not a regular file");
+        SECRET_FAIL("not a regular file");
         goto out;
     }
     while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            KFAIL(c, offsetof(config_t, server_secret_file), "cannot read: %s", strerror(errno));
+            SECRET_FAIL("cannot read: %s", strerror(errno));
             goto out;
         }
         len += (size_t)n;
@@ -644,23 +649,24 @@ static int read_secret_file(ctx_t *c, const char *path)
         len--;
     buf[len] = '\0';
     if (len > SECRET_FILE_MAX || !len || memchr(buf, '\0', len)) {
-        KFAIL(c, offsetof(config_t, server_secret_file), "%s",
-              !len                    ? "is empty"
-              : len > SECRET_FILE_MAX ? "is larger than 4096 bytes"
-                                      : "contains a NUL byte");
+        SECRET_FAIL("%s", !len                    ? "is empty"
+                          : len > SECRET_FILE_MAX ? "is larger than 4096 bytes"
+                                                  : "contains a NUL byte");
         goto out;
     }
     if (set_str(&c->cfg->server_secret, buf, 1) != 0) {
-        KFAIL(c, offsetof(config_t, server_secret_file), "out of memory");
+        SECRET_FAIL("out of memory");
         goto out;
     }
-    c->cfg->secret_source = "file";
+    c->cfg->secret_source = what ? "systemd credential" : "file";
     rc = 0;
 out:
     OPENSSL_cleanse(buf, sizeof(buf));
     close(fd);
     return rc;
 }
+
+#undef SECRET_FAIL
 
 static int resolve_secret(ctx_t *c)
 {
@@ -683,10 +689,7 @@ static int resolve_secret(ctx_t *c)
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", creds, CREDENTIAL_NAME);
         if (access(path, F_OK) == 0) {
-            if (read_secret_file(c, path) != 0)
-                return -1;
-            cfg->secret_source = "systemd credential";
-            return 0;
+            return read_secret_file(c, path, "$" CREDENTIALS_ENV "/" CREDENTIAL_NAME);
         }
     }
     if (cfg->server_secret[0]) {
@@ -694,7 +697,7 @@ static int resolve_secret(ctx_t *c)
         return 0;
     }
     if (cfg->server_secret_file[0])
-        return read_secret_file(c, cfg->server_secret_file);
+        return read_secret_file(c, cfg->server_secret_file, NULL);
     return fail(c, NULL, 0, "zim.server_secret",
                 "required (or zim.server_secret_file, or env " SECRET_ENV ")");
 }

@@ -70,9 +70,10 @@ static void put_value(FILE *out, const cfg_key_t *k, const config_t *cfg)
     case KT_ENUM_STR:
         if ((k->flags & F_SECRET) && cfg->server_secret && cfg->server_secret[0])
             fprintf(out, "\"***\"; # from %s\n",
-                    strcmp(src, "env") == 0    ? "env " SECRET_ENV
-                    : strcmp(src, "file") == 0 ? "zim.server_secret_file"
-                                               : "zim.server_secret");
+                    strcmp(src, "env") == 0                  ? "env " SECRET_ENV
+                    : strcmp(src, "file") == 0               ? "zim.server_secret_file"
+                    : strcmp(src, "systemd credential") == 0 ? "systemd credential " CREDENTIAL_NAME
+                                                             : "zim.server_secret");
         else
             put_str(out, *(char *const *)f);
         break;

@@ -16,6 +16,8 @@
 #include <stdio.h>
 
 #define SECRET_ENV "ZIM_SERVER_SECRET"
+/* systemd's LoadCredential= name of the secret, in $CREDENTIALS_DIRECTORY. */
+#define CREDENTIAL_NAME "zim-server-secret"
 
 typedef enum {
     KT_STR,      /* char * */

@@ -193,6 +193,16 @@ static void test_systemd_credential(void)
     if (load_ok(text, &c, __LINE__) == 0) {
         TT_EQ_STR(c.server_secret, "TOPSECRET-cred");
         TT_EQ_STR(c.secret_source, "systemd credential");
+        /* --check-config names where the secret came from, masked. */
+        char *out = NULL;
+        size_t outlen = 0;
+        FILE *f = open_memstream(&out, &outlen);
+        config_print(&c, f);
+        fclose(f);
+        TT_CHECK(strstr(out, "server_secret = \"***\"; # from systemd credential "
+                             "zim-server-secret\n") != NULL);
+        TT_CHECK(strstr(out, "TOPSECRET") == NULL);
+        free(out);
         config_free(&c);
     }
     setenv("ZIM_SERVER_SECRET", "TOPSECRET-env", 1);
@@ -214,7 +224,8 @@ static void test_systemd_credential(void)
     config_t bad;
     char err[512];
     TT_EQ_INT(config_load(&bad, put_file("c.cfg", text), err, sizeof(err)), -1);
-    TT_CHECK(strstr(err, "is empty") != NULL);
+    TT_EQ_STR(strstr(err, "$CREDENTIALS_DIRECTORY/zim-server-secret: is empty"),
+              "$CREDENTIALS_DIRECTORY/zim-server-secret: is empty");
     unlink(put_file("creds/zim-server-secret", ""));
     rmdir(cdir);
     unsetenv("CREDENTIALS_DIRECTORY");
