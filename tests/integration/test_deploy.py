@@ -156,6 +156,10 @@ def test_kubernetes():
         args = jspec["containers"][0]["args"]
         assert "--until-end" in args and "--group" in args, (name, args)
         group = args[args.index("--group") + 1]
+        rules = job["spec"].get("podFailurePolicy", {}).get("rules", [])
+        codes = [set(r["onExitCodes"]["values"]) for r in rules
+                 if r.get("action") == "FailJob" and "onExitCodes" in r]
+        assert {64, 78} in codes, (name, "exit 64/78 must fail the Job, not be retried")
         assert group != "zim-unfriend", (name, "a job shares the production group")
         jobs += 1
     print("  %d Kubernetes files parse; the Deployment and %d Jobs meet the restricted "
