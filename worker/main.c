@@ -83,8 +83,7 @@ static void warn_secret_file_mode(const config_t *cfg, log_t *log)
     log_msg(log, LOG_WARN,
             "zim.server_secret_file is readable by others or by another group; make it 0400 "
             "or 0600 (0440 with the worker's own group)",
-            "file",
-            cfg->server_secret_file, "mode", mode, NULL);
+            "file", cfg->server_secret_file, "mode", mode, NULL);
 }
 
 int main(int argc, char **argv)
