@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format valgrind
       librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev
-      libmicrohttpd-dev kcat python3 python3-jsonschema python3-confluent-kafka curl openssl
+      libmicrohttpd-dev libavro-dev kcat python3 python3-jsonschema python3-confluent-kafka
+      python3-avro curl openssl
       util-linux prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
