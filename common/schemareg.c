@@ -40,6 +40,7 @@ typedef struct entry {
     frame_schema_t fs;  /* E_DONE */
     int unknown;        /* E_DONE by a 404: expires */
     int64_t expires_us; /* unknown: when it is asked again */
+    int fresh;          /* unknown: answered and not read yet (read once even when expired) */
     struct entry *hnext, *wnext;
 } entry_t;
 
@@ -79,7 +80,7 @@ struct schemareg {
     entry_t *probe; /* the entry whose request probes the pause */
     int pause_attempt;
 
-    metric_family_t *m_pause, *m_requests;
+    metric_family_t *m_requests;
 };
 
 static const char *const pause_names[] = {"none", "registry_outage", "registry_systemic"};
@@ -216,7 +217,7 @@ static void sweep(schemareg_t *sr, int64_t now_us)
         entry_t **pp = &sr->buckets[i];
         while (*pp) {
             entry_t *e = *pp;
-            if (e->state == E_DONE && e->unknown && e->expires_us <= now_us) {
+            if (e->state == E_DONE && e->unknown && !e->fresh && e->expires_us <= now_us) {
                 *pp = e->hnext;
                 entry_free(e);
                 sr->nentries--;
@@ -352,14 +353,6 @@ fail:
 
 /* ---- pauses ---- */
 
-static void pause_metric(schemareg_t *sr)
-{
-    if (!sr->m_pause)
-        return;
-    metric_set(sr->m_pause, "cause=\"registry_outage\"", sr->paused == SCHEMAREG_PAUSE_OUTAGE);
-    metric_set(sr->m_pause, "cause=\"registry_systemic\"", sr->paused == SCHEMAREG_PAUSE_SYSTEMIC);
-}
-
 static void wait_push(schemareg_t *sr, entry_t *e)
 {
     e->state = E_WAITING;
@@ -408,7 +401,6 @@ static void pause_enter(schemareg_t *sr, entry_t *e, schemareg_pause_t cause, lo
     if (!first && e != sr->probe) {
         if (cause == SCHEMAREG_PAUSE_SYSTEMIC && sr->paused == SCHEMAREG_PAUSE_OUTAGE) {
             sr->paused = cause;
-            pause_metric(sr);
             log_pause(sr, 1, e, status, why, -1);
         }
         return;
@@ -424,7 +416,6 @@ static void pause_enter(schemareg_t *sr, entry_t *e, schemareg_pause_t cause, lo
         ceil_ms / 2 + (int64_t)(backoff_rng_next(&sr->rng) % (uint64_t)(ceil_ms / 2 + 1));
     sr->probe = e;
     evloop_timer_at(sr->el, sr->probe_timer, now_us + delay_ms * 1000);
-    pause_metric(sr);
     log_pause(sr, first, e, status, why, delay_ms);
 }
 
@@ -437,7 +428,6 @@ static void pause_leave(schemareg_t *sr)
     sr->pause_attempt = 0;
     sr->probe = NULL;
     evloop_timer_cancel(sr->el, sr->probe_timer);
-    pause_metric(sr);
     entry_t *e = sr->waiting, *next;
     sr->waiting = NULL;
     for (; e; e = next) {
@@ -499,6 +489,7 @@ static void request_done(schemareg_t *sr, request_t *r, CURLcode cc)
     e->state = E_DONE;
     e->unknown = answer == SCHEMAREG_ANSWER_UNKNOWN_ID;
     e->expires_us = e->unknown ? now + sr->ttl_us : 0;
+    e->fresh = e->unknown; /* the event that waited for it gets it, whatever the TTL */
     log_msg(sr->log, e->unknown || e->fs.kind == FRAME_SCHEMA_UNUSABLE ? LOG_WARN : LOG_INFO,
             e->unknown ? "schema id unknown to the registry: its events are invalid"
             : e->fs.kind == FRAME_SCHEMA_UNUSABLE ? "schema cannot be used: its events are invalid"
@@ -633,11 +624,8 @@ schemareg_t *schemareg_new(const schemareg_opts_t *opts, evloop_t *el, log_t *lo
         goto fail;
     }
     if (metrics) {
-        if (!(sr->m_pause = metrics_find(metrics, "pause")))
-            sr->m_pause = metrics_gauge(metrics, "pause", "1 while paused, by cause");
         sr->m_requests = metrics_counter(metrics, "schema_registry_requests_total",
                                          "Schema Registry answers by outcome");
-        pause_metric(sr);
     }
     return sr;
 oom:
@@ -684,8 +672,10 @@ const frame_schema_t *schemareg_lookup(schemareg_t *sr, uint32_t id, int64_t now
 {
     entry_t **pp = slot(sr, id), *e = *pp;
 
-    if (e && e->state == E_DONE && !(e->unknown && e->expires_us <= now_us))
+    if (e && e->state == E_DONE && (!e->unknown || e->fresh || e->expires_us > now_us)) {
+        e->fresh = 0;
         return &e->fs;
+    }
     if (e && e->state == E_FETCHING)
         return NULL; /* its answer is awaited */
     if (e && e->state == E_WAITING) {

@@ -22,8 +22,8 @@
  * An outage or systemic answer starts a pause (schemareg_paused()): no
  * request but one probe, retried with capped, jittered backoff; the lookups
  * meanwhile wait. The first probe that gets a schema or a 404 ends the
- * pause, and the waiting lookups are requested. Pauses are logged and
- * shown in pause{cause="registry_outage"|"registry_systemic"};
+ * pause, and the waiting lookups are requested. Pauses are logged (the
+ * loop shows them in pause{cause="registry_outage"|"registry_systemic"});
  * schema_registry_requests_total{outcome} counts the answers.
  *
  * Ownership: the client copies its options (the credential is wiped at

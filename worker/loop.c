@@ -54,6 +54,7 @@ typedef struct loop {
     evloop_waker_t *kafka; /* librdkafka's queues have something */
 
     metric_family_t *m_share, *m_pending, *m_pending_bytes, *m_ready, *m_lag, *m_build;
+    metric_family_t *m_pause; /* the scheduler's pause{cause}, for the registry's causes */
     procmetrics_t *proc;
 } loop_t;
 
@@ -177,6 +178,12 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
     metric_set(l->m_pending, NULL, (double)offsets_pending_total(offs));
     metric_set(l->m_pending_bytes, NULL, (double)offsets_bytes_total(offs));
     metric_set(l->m_ready, NULL, ready(l));
+    if (l->m_pause) {
+        metric_set(l->m_pause, "cause=\"registry_outage\"",
+                   registry_paused(l) == SCHEMAREG_PAUSE_OUTAGE);
+        metric_set(l->m_pause, "cause=\"registry_systemic\"",
+                   registry_paused(l) == SCHEMAREG_PAUSE_SYSTEMIC);
+    }
     /* Lag series follow the assignment: rebuilt for every scrape. */
     metric_clear(l->m_lag);
     consumer_lag_foreach(l->cons, lag_set, l->m_lag);
@@ -323,6 +330,13 @@ static int setup(loop_t *l, char *err, size_t errsz)
         if (!(l->sched = scheduler_new(&so, &api, l->rl, l->log, l->metrics, &cbs, err, errsz)))
             return -1;
         intake_set_outputs(l->intake, l->sched, l->pub);
+    }
+    /* The registry's pauses join the scheduler's pause{cause} (registered
+     * here in a dry run, which has no scheduler). */
+    if (l->registry && !(l->m_pause = metrics_find(l->metrics, "pause")) &&
+        !(l->m_pause = metrics_gauge(l->metrics, "pause", "1 while paused, by cause"))) {
+        snprintf(err, errsz, "metrics: out of memory");
+        return -1;
     }
     return 0;
 }
