@@ -34,130 +34,6 @@
 #define SECRET_FILE_MAX 4096
 #define BROKERS_ENV     "KAFKA_BROKERS"
 
-/* ---- value checks used by the table ---- */
-
-static const char *q(char *buf, size_t size, const char *s);
-
-static int bad(const char *s, const char *reason, char *why, size_t n)
-{
-    char qb[80];
-    snprintf(why, n, "\"%s\" %s", q(qb, sizeof(qb), s), reason);
-    return -1;
-}
-
-static int name_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '.' || ch == '_' || ch == '-';
-}
-
-static int check_topic(const char *s, char *why, size_t n)
-{
-    size_t len = strlen(s), i = 0;
-    while (i < len && name_char(s[i]))
-        i++;
-    if (i < len || len > 249 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return bad(s, "is not a valid topic name (a-z A-Z 0-9 . _ -, at most 249)", why, n);
-    return 0;
-}
-
-static int check_input_topic(const char *s, char *why, size_t n)
-{
-    /* Results name the topic an event came from, offsets and the rate share
-     * count its partitions: the worker consumes named topics only. */
-    if (s[0] == '^')
-        return bad(s, "is a pattern: list the topic names (patterns are not supported)", why, n);
-    return check_topic(s, why, n);
-}
-
-static int check_error_class(const char *s, char *why, size_t n)
-{
-    if (result_error_parse(s) == RESULT_ERR_NONE)
-        return bad(s,
-                   "is not an error class (\"retries_exhausted\", \"rejected\", \"invalid_event\")",
-                   why, n);
-    return 0;
-}
-
-static int check_opt_topic(const char *s, char *why, size_t n)
-{
-    return s[0] ? check_topic(s, why, n) : 0;
-}
-
-static int check_prop(const char *s, char *why, size_t n)
-{
-    const char *eq = strchr(s, '='), *p = s;
-    while (p < eq && name_char(*p))
-        p++;
-    if (!eq || eq == s || p != eq) {
-        if (config_prop_sensitive(s)) {
-            /* A credential's value is never echoed, even when malformed. */
-            char name[80];
-            snprintf(name, sizeof(name), "%.*s=***", (int)strcspn(s, "= \t"), s);
-            return bad(name, "is not \"name=value\" with a property name", why, n);
-        }
-        return bad(s, "is not \"name=value\" with a property name", why, n);
-    }
-    return 0;
-}
-
-/* 1 when the URL's host is loopback: 127.0.0.0/8, [::1] or localhost. */
-static int loopback_host(const char *host, size_t len)
-{
-    if ((len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-        (len == 5 && strncmp(host, "[::1]", 5) == 0))
-        return 1;
-    if (len < 9 || strncmp(host, "127.", 4) != 0)
-        return 0;
-    int dots = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (host[i] == '.')
-            dots++;
-        else if (host[i] < '0' || host[i] > '9')
-            return 0;
-    }
-    return dots == 3;
-}
-
-static int check_endpoint(const char *s, char *why, size_t n)
-{
-    size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-    if (!skip || !s[skip] || s[skip] == '/')
-        return bad(s, "must start with http:// or https:// and a host", why, n);
-    for (const char *p = s; *p; p++)
-        if (*p == '?' || *p == '#' || (unsigned char)*p <= 0x20 || *p == 0x7F)
-            return bad(s, "must not contain '?', '#' or spaces", why, n);
-    /* User ids and signed URLs never travel in clear, and a forged answer
-     * cannot become a success: plain http only to this host (tests). */
-    const char *host = s + skip;
-    size_t hlen = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/");
-    if (skip == 7 && !loopback_host(host, hlen))
-        return bad(s, "must use https:// (plain http only to a loopback host)", why, n);
-    return 0;
-}
-
-/* The endpoint's own parser decides, so what passes here also binds. */
-static int check_listen(const char *s, char *why, size_t n)
-{
-    char err[160];
-    if (s[0] && httpd_check_listen(s, err, sizeof(err)) != 0)
-        return bad(s,
-                   "must be \"\" or host:port (host an IPv4 address, localhost or [IPv6 "
-                   "address]; port 0..65535)",
-                   why, n);
-    return 0;
-}
-
-static int check_ca_file(const char *s, char *why, size_t n)
-{
-    char qb[80];
-    if (s[0] && access(s, R_OK) != 0) {
-        snprintf(why, n, "cannot read \"%s\": %s", q(qb, sizeof(qb), s), strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- the table ---- */
 
 static const char *const share_names[] = {"partitions", "none", NULL};
@@ -165,6 +41,7 @@ static const char *const unknown_names[] = {"ignore", "fail", NULL};
 static const char *const format_names[] = {"json", "text", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const delete_names[] = {"two-way", "one-way", NULL};
+static const char *const event_format_names[] = {"json", "auto", NULL};
 
 #define KEY(g, n, t, f, fl, def, ex, lo, hi, ch, chk, help)                                        \
     {                                                                                              \
@@ -177,22 +54,22 @@ const cfg_key_t config_keys[] = {
     KEY("kafka", "group_id", KT_STR, group_id, F_NONEMPTY, "\"zim-unfriend\"", NULL, 0, 0, NULL,
         NULL, "Consumer group. All replicas share it, and the rate budget with it."),
     KEY("kafka", "input_topics", KT_STRV, input_topics, F_REQUIRED | F_NONEMPTY | F_UNIQUE, "[ ]",
-        "[ \"account-events\" ]", 0, 0, NULL, check_input_topic,
+        "[ \"account-events\" ]", 0, 0, NULL, config_check_input_topic,
         "Topics to consume events from, one or more (names, not patterns)."),
     KEY("kafka", "result_topic", KT_STR, result_topic, F_REQUIRED | F_NONEMPTY, "\"\"",
-        "\"zim-unfriend-results\"", 0, 0, NULL, check_topic,
+        "\"zim-unfriend-results\"", 0, 0, NULL, config_check_topic,
         "Topic that receives one result event per input event."),
     KEY("kafka", "dead_letter_topic", KT_STR, dead_letter_topic, 0, "\"\"", NULL, 0, 0, NULL,
-        check_opt_topic, "Raw copies of invalid events go here; \"\" = none."),
-    KEY("kafka", "consumer", KT_STRV, consumer_props, 0, "[ ]", NULL, 0, 0, NULL, check_prop,
+        config_check_opt_topic, "Raw copies of invalid events go here; \"\" = none."),
+    KEY("kafka", "consumer", KT_STRV, consumer_props, 0, "[ ]", NULL, 0, 0, NULL, config_check_prop,
         "Extra librdkafka consumer properties as \"name=value\" strings,\n"
         "e.g. [ \"session.timeout.ms=6000\", \"heartbeat.interval.ms=500\" ]."),
-    KEY("kafka", "producer", KT_STRV, producer_props, 0, "[ ]", NULL, 0, 0, NULL, check_prop,
+    KEY("kafka", "producer", KT_STRV, producer_props, 0, "[ ]", NULL, 0, 0, NULL, config_check_prop,
         "Extra librdkafka producer properties as \"name=value\" strings,\n"
         "e.g. [ \"compression.type=zstd\", \"linger.ms=10\" ]."),
 
     KEY("zim", "endpoint", KT_STR, endpoint, F_NONEMPTY, "\"https://zim-api.zego.im/\"", NULL, 0, 0,
-        NULL, check_endpoint,
+        NULL, config_check_endpoint,
         "ZIM server API base URL, https (plain http only to a loopback host, for tests).\n"
         "Regional hosts: zim-api-sha.zego.im, -hkg, -fra, -lax, -bom, -sgp."),
     KEY("zim", "app_id", KT_U32, app_id, F_REQUIRED, "0", "1234567890", 1, 4294967295.0, NULL, NULL,
@@ -217,7 +94,7 @@ const cfg_key_t config_keys[] = {
         NULL, "Time-out of the TCP and TLS connect."),
     KEY("zim", "success_codes", KT_I64V, success_codes, F_NONEMPTY, "[ 0 ]", NULL, 0, 0, NULL, NULL,
         "ZIM Codes that count as success."),
-    KEY("zim", "ca_file", KT_STR, ca_file, 0, "\"\"", NULL, 0, 0, NULL, check_ca_file,
+    KEY("zim", "ca_file", KT_STR, ca_file, 0, "\"\"", NULL, 0, 0, NULL, config_check_ca_file,
         "Extra CA certificates (PEM) trusted in addition to the system's; TLS (1.2 or\n"
         "later) is always verified."),
 
@@ -244,7 +121,7 @@ const cfg_key_t config_keys[] = {
         NULL, NULL, "On SIGTERM/SIGINT, time given to in-flight calls to finish."),
 
     KEY("redrive", "error_classes", KT_STRV, redrive_error_classes, F_NONEMPTY | F_UNIQUE,
-        "[ \"retries_exhausted\" ]", NULL, 0, 0, NULL, check_error_class,
+        "[ \"retries_exhausted\" ]", NULL, 0, 0, NULL, config_check_error_class,
         "Failure results that --redrive processes again: \"retries_exhausted\",\n"
         "\"rejected\", \"invalid_event\"."),
 
@@ -259,8 +136,35 @@ const cfg_key_t config_keys[] = {
     KEY("events", "unknown_types", KT_ENUM, unknown_types, 0, "\"ignore\"", NULL, 0, 0,
         unknown_names, NULL,
         "Events of any other type: \"ignore\" (skip and count) or \"fail\" (failure result)."),
+    KEY("events", "format", KT_ENUM, events_format, 0, "\"json\"", NULL, 0, 0, event_format_names,
+        NULL,
+        "How input values are read. \"json\": plain JSON events. \"auto\": a value framed\n"
+        "for Confluent Schema Registry (byte 0x00, a 4-byte big-endian schema id, then\n"
+        "Avro binary or JSON) is decoded with its writer schema from schema_registry;\n"
+        "any other value is plain JSON."),
 
-    KEY("observability", "listen", KT_STR, listen, 0, "\"\"", NULL, 0, 0, NULL, check_listen,
+    KEY("schema_registry", "url", KT_STR, registry_url, 0, "\"\"", NULL, 0, 0, NULL,
+        config_check_registry_url,
+        "Schema Registry base URL, e.g. \"https://registry.example.com:8081\"; required\n"
+        "when events.format = \"auto\". https (plain http only to a loopback host); no\n"
+        "credentials in it."),
+    KEY("schema_registry", "basic_auth_user_info", KT_STR, registry_user_info, F_SECRET, "\"\"",
+        NULL, 0, 0, NULL, config_check_user_info,
+        "HTTP basic authentication as \"user:password\"; \"\" = none. A credential: shown\n"
+        "as \"***\" by --check-config and never quoted in errors or logs."),
+    KEY("schema_registry", "ca_file", KT_STR, registry_ca_file, 0, "\"\"", NULL, 0, 0, NULL,
+        config_check_ca_file,
+        "Extra CA certificates (PEM) trusted for the registry in addition to the system's;\n"
+        "TLS (1.2 or later) is always verified."),
+    KEY("schema_registry", "cache_ttl_ms", KT_INT, registry_cache_ttl_ms, 0, "60000", NULL, 0,
+        86400000, NULL, NULL,
+        "Schemas are cached by id for good (an id's schema never changes), and so is a\n"
+        "schema that cannot be used (Protobuf, say). An id the registry does not know\n"
+        "(404) is asked again after this long; until then its events are invalid at once."),
+    KEY("schema_registry", "request_timeout_ms", KT_INT, registry_request_timeout_ms, 0, "5000",
+        NULL, 1, 600000, NULL, NULL, "Time-out of one registry request, connect included."),
+
+    KEY("observability", "listen", KT_STR, listen, 0, "\"\"", NULL, 0, 0, NULL, config_check_listen,
         "\"host:port\" serving /metrics, /healthz and /readyz, e.g. \"127.0.0.1:9464\";\n"
         "host: an IPv4 address, localhost or [IPv6 address]; \"\" = off."),
     KEY("observability", "log_format", KT_ENUM_STR, log_format, 0, "\"json\"", NULL, 0, 0,
@@ -289,19 +193,10 @@ typedef struct ctx {
 
 /* ---- helpers ---- */
 
-/* A value made safe to quote in a one-line message: at most 64 bytes,
- * control and non-ASCII bytes shown as '?'. */
+/* A value made safe to quote in a one-line message (config_check.c). */
 static const char *q(char *buf, size_t size, const char *s)
 {
-    size_t i = 0;
-    for (; s[i] && i + 4 < size && i < 64; i++)
-        buf[i] = ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7F) ? '?' : s[i];
-    if (s[i]) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
+    return config_quote(buf, size, s);
 }
 
 static int choice_index(const char *const *choices, const char *s)
@@ -736,6 +631,10 @@ static int check_rules(ctx_t *c)
         return KFAIL(c, offsetof(config_t, dead_letter_topic),
                      "\"%s\" is also an input or the result topic",
                      q(qb, sizeof(qb), cfg->dead_letter_topic));
+    if (cfg->events_format == CONFIG_FORMAT_AUTO && !cfg->registry_url[0])
+        return fail(c, c->file[key_at(offsetof(config_t, events_format))],
+                    c->line[key_at(offsetof(config_t, events_format))], "schema_registry.url",
+                    "required when events.format = \"auto\"");
     for (size_t i = 0; i < cfg->friend_reset.match.n; i++) {
         const char *t = cfg->friend_reset.match.v[i];
         size_t at = c->file[key_at(offsetof(config_t, friend_reset))]
@@ -814,12 +713,18 @@ out:
     return rc;
 }
 
-/* Overwrites the inline secret inside libconfig's tree before it is freed. */
+/* Overwrites inline credentials inside libconfig's tree before it is freed. */
 static void wipe_tree_secret(lc_config_t *lc)
 {
-    config_setting_t *s = config_lookup(lc, "zim.server_secret");
-    if (s && config_setting_type(s) == CONFIG_TYPE_STRING && s->value.sval)
-        OPENSSL_cleanse(s->value.sval, strlen(s->value.sval));
+    char path[160];
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (!(config_keys[i].flags & F_SECRET))
+            continue;
+        snprintf(path, sizeof(path), "%s.%s", config_keys[i].group, config_keys[i].name);
+        config_setting_t *s = config_lookup(lc, path);
+        if (s && config_setting_type(s) == CONFIG_TYPE_STRING && s->value.sval)
+            OPENSSL_cleanse(s->value.sval, strlen(s->value.sval));
+    }
 }
 
 int config_load(config_t *cfg, const char *path, char *errstr, size_t errstr_size)

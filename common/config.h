@@ -33,6 +33,8 @@ typedef struct config_event_class {
 
 typedef enum { CONFIG_SHARE_PARTITIONS = 0, CONFIG_SHARE_NONE = 1 } config_share_t;
 typedef enum { CONFIG_UNKNOWN_IGNORE = 0, CONFIG_UNKNOWN_FAIL = 1 } config_unknown_t;
+/* events.format: plain JSON only, or Schema Registry framing recognised too. */
+typedef enum { CONFIG_FORMAT_JSON = 0, CONFIG_FORMAT_AUTO = 1 } config_format_t;
 
 typedef struct config {
     char *path; /* the file loaded */
@@ -79,6 +81,14 @@ typedef struct config {
     config_event_class_t account_deleted;
     config_event_class_t friend_reset;
     config_unknown_t unknown_types;
+    config_format_t events_format;
+
+    /* schema_registry (used with events.format = "auto") */
+    char *registry_url;        /* "" = none */
+    char *registry_user_info;  /* "user:password", a credential; "" = none */
+    char *registry_ca_file;    /* "" = system store only */
+    int registry_cache_ttl_ms; /* when an unknown id (404) is asked again */
+    int registry_request_timeout_ms;
 
     /* observability */
     char *listen;     /* "" = off, else "host:port" */
@@ -102,7 +112,8 @@ int config_set_group(config_t *cfg, const char *group, char *errstr, size_t errs
 void config_free(config_t *cfg);
 
 /* Prints the effective configuration in libconfig syntax, the secret shown
- * as "***" (and its source). Never prints the secret. */
+ * as "***" (and its source), every other credential as "***". Never prints
+ * a credential. */
 void config_print(const config_t *cfg, FILE *out);
 
 /* Writes a complete example config with every key, its default and help,

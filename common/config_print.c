@@ -7,6 +7,7 @@
 #include "common/config_table.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,14 @@ static void put_float(FILE *out, double f)
     fprintf(out, "%s%s", buf, strpbrk(buf, ".eEni") ? "" : ".0");
 }
 
+/* 1 when k is the ZIM secret and it is set: shown as "***" with its
+ * source as a comment. */
+static int secret_with_source(const cfg_key_t *k, const config_t *cfg)
+{
+    return k->off == offsetof(config_t, server_secret) && cfg->server_secret &&
+           cfg->server_secret[0];
+}
+
 /* Writes the value of key k in cfg as libconfig text. */
 static void put_value(FILE *out, const cfg_key_t *k, const config_t *cfg)
 {
@@ -68,12 +77,14 @@ static void put_value(FILE *out, const cfg_key_t *k, const config_t *cfg)
     switch (k->type) {
     case KT_STR:
     case KT_ENUM_STR:
-        if ((k->flags & F_SECRET) && cfg->server_secret && cfg->server_secret[0])
+        if (secret_with_source(k, cfg))
             fprintf(out, "\"***\"; # from %s\n",
                     strcmp(src, "env") == 0                  ? "env " SECRET_ENV
                     : strcmp(src, "file") == 0               ? "zim.server_secret_file"
                     : strcmp(src, "systemd credential") == 0 ? "systemd credential " CREDENTIAL_NAME
                                                              : "zim.server_secret");
+        else if ((k->flags & F_SECRET) && *(char *const *)f && (*(char *const *)f)[0])
+            fputs("\"***\"", out); /* another credential: set, never shown */
         else
             put_str(out, *(char *const *)f);
         break;
@@ -170,8 +181,7 @@ static void put_all(FILE *out, const config_t *cfg, out_mode_t mode)
             put_value(out, k, cfg);
         else
             fputs(mode == OUT_EXAMPLE && k->example ? k->example : k->def, out);
-        if (!(mode == OUT_PRINT && (k->flags & F_SECRET) && cfg->server_secret &&
-              cfg->server_secret[0]))
+        if (!(mode == OUT_PRINT && secret_with_source(k, cfg)))
             fputs(";\n", out);
         if (i + 1 == config_keys_cnt || strcmp(config_keys[i + 1].group, k->group) != 0)
             fputs("};\n", out);

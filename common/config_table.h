@@ -59,6 +59,7 @@ typedef struct cfg_key {
 
 _Static_assert(sizeof(config_share_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(config_unknown_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(config_format_t) == sizeof(int), "enums are stored as int");
 _Static_assert(offsetof(config_t, success_codes_cnt) ==
                    offsetof(config_t, success_codes) + sizeof(int64_t *),
                "a KT_I64V count follows its array");
@@ -74,6 +75,22 @@ extern const size_t config_keys_cnt;
 /* Writes choices (a NULL-terminated list) as "a" | "b" | "c" into buf of
  * size bytes (cut to fit) and returns buf. Defined in config_print.c. */
 const char *config_choices_text(const char *const *choices, char *buf, size_t size);
+
+/* A value made safe to quote in a one-line message: at most 64 bytes,
+ * control and non-ASCII bytes shown as '?'. Returns buf. (config_check.c) */
+const char *config_quote(char *buf, size_t size, const char *s);
+
+/* The checks the table names (config_check.c): 0 ok, -1 with why. */
+int config_check_topic(const char *s, char *why, size_t n);
+int config_check_input_topic(const char *s, char *why, size_t n);
+int config_check_opt_topic(const char *s, char *why, size_t n);
+int config_check_error_class(const char *s, char *why, size_t n);
+int config_check_prop(const char *s, char *why, size_t n);
+int config_check_endpoint(const char *s, char *why, size_t n);
+int config_check_registry_url(const char *s, char *why, size_t n);
+int config_check_user_info(const char *s, char *why, size_t n);
+int config_check_listen(const char *s, char *why, size_t n);
+int config_check_ca_file(const char *s, char *why, size_t n);
 
 /* Writes the table's defaults as a libconfig document (no comments) for
  * config_defaults() to load. Defined in config_print.c. */

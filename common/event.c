@@ -410,35 +410,32 @@ static const json_t *read_envelope(const json_t *root, problem_t *pre, problem_t
     return data;
 }
 
-event_status_t event_parse(const config_t *cfg, const void *value, size_t len, const char *topic,
-                           int32_t partition, int64_t offset, event_t *ev)
+/* Starts an event: zeroed, delete_type unknown, the default event_id.
+ * 0 ok, -1 out of memory (error set). */
+static int ev_init(event_t *ev, const char *topic, int32_t partition, int64_t offset)
 {
-    problem_t pre = {0, ""}, post = {0, ""};
-    const config_event_class_t *cls;
-    const json_t *body;
-    json_t *root = NULL;
-    event_status_t st = EVENT_INVALID;
-    char idbuf[512], quoted[QUOTE_MAX + 8];
-    int ce, override = -1, oom = 0;
+    char idbuf[512];
 
     memset(ev, 0, sizeof(*ev));
     ev->delete_type = -1;
     snprintf(idbuf, sizeof(idbuf), "%s/%" PRId32 "/%" PRId64, topic ? topic : "", partition,
              offset);
     ev->event_id = strdup(idbuf);
-    if (!ev->event_id)
-        goto nomem;
-
-    if (check_bytes(ev, value, len) == -1)
-        goto out;
-    /* RFC 8259 lets a parser ignore a byte order mark: skip it */
-    if (len >= 3 && memcmp(value, "\xEF\xBB\xBF", 3) == 0) {
-        value = (const char *)value + 3;
-        len -= 3;
+    if (!ev->event_id) {
+        ev_error(ev, "out of memory while parsing the event");
+        return -1;
     }
-    root = parse_object(ev, value, len);
-    if (!root)
-        goto out;
+    return 0;
+}
+
+/* Every field rule, on the parsed object root (see the top). */
+static event_status_t parse_fields(const config_t *cfg, const json_t *root, event_t *ev)
+{
+    problem_t pre = {0, ""}, post = {0, ""};
+    const config_event_class_t *cls;
+    const json_t *body;
+    char quoted[QUOTE_MAX + 8];
+    int ce, override = -1, oom = 0;
 
     ce = json_object_get(root, "specversion") != NULL;
     body = ce ? read_envelope(root, &pre, &post) : root;
@@ -452,13 +449,15 @@ event_status_t event_parse(const config_t *cfg, const void *value, size_t len, c
         read_delete_type(body, pfx, &post, &override);
         read_app_id(cfg, body, pfx, &post);
     }
-    if (oom)
-        goto nomem;
+    if (oom) {
+        ev_error(ev, "out of memory while parsing the event");
+        return EVENT_INVALID;
+    }
     ev->delete_type = override;
 
     if (pre.set) {
         ev_error(ev, "%s", pre.text);
-        goto out;
+        return EVENT_INVALID;
     }
     cls = match_class(cfg, ev->type);
     if (!cls) {
@@ -467,24 +466,66 @@ event_status_t event_parse(const config_t *cfg, const void *value, size_t len, c
                  "type \"%s\" is in neither events.account_deleted.match nor "
                  "events.friend_reset.match",
                  quoted);
-        st = EVENT_UNKNOWN_TYPE;
-        goto out;
+        return EVENT_UNKNOWN_TYPE;
     }
     if (override == -1)
         ev->delete_type = cls->delete_type;
     if (post.set) {
         ev_error(ev, "%s", post.text);
-        goto out;
+        return EVENT_INVALID;
     }
-    st = EVENT_OK;
-    goto out;
+    return EVENT_OK;
+}
 
-nomem:
-    ev_error(ev, "out of memory while parsing the event");
-    st = EVENT_INVALID;
+event_status_t event_parse(const config_t *cfg, const void *value, size_t len, const char *topic,
+                           int32_t partition, int64_t offset, event_t *ev)
+{
+    json_t *root = NULL;
+    event_status_t st = EVENT_INVALID;
+
+    if (ev_init(ev, topic, partition, offset) == -1)
+        goto out;
+    if (check_bytes(ev, value, len) == -1)
+        goto out;
+    /* RFC 8259 lets a parser ignore a byte order mark: skip it */
+    if (len >= 3 && memcmp(value, "\xEF\xBB\xBF", 3) == 0) {
+        value = (const char *)value + 3;
+        len -= 3;
+    }
+    root = parse_object(ev, value, len);
+    if (!root)
+        goto out;
+    st = parse_fields(cfg, root, ev);
 out:
     json_decref(root);
     return st;
+}
+
+event_status_t event_parse_object(const config_t *cfg, const struct json_t *root, const char *topic,
+                                  int32_t partition, int64_t offset, event_t *ev)
+{
+    if (ev_init(ev, topic, partition, offset) == -1)
+        return EVENT_INVALID;
+    if (!root || !json_is_object(root)) {
+        ev_error(ev, "value is %s, not an object", root ? json_kind(root) : "nothing");
+        return EVENT_INVALID;
+    }
+    return parse_fields(cfg, root, ev);
+}
+
+event_status_t event_invalid(event_t *ev, const char *topic, int32_t partition, int64_t offset,
+                             const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+
+    if (ev_init(ev, topic, partition, offset) == -1)
+        return EVENT_INVALID;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    error_sanitize(ev->error, sizeof(ev->error), tmp);
+    return EVENT_INVALID;
 }
 
 void event_clear(event_t *ev)

@@ -43,6 +43,20 @@ typedef struct event {
 event_status_t event_parse(const config_t *cfg, const void *value, size_t len, const char *topic,
                            int32_t partition, int64_t offset, event_t *ev);
 
+/* The same rules as event_parse(), on a JSON object that is already parsed
+ * (an Avro record mapped to JSON: common/avro_event). root is borrowed;
+ * anything but an object is invalid. */
+struct json_t;
+event_status_t event_parse_object(const config_t *cfg, const struct json_t *root, const char *topic,
+                                  int32_t partition, int64_t offset, event_t *ev);
+
+/* Fills ev as an invalid event whose value could not be read at all (a
+ * framed value whose schema is unknown or unusable, say): the default
+ * event_id, error = the formatted reason (made one line of valid UTF-8).
+ * Returns EVENT_INVALID. */
+event_status_t event_invalid(event_t *ev, const char *topic, int32_t partition, int64_t offset,
+                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Frees the strings and zeroes the event. NULL ok. */
 void event_clear(event_t *ev);
 

@@ -131,6 +131,14 @@ static metric_family_t *family_new(metrics_t *m, const char *name, const char *h
     return f;
 }
 
+metric_family_t *metrics_find(metrics_t *m, const char *name)
+{
+    for (metric_family_t *f = m ? m->first : NULL; f; f = f->next)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
 metric_family_t *metrics_counter(metrics_t *m, const char *name, const char *help)
 {
     return family_new(m, name, help, FAMILY_COUNTER, 0);

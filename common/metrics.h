@@ -23,6 +23,10 @@ void metrics_destroy(metrics_t *m);
  * its HELP and TYPE lines. */
 metric_family_t *metrics_counter(metrics_t *m, const char *name, const char *help);
 metric_family_t *metrics_gauge(metrics_t *m, const char *name, const char *help);
+/* The family registered under name (without the prefix), NULL when none:
+ * for a module that adds series to a family another module registered
+ * (the loop adds the registry's causes to the scheduler's pause{cause}). */
+metric_family_t *metrics_find(metrics_t *m, const char *name);
 /* A counter (counter != 0) or gauge under its full name, without the
  * zim_unfriend_ prefix: the standard process_* metrics. */
 metric_family_t *metrics_standard(metrics_t *m, const char *name, const char *help, int counter);

@@ -4,8 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format valgrind
       librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev
-      libmicrohttpd-dev kcat python3 python3-jsonschema python3-confluent-kafka curl openssl
-      util-linux prometheus python3-yaml systemd dpkg-dev man-db)
+      libmicrohttpd-dev libavro-dev kcat python3 python3-jsonschema python3-confluent-kafka
+      python3-avro curl openssl util-linux prometheus python3-yaml systemd dpkg-dev man-db)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,13 +7,38 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/frame.h"
 #include "common/redrive.h"
 
 /* Later traceparent versions may be longer; nothing longer is passed on. */
 #define TRACEPARENT_MAX 512
 
+/* A message held behind a schema lookup: its job is tracked (received with
+ * job->bytes, which count the copies below), its value and key copied. */
+typedef struct held {
+    struct held *next;
+    job_t *job;
+    void *value, *key; /* key NULL: the message had none */
+    size_t len, key_len;
+} held_t;
+
+/* One partition's held messages, in offset order. */
+typedef struct holdq {
+    struct holdq *next;
+    size_t tidx;
+    int32_t partition;
+    held_t *head, *tail;
+} holdq_t;
+
+/* What a message carries that its job needs. */
+typedef struct raw {
+    const void *value, *key; /* key NULL: none */
+    size_t len, key_len;
+} raw_t;
+
 struct intake {
     intake_opts_t o;
+    holdq_t *held; /* partitions with held messages */
     scheduler_t *sched;
     publisher_t *pub;
     int stopping;
@@ -63,8 +88,26 @@ void intake_set_outputs(intake_t *in, scheduler_t *sched, publisher_t *pub)
     in->pub = pub;
 }
 
+static void held_free(held_t *h)
+{
+    job_free(h->job);
+    free(h->value);
+    free(h->key);
+    free(h);
+}
+
 void intake_destroy(intake_t *in)
 {
+    if (!in)
+        return;
+    for (holdq_t *q = in->held, *qn; q; q = qn) {
+        qn = q->next;
+        for (held_t *h = q->head, *hn; h; h = hn) {
+            hn = h->next;
+            held_free(h);
+        }
+        free(q);
+    }
     free(in);
 }
 
@@ -231,20 +274,20 @@ static int take_traceparent(intake_t *in, rd_kafka_message_t *msg, job_t *job)
 }
 
 /* The raw key and value, kept only where needed. 0 ok, -1 out of memory. */
-static int take_raw(intake_t *in, rd_kafka_message_t *msg, job_t *job)
+static int take_raw(intake_t *in, const raw_t *raw, job_t *job)
 {
     int invalid = job->ev_status != EVENT_OK;
     /* The result's key is the user id; the raw key only when there is none
      * (an empty key stays empty, not NULL: the DLQ copy is byte-exact). */
-    if (msg->key && (invalid || !job->ev.user_id)) {
-        if (!(job->key = copy_bytes(msg->key, msg->key_len)))
+    if (raw->key && (invalid || !job->ev.user_id)) {
+        if (!(job->key = copy_bytes(raw->key, raw->key_len)))
             return -1;
-        job->key_len = msg->key_len;
+        job->key_len = raw->key_len;
     }
-    if (invalid && in->o.cfg->dead_letter_topic[0] && msg->payload && !in->o.dry_run) {
-        if (!(job->value = copy_bytes(msg->payload, msg->len)))
+    if (invalid && in->o.cfg->dead_letter_topic[0] && raw->value && !in->o.dry_run) {
+        if (!(job->value = copy_bytes(raw->value, raw->len)))
             return -1;
-        job->value_len = msg->len;
+        job->value_len = raw->len;
     }
     return 0;
 }
@@ -305,15 +348,9 @@ static void dry_run_print(intake_t *in, job_t *job)
     }
 }
 
-/* Tracks and routes a job whose event is parsed. Takes the job. */
-static int route(intake_t *in, job_t *job)
+/* Routes a tracked job whose event is parsed. Takes the job. */
+static int dispatch(intake_t *in, job_t *job)
 {
-    job->bytes = intake_job_bytes(job);
-    if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
-                          job->bytes) == -1) {
-        job_free(job); /* not ours any more: not tracked, not committed */
-        return 0;
-    }
     if (job->ev_status == EVENT_UNKNOWN_TYPE && in->o.cfg->unknown_types == CONFIG_UNKNOWN_IGNORE) {
         count(in->m_events, "outcome=\"ignored\"");
         log_msg(in->o.log, LOG_DEBUG, "event ignored", "event_id", job->ev.event_id, "reason",
@@ -341,11 +378,162 @@ static int route(intake_t *in, job_t *job)
     return scheduler_submit(in->sched, job);
 }
 
+/* Tracks (holding extra bytes besides the job's) and routes a job whose
+ * event is parsed. Takes the job. */
+static int route(intake_t *in, job_t *job)
+{
+    job->bytes = intake_job_bytes(job);
+    if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
+                          job->bytes) == -1) {
+        job_free(job); /* not ours any more: not tracked, not committed */
+        return 0;
+    }
+    return dispatch(in, job);
+}
+
+/* ---- framed values and held messages ---- */
+
+/* Parses the value: plain JSON, or framed with the schema fs (NULL: plain). */
+static void parse_value(intake_t *in, job_t *job, const raw_t *raw, const frame_schema_t *fs,
+                        uint32_t id, const void *payload, size_t payload_len)
+{
+    if (fs)
+        job->ev_status = frame_event_parse(in->o.cfg, fs, id, payload, payload_len, job->topic,
+                                           job->partition, job->offset, &job->ev);
+    else
+        job->ev_status = event_parse(in->o.cfg, raw->value, raw->len, job->topic, job->partition,
+                                     job->offset, &job->ev);
+}
+
+static holdq_t *holdq_find(intake_t *in, size_t tidx, int32_t partition)
+{
+    for (holdq_t *q = in->held; q; q = q->next)
+        if (q->tidx == tidx && q->partition == partition)
+            return q;
+    return NULL;
+}
+
+/* Holds the message behind its partition's queue (q, or a new one): it is
+ * tracked now, with the bytes of its copies, and parsed when its schema is
+ * known. Takes the job. 0 ok (also when the partition is not ours any
+ * more), -1 out of memory. */
+static int hold(intake_t *in, holdq_t *q, const raw_t *raw, job_t *job)
+{
+    held_t *h = calloc(1, sizeof(*h));
+
+    if (!h) {
+        job_free(job);
+        return -1;
+    }
+    h->job = job;
+    h->len = raw->len;
+    h->key_len = raw->key_len;
+    /* NULL stays NULL (a tombstone, a message without key): copies are exact. */
+    if ((raw->value && !(h->value = copy_bytes(raw->value, raw->len))) ||
+        (raw->key && !(h->key = copy_bytes(raw->key, raw->key_len))) ||
+        (!q && !(q = calloc(1, sizeof(*q))))) {
+        held_free(h);
+        return -1;
+    }
+    job->bytes = intake_job_bytes(job) + raw->len + raw->key_len;
+    if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
+                          job->bytes) == -1) {
+        held_free(h); /* not ours any more */
+        if (!q->head)
+            free(q);
+        return 0;
+    }
+    if (!q->head && !q->tail && q != holdq_find(in, job->tidx, job->partition)) {
+        q->tidx = job->tidx;
+        q->partition = job->partition;
+        q->next = in->held;
+        in->held = q;
+    }
+    if (q->tail)
+        q->tail->next = h;
+    else
+        q->head = h;
+    q->tail = h;
+    return 0;
+}
+
+/* Serves one partition's queue head first. 1 when the queue is empty now,
+ * 0 when its head still waits, -1 out of memory. */
+static int release_queue(intake_t *in, holdq_t *q)
+{
+    int64_t now = clock_mono_us();
+    while (q->head) {
+        held_t *h = q->head;
+        job_t *job = h->job;
+        uint32_t id = 0;
+        const void *payload = NULL;
+        size_t payload_len = 0;
+        const frame_schema_t *fs = NULL;
+        raw_t raw = {h->value, h->key, h->len, h->key_len};
+
+        if (consumer_gen(in->o.cons, q->tidx, q->partition) == job->gen) {
+            if (frame_parse(h->value, h->len, &id, &payload, &payload_len) &&
+                !(fs = schemareg_lookup(in->o.registry, id, now)))
+                return 0;
+        } else {
+            job = NULL; /* given up: the next owner processes it */
+        }
+        q->head = h->next;
+        if (!q->head)
+            q->tail = NULL;
+        h->job = NULL;
+        if (job) {
+            parse_value(in, job, &raw, fs, id, payload, payload_len);
+            if (take_raw(in, &raw, job) == -1) {
+                job->bytes = 0;
+                h->job = job; /* freed untracked: processed again after a restart */
+                held_free(h);
+                return -1;
+            }
+        }
+        held_free(h);
+        if (job && dispatch(in, job) == -1)
+            return -1;
+    }
+    return 1;
+}
+
+int intake_release(intake_t *in)
+{
+    holdq_t **pp = &in->held;
+    int rc = 0;
+    if (in->stopping)
+        return 0; /* held messages lie beyond the stop cut */
+    while (*pp) {
+        holdq_t *q = *pp;
+        int r = release_queue(in, q);
+        if (r == -1)
+            rc = -1;
+        if (r == 1) {
+            *pp = q->next;
+            free(q);
+        } else {
+            pp = &q->next;
+        }
+    }
+    return rc;
+}
+
+size_t intake_held(const intake_t *in)
+{
+    size_t n = 0;
+    for (const holdq_t *q = in->held; q; q = q->next)
+        for (const held_t *h = q->head; h; h = h->next)
+            n++;
+    return n;
+}
+
 int intake_message(intake_t *in, rd_kafka_message_t *msg)
 {
     const char *topic = rd_kafka_topic_name(msg->rkt);
     int tidx = consumer_topic_index(in->o.cons, topic);
     uint64_t gen = tidx < 0 ? 0 : consumer_gen(in->o.cons, (size_t)tidx, msg->partition);
+    raw_t raw = {msg->payload, msg->key, msg->len, msg->key_len};
     job_t *job = NULL;
     int rc = 0;
 
@@ -374,11 +562,29 @@ int intake_message(intake_t *in, rd_kafka_message_t *msg)
             job = NULL;
             goto out;
         }
+    } else if (in->o.registry) {
+        /* Framed values wait for their schema, and the partition's later
+         * messages wait behind them (per-partition, hence per-user, order). */
+        holdq_t *q = holdq_find(in, job->tidx, job->partition);
+        uint32_t id = 0;
+        const void *payload = NULL;
+        size_t payload_len = 0;
+        const frame_schema_t *fs = NULL;
+        int framed = frame_parse(raw.value, raw.len, &id, &payload, &payload_len);
+        if (!q && framed)
+            fs = schemareg_lookup(in->o.registry, id, clock_mono_us());
+        if (q || (framed && !fs)) {
+            if (take_traceparent(in, msg, job) == -1)
+                goto oom;
+            rc = hold(in, q, &raw, job);
+            job = NULL;
+            goto out;
+        }
+        parse_value(in, job, &raw, fs, id, payload, payload_len);
     } else {
-        job->ev_status = event_parse(in->o.cfg, msg->payload, msg->len, topic, msg->partition,
-                                     msg->offset, &job->ev);
+        parse_value(in, job, &raw, NULL, 0, NULL, 0);
     }
-    if (take_raw(in, msg, job) == -1 || take_traceparent(in, msg, job) == -1)
+    if (take_raw(in, &raw, job) == -1 || take_traceparent(in, msg, job) == -1)
         goto oom;
     rc = route(in, job);
     job = NULL;

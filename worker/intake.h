@@ -2,8 +2,10 @@
  * to its finished offset.
  *
  * For every message: parse and validate it (common/event; in a --redrive
- * job, first take the failure result apart: common/redrive), count the
- * bytes it holds (worker.max_pending_bytes), and route it:
+ * job, first take the failure result apart: common/redrive; with
+ * events.format = "auto", a framed value is decoded with its writer schema:
+ * common/frame), count the bytes it holds (worker.max_pending_bytes), and
+ * route it:
  *  - unknown type with events.unknown_types = "ignore", or a result record
  *    a redrive skips: counted, its offset finished at once;
  *  - --dry-run: its would-be result printed on stdout, offset finished;
@@ -13,6 +15,13 @@
  * callback come back here (intake_sched_cbs(), intake_published()): a
  * finished job is counted, logged, its offset reported to the consumer
  * (which stores the watermark), and freed.
+ *
+ * A framed value whose schema is not known yet is held, tracked with the
+ * bytes of its copy, until the registry client has the schema; while a
+ * partition holds one, its later messages are held behind it, so the order
+ * within a partition (and so per user) is kept, and the other partitions
+ * flow on. A held message whose partition was given up is dropped; held
+ * messages lie beyond a clean stop's cut and are not taken any more.
  *
  * What a job keeps is only what it needs: the raw key only for a DLQ copy
  * or for the result of an event without a usable user id; the traceparent
@@ -32,6 +41,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/schemareg.h"
 #include "worker/consumer.h"
 #include "worker/job.h"
 #include "worker/publisher.h"
@@ -45,6 +55,9 @@ typedef struct intake_opts {
     const char *worker_id;
     int dry_run;
     int redrive; /* messages are result records of kafka.result_topic */
+    /* events.format = "auto": framed values are decoded with their writer
+     * schema from this client (borrowed); NULL: every value is plain JSON. */
+    schemareg_t *registry;
 } intake_opts_t;
 
 /* Figures of a --redrive job. */
@@ -71,6 +84,14 @@ void intake_published(void *ctx, job_t *job);
 /* Takes one consumed message (destroys it). -1 when memory ran out (the
  * event is not tracked: it is processed again after a restart). */
 int intake_message(intake_t *in, rd_kafka_message_t *msg);
+
+/* Messages held behind a schema lookup whose schema is known now (or whose
+ * partition was given up) go on, in offset order. Call every turn, before
+ * new messages are taken. -1 when memory ran out (that event is processed
+ * again after a restart). */
+int intake_release(intake_t *in);
+/* Messages held now. */
+size_t intake_held(const intake_t *in);
 
 /* From now on messages are not taken (clean stop). */
 void intake_stop(intake_t *in);

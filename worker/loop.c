@@ -19,6 +19,7 @@
 #include "common/metrics.h"
 #include "common/procmetrics.h"
 #include "common/ratelimit.h"
+#include "common/schemareg.h"
 #include "common/zim_api.h"
 #include "worker/intake.h"
 #include "worker/offsets.h"
@@ -42,6 +43,7 @@ typedef struct loop {
     publisher_t *pub;
     consumer_t *cons;
     intake_t *intake;
+    schemareg_t *registry; /* events.format = "auto" (not in --redrive) */
 
     int stopping;
     int64_t deadline_us;
@@ -52,6 +54,7 @@ typedef struct loop {
     evloop_waker_t *kafka; /* librdkafka's queues have something */
 
     metric_family_t *m_share, *m_pending, *m_pending_bytes, *m_ready, *m_lag, *m_build;
+    metric_family_t *m_pause; /* the scheduler's pause{cause}, for the registry's causes */
     procmetrics_t *proc;
 } loop_t;
 
@@ -139,9 +142,15 @@ static sched_pause_t paused(const loop_t *l)
     return l->sched ? scheduler_paused(l->sched) : SCHED_PAUSE_NONE;
 }
 
+/* The registry's pause: intake waits for schemas (also in a dry run). */
+static schemareg_pause_t registry_paused(const loop_t *l)
+{
+    return schemareg_paused(l->registry);
+}
+
 static int ready(const loop_t *l)
 {
-    return consumer_assigned(l->cons) > 0 && !paused(l) && !l->stopping;
+    return consumer_assigned(l->cons) > 0 && !paused(l) && !registry_paused(l) && !l->stopping;
 }
 
 static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
@@ -151,11 +160,14 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
     *content_type = "text/plain; charset=utf-8";
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
         int ok = path[1] == 'h' || ready(l);
-        const char *why = ok                                  ? "ok\n"
-                          : l->stopping                       ? "stopping\n"
-                          : paused(l) == SCHED_PAUSE_SYSTEMIC ? "systemic pause\n"
-                          : paused(l) == SCHED_PAUSE_OUTAGE   ? "outage pause\n"
-                                                              : "no partitions assigned\n";
+        const char *why =
+            ok                                               ? "ok\n"
+            : l->stopping                                    ? "stopping\n"
+            : paused(l) == SCHED_PAUSE_SYSTEMIC              ? "systemic pause\n"
+            : paused(l) == SCHED_PAUSE_OUTAGE                ? "outage pause\n"
+            : registry_paused(l) == SCHEMAREG_PAUSE_SYSTEMIC ? "registry systemic pause\n"
+            : registry_paused(l) == SCHEMAREG_PAUSE_OUTAGE   ? "registry outage pause\n"
+                                                             : "no partitions assigned\n";
         *body = strdup(why);
         *body_len = *body ? strlen(*body) : 0;
         return ok ? 200 : 503;
@@ -166,6 +178,12 @@ static int on_http(void *ctx, const char *path, char **body, size_t *body_len,
     metric_set(l->m_pending, NULL, (double)offsets_pending_total(offs));
     metric_set(l->m_pending_bytes, NULL, (double)offsets_bytes_total(offs));
     metric_set(l->m_ready, NULL, ready(l));
+    if (l->m_pause) {
+        metric_set(l->m_pause, "cause=\"registry_outage\"",
+                   registry_paused(l) == SCHEMAREG_PAUSE_OUTAGE);
+        metric_set(l->m_pause, "cause=\"registry_systemic\"",
+                   registry_paused(l) == SCHEMAREG_PAUSE_SYSTEMIC);
+    }
     /* Lag series follow the assignment: rebuilt for every scrape. */
     metric_clear(l->m_lag);
     consumer_lag_foreach(l->cons, lag_set, l->m_lag);
@@ -265,6 +283,25 @@ static int setup(loop_t *l, char *err, size_t errsz)
     };
     if (!(l->cons = consumer_new(cfg, &co, l->log, err, errsz)))
         return -1;
+    if (cfg->events_format == CONFIG_FORMAT_AUTO && !l->o->redrive) {
+        /* Probes of a registry pause back off as the scheduler's do. */
+        schemareg_opts_t ro = {
+            .url = cfg->registry_url,
+            .user_info = cfg->registry_user_info,
+            .ca_file = cfg->registry_ca_file,
+            .cache_ttl_ms = cfg->registry_cache_ttl_ms,
+            .request_timeout_ms = cfg->registry_request_timeout_ms,
+            .connect_timeout_ms = cfg->connect_timeout_ms < cfg->registry_request_timeout_ms
+                                      ? cfg->connect_timeout_ms
+                                      : cfg->registry_request_timeout_ms,
+            .probe_initial_ms = cfg->initial_backoff_ms < 1000 ? 1000 : cfg->initial_backoff_ms,
+            .probe_max_ms =
+                cfg->max_backoff_ms < SCHED_PROBE_MAX_MS ? cfg->max_backoff_ms : SCHED_PROBE_MAX_MS,
+            .seed = (uint64_t)now ^ ((uint64_t)getpid() << 16),
+        };
+        if (!(l->registry = schemareg_new(&ro, l->el, l->log, l->metrics, err, errsz)))
+            return -1;
+    }
     intake_opts_t io = {
         .cfg = cfg,
         .log = l->log,
@@ -273,6 +310,7 @@ static int setup(loop_t *l, char *err, size_t errsz)
         .worker_id = l->worker_id,
         .dry_run = l->o->dry_run,
         .redrive = l->o->redrive,
+        .registry = l->registry,
     };
     if (!(l->intake = intake_new(&io, err, errsz)))
         return -1;
@@ -293,6 +331,13 @@ static int setup(loop_t *l, char *err, size_t errsz)
             return -1;
         intake_set_outputs(l->intake, l->sched, l->pub);
     }
+    /* The registry's pauses join the scheduler's pause{cause} (registered
+     * here in a dry run, which has no scheduler). */
+    if (l->registry && !(l->m_pause = metrics_find(l->metrics, "pause")) &&
+        !(l->m_pause = metrics_gauge(l->metrics, "pause", "1 while paused, by cause"))) {
+        snprintf(err, errsz, "metrics: out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -308,6 +353,7 @@ static void teardown(loop_t *l)
         rd_kafka_queue_io_event_enable(consumer_queue(l->cons), -1, NULL, 0);
     consumer_destroy(l->cons); /* final commit of stored offsets */
     zim_api_destroy(l->api);   /* no callbacks: the scheduler frees the jobs */
+    schemareg_destroy(l->registry);
     evloop_timer_free(l->el, l->wake);
     publisher_destroy(l->pub); /* purged deliveries free their jobs */
     scheduler_destroy(l->sched);
@@ -324,7 +370,11 @@ static void teardown(loop_t *l)
  * (the consumer's); everything pauses while stopping or paused. */
 static int take_messages(loop_t *l)
 {
-    consumer_pause(l->cons, l->stopping || paused(l) != SCHED_PAUSE_NONE);
+    /* Held messages whose schema came go first: they are older. */
+    if (l->registry && intake_release(l->intake) == -1)
+        begin_stop(l, "out of memory", 1);
+    consumer_pause(l->cons, l->stopping || paused(l) != SCHED_PAUSE_NONE ||
+                                registry_paused(l) != SCHEMAREG_PAUSE_NONE);
     for (int i = 0; i < LOOP_POLL_BATCH; i++) {
         rd_kafka_message_t *m = consumer_poll(l->cons);
         if (!m)

@@ -67,6 +67,11 @@ static const char *config_diff(const config_t *a, const config_t *b, int skip_re
         return "friend_reset.match";
     I(friend_reset.delete_type);
     I(unknown_types);
+    I(events_format);
+    S(registry_url);
+    S(registry_ca_file);
+    I(registry_cache_ttl_ms);
+    I(registry_request_timeout_ms);
     S(listen);
     S(log_format);
     S(log_level);
@@ -152,7 +157,11 @@ static const char full_cfg[] =
     "                     delete_type = \"one-way\"; };\n"
     "  friend_reset = { match = [ ]; delete_type = \"one-way\"; };\n"
     "  unknown_types = \"fail\";\n"
+    "  format = \"auto\";\n"
     "};\n"
+    "schema_registry: { url = \"http://127.0.0.1:8081/registry\";\n"
+    "  basic_auth_user_info = \"reg-user:reg-pass-0001\"; ca_file = \"/dev/null\";\n"
+    "  cache_ttl_ms = 1000; request_timeout_ms = 2500; };\n"
     "observability: { listen = \"127.0.0.1:9464\"; log_format = \"text\";\n"
     "                 log_level = \"debug\"; redact_user_ids = true; };\n";
 
@@ -205,6 +214,12 @@ static void check_full(const config_t *c)
     TT_EQ_INT(c->friend_reset.match.n, 0);
     TT_EQ_INT(c->friend_reset.delete_type, 1);
     TT_EQ_INT(c->unknown_types, CONFIG_UNKNOWN_FAIL);
+    TT_EQ_INT(c->events_format, CONFIG_FORMAT_AUTO);
+    TT_EQ_STR(c->registry_url, "http://127.0.0.1:8081/registry");
+    TT_EQ_STR(c->registry_user_info, "reg-user:reg-pass-0001");
+    TT_EQ_STR(c->registry_ca_file, "/dev/null");
+    TT_EQ_INT(c->registry_cache_ttl_ms, 1000);
+    TT_EQ_INT(c->registry_request_timeout_ms, 2500);
     TT_EQ_STR(c->listen, "127.0.0.1:9464");
     TT_EQ_STR(c->log_format, "text");
     TT_EQ_STR(c->log_level, "debug");
@@ -224,6 +239,9 @@ static void test_every_key(void)
     /* The printed config reads back as the same config, secret masked. */
     char *printed = print_to_string(&c);
     TT_CHECK(strstr(printed, "inline-secret-0001") == NULL);
+    TT_CHECK(strstr(printed, "reg-pass-0001") == NULL && strstr(printed, "reg-user") == NULL);
+    TT_CHECK(strstr(printed, "  basic_auth_user_info = \"***\";\n") != NULL);
+    TT_CHECK(strstr(printed, "  format = \"auto\";\n") != NULL);
     TT_CHECK(strstr(printed, "  server_secret = \"***\"; # from zim.server_secret\n") != NULL);
     TT_CHECK(strstr(printed, "  app_id = 3000000000L;\n") != NULL);
     TT_CHECK(strstr(printed, "  rate_limit_qps = 12.5;\n") != NULL);
@@ -555,6 +573,59 @@ static void test_include(void)
     TT_EQ_STR(err, want);
 }
 
+/* events.format and the schema_registry group: the URL is required with
+ * "auto", https unless loopback, never with credentials in it. */
+static void test_schema_registry(void)
+{
+    config_t c;
+    EXPECT_OK(mini("", "", "events: { format = \"json\"; };\n"));
+    EXPECT_ERR(mini("", "", "events: { format = \"auto\"; };\n"),
+               ":3: schema_registry.url: required when events.format = \"auto\"");
+    EXPECT_ERR(mini("", "", "events: { format = \"avro\"; };\n"),
+               ":3: events.format: must be one of \"json\" | \"auto\" (not \"avro\")");
+    EXPECT_ERR(mini("", "", "schema_registry: { url = \"http://registry.example.com/\"; };\n"),
+               ":3: schema_registry.url: \"http://registry.example.com/\" must use https:// "
+               "(plain http only to a loopback host)");
+    EXPECT_ERR(mini("", "", "schema_registry: { url = \"ftp://r/\"; };\n"),
+               ":3: schema_registry.url: \"ftp://r/\" must start with http:// or https:// and "
+               "a host");
+    EXPECT_ERR(mini("", "", "schema_registry: { url = \"https://u:TOPSECRET-url@r:8081\"; };\n"),
+               ":3: schema_registry.url: must not hold credentials: put them in "
+               "basic_auth_user_info");
+    EXPECT_ERR(mini("", "", "schema_registry: { url = \"https://r/?x=1\"; };\n"),
+               ":3: schema_registry.url: \"https://r/?x=1\" must not contain '?', '#' or "
+               "spaces");
+    EXPECT_ERR(
+        mini("", "", "schema_registry: { basic_auth_user_info = \"u:TOPSECRET-\\n-x\"; };\n"),
+        ":3: schema_registry.basic_auth_user_info: must not contain control characters "
+        "(value not shown)");
+    EXPECT_ERR(mini("", "", "schema_registry: { basic_auth_user_info = 42; };\n"),
+               ":3: schema_registry.basic_auth_user_info: must be a string");
+    EXPECT_ERR(mini("", "", "schema_registry: { cache_ttl_ms = -1; };\n"),
+               ":3: schema_registry.cache_ttl_ms: must be between 0 and 86400000");
+    const char *ok = "events: { format = \"auto\"; };\n"
+                     "schema_registry: { url = \"https://registry.example.com:8081/base\";\n"
+                     " basic_auth_user_info = \"key:TOPSECRET-reg\"; };\n";
+    if (load_ok(mini("", "", ok), &c, __LINE__) == 0) {
+        TT_EQ_INT(c.events_format, CONFIG_FORMAT_AUTO);
+        TT_EQ_INT(c.registry_cache_ttl_ms, 60000);
+        TT_EQ_INT(c.registry_request_timeout_ms, 5000);
+        char *p = print_to_string(&c);
+        TT_CHECK(strstr(p, "TOPSECRET") == NULL);
+        TT_CHECK(strstr(p, "  basic_auth_user_info = \"***\";\n") != NULL);
+        TT_CHECK(strstr(p, "  url = \"https://registry.example.com:8081/base\";\n") != NULL);
+        free(p);
+        config_free(&c);
+    }
+    /* Unset, the credential prints as empty (nothing to hide). */
+    if (load_ok(mini("", "", ""), &c, __LINE__) == 0) {
+        char *p = print_to_string(&c);
+        TT_CHECK(strstr(p, "  basic_auth_user_info = \"\";\n") != NULL);
+        free(p);
+        config_free(&c);
+    }
+}
+
 /* deploy/worker.cfg.example is config_write_example()'s output, and loads
  * to the defaults plus the required keys. */
 static void test_example(void)
@@ -633,6 +704,7 @@ int main(void)
     TT_RUN(test_strings);
     TT_RUN(test_topics);
     TT_RUN(test_include);
+    TT_RUN(test_schema_registry);
     TT_RUN(test_example);
     TT_RUN(test_print_defaults);
 
