@@ -5,41 +5,41 @@
 #
 # Installs the worker only (not the test tools): bin/zim-unfriend-worker, its
 # man page, the example configuration and docs/ in share/doc/zim-unfriend/,
-# and the systemd unit in lib/systemd/system with ExecStart= pointing at the
-# installed binary. The version is the project's (CMakeLists.txt).
+# and the systemd unit (/lib/systemd/system for the prefix /usr, else
+# PREFIX/lib/systemd/system; -DZU_SYSTEMD_UNITDIR= overrides) with ExecStart=
+# pointing at the installed binary. The version is the project's
+# (CMakeLists.txt).
 include(GNUInstallDirs)
 
 set(ZU_DOCDIR ${CMAKE_INSTALL_DATADIR}/doc/zim-unfriend)
 
 install(TARGETS zim-unfriend-worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
-# The man page: the version and the date (SOURCE_DATE_EPOCH when set) at
-# configure time; the documentation directory at install time, under the
-# prefix actually used (cmake --install --prefix, cpack's /usr).
-string(TIMESTAMP ZU_MAN_DATE "%Y-%m-%d" UTC)
-set(ZU_MAN_DOCDIR @ZU_MAN_DOCDIR@) # kept for the install step below
-configure_file(${CMAKE_SOURCE_DIR}/docs/zim-unfriend-worker.1.in
-               ${CMAKE_BINARY_DIR}/zim-unfriend-worker.1.in @ONLY)
-
 install(FILES README.md deploy/worker.cfg.example DESTINATION ${ZU_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${ZU_DOCDIR} FILES_MATCHING PATTERN "*.md")
 
-# The systemd unit, its ExecStart= at the installed binary. Units go to
-# lib/systemd/system under the prefix (/usr/lib/systemd/system for /usr).
-# Both files are finished at install time, when the prefix is known.
+# The man page (docs/zim-unfriend-worker.1.in) and the systemd unit name
+# installed paths, so they are written at install time, when the prefix is
+# known (cmake/InstallPrefixed.cmake): `cmake --install --prefix` and the
+# package get the paths right. The man page is gzipped (-9n); the unit goes
+# to /lib/systemd/system for the prefix /usr (where Debian puts units), else
+# PREFIX/lib/systemd/system, and only the worker's path on its Exec*= lines
+# is rewritten. The date: SOURCE_DATE_EPOCH when set.
+string(TIMESTAMP ZU_MAN_DATE "%Y-%m-%d" UTC)
+set(ZU_SYSTEMD_UNITDIR "" CACHE STRING
+    "The systemd unit's directory; empty: /lib/systemd/system for prefix /usr, else PREFIX/...")
+find_program(GZIP gzip)
 install(CODE "
-  set(bindir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
-  set(ZU_MAN_DOCDIR \"\${CMAKE_INSTALL_PREFIX}/${ZU_DOCDIR}\")
-  configure_file(\"${CMAKE_BINARY_DIR}/zim-unfriend-worker.1.in\"
-                 \"${CMAKE_BINARY_DIR}/install/zim-unfriend-worker.1\" @ONLY)
-  file(READ \"${CMAKE_SOURCE_DIR}/deploy/systemd/zim-unfriend-worker.service\" unit)
-  string(REPLACE \"/usr/local/bin/zim-unfriend-worker\" \"\${bindir}/zim-unfriend-worker\"
-         unit \"\${unit}\")
-  file(WRITE \"${CMAKE_BINARY_DIR}/install/zim-unfriend-worker.service\" \"\${unit}\")
-  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_MANDIR}/man1\"
-       TYPE FILE FILES \"${CMAKE_BINARY_DIR}/install/zim-unfriend-worker.1\")
-  file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\"
-       TYPE FILE FILES \"${CMAKE_BINARY_DIR}/install/zim-unfriend-worker.service\")
+  set(ZU_SOURCE_DIR \"${CMAKE_SOURCE_DIR}\")
+  set(ZU_WORK_DIR \"${CMAKE_BINARY_DIR}/install-work\")
+  set(ZU_VERSION \"${PROJECT_VERSION}\")
+  set(ZU_MAN_DATE \"${ZU_MAN_DATE}\")
+  set(ZU_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+  set(ZU_MANDIR \"${CMAKE_INSTALL_MANDIR}\")
+  set(ZU_DOCDIR \"${ZU_DOCDIR}\")
+  set(ZU_UNITDIR \"${ZU_SYSTEMD_UNITDIR}\")
+  set(ZU_GZIP \"${GZIP}\")
+  include(\"${CMAKE_SOURCE_DIR}/cmake/InstallPrefixed.cmake\")
 ")
 
 # A Debian package: cpack -G DEB in the build directory. Depends is computed

@@ -3,8 +3,10 @@
 what a daemon package should.
 
 - `cmake --install --prefix /usr` into a DESTDIR installs exactly the
-  worker, its man page, the documentation and example configuration, and
-  the systemd unit, whose ExecStart= names the installed binary. The test
+  worker, its man page (gzipped), the documentation and example
+  configuration, and the systemd unit (in /lib/systemd/system, as Debian
+  puts units), whose ExecStart= names the installed binary and which is
+  otherwise deploy/systemd's. The test
   tools are not installed.
 - The installed binary prints the project version (CMakeLists.txt) and
   accepts the installed example configuration (--check-config).
@@ -30,14 +32,14 @@ from zu_harness import TestRun, build_dir  # noqa: E402
 SRC = os.environ.get("ZU_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 EXPECTED = sorted([
+    "lib/systemd/system/zim-unfriend-worker.service",
     "usr/bin/zim-unfriend-worker",
-    "usr/lib/systemd/system/zim-unfriend-worker.service",
     "usr/share/doc/zim-unfriend/README.md",
     "usr/share/doc/zim-unfriend/contract.md",
     "usr/share/doc/zim-unfriend/design.md",
     "usr/share/doc/zim-unfriend/runbook.md",
     "usr/share/doc/zim-unfriend/worker.cfg.example",
-    "usr/share/man/man1/zim-unfriend-worker.1",
+    "usr/share/man/man1/zim-unfriend-worker.1.gz",
 ])
 SCRATCH = tempfile.mkdtemp(prefix="zu-install-")
 
@@ -68,9 +70,13 @@ def test_install():
     got = files_under(dest)
     assert got == EXPECTED, "installed:\n  %s" % "\n  ".join(got)
     print("  installed:\n    " + "\n    ".join("/" + f for f in got))
-    with open(os.path.join(dest, "usr/lib/systemd/system/zim-unfriend-worker.service")) as f:
+    with open(os.path.join(dest, "lib/systemd/system/zim-unfriend-worker.service")) as f:
         unit = f.read()
     assert "ExecStart=/usr/bin/zim-unfriend-worker " in unit, unit
+    # Only the worker's path changed: the rest is deploy/systemd's unit.
+    with open(os.path.join(SRC, "deploy/systemd/zim-unfriend-worker.service")) as f:
+        src = f.read()
+    assert unit == src.replace("/usr/local/bin/zim-unfriend-worker", "/usr/bin/zim-unfriend-worker")
 
     exe = os.path.join(dest, "usr/bin/zim-unfriend-worker")
     r = run([exe, "--version"])
@@ -86,7 +92,7 @@ def test_install():
 
 def test_man_page():
     assert shutil.which("man"), "man is not installed (Debian package man-db; scripts/deps.sh)"
-    page = os.path.join(SCRATCH, "dest", "usr/share/man/man1/zim-unfriend-worker.1")
+    page = os.path.join(SCRATCH, "dest", "usr/share/man/man1/zim-unfriend-worker.1.gz")
     assert os.path.exists(page), "needs test_install's DESTDIR"
     r = run(["man", "--warnings", "-l", page], env={"MANWIDTH": "80", "MAN_KEEP_FORMATTING": ""})
     assert r.returncode == 0, r.stderr
@@ -119,7 +125,7 @@ def test_deb():
     assert fields.get("Package") == "zim-unfriend" and fields.get("Version") == version(), fields
     depends = fields.get("Depends", "")
     for lib in ("libc6", "librdkafka1", "libcurl4", "libssl3", "libjansson4", "libconfig9",
-                "libmicrohttpd12"):
+                "libmicrohttpd12", "libavro23"):
         assert re.search(r"(^|, )%s( |,|$)" % lib, depends), "Depends lacks %s: %s" % (lib, depends)
     print("  %s\n  Depends: %s" % (debs[0], depends))
     contents = run(["dpkg-deb", "-c", deb]).stdout
