@@ -243,7 +243,10 @@ static int child_without_pwait2(int err)
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
         return 10;
-    if (syscall(__NR_epoll_pwait2, -1, NULL, 0, NULL, NULL, 0) != -1 || errno != err)
+    /* The filter answers, unless something below already lacks the call
+     * (valgrind answers ENOSYS itself: then that is the path tested). */
+    if (syscall(__NR_epoll_pwait2, -1, NULL, 0, NULL, NULL, 0) != -1 ||
+        (errno != err && errno != ENOSYS))
         return 11; /* the filter is not in force */
     evloop_t *el = evloop_new(e, sizeof(e));
     if (!el || pipe(p) != 0)
