@@ -18,11 +18,10 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/curlev.h"
 #include "common/siphash.h"
 
 #ifndef ZU_VERSION
@@ -55,9 +54,10 @@ typedef struct request {
 } request_t;
 
 struct schemareg {
-    CURLM *multi;
+    curlev_t *cm; /* curl multi on the event loop */
+    CURLM *multi; /* curlev_multi(cm) */
     evloop_t *el;
-    evloop_timer_t *curl_timer, *probe_timer;
+    evloop_timer_t *probe_timer;
     log_t *log;
     char *base;      /* url without its trailing '/' */
     char *user_info; /* wiped at destroy; NULL = none */
@@ -67,7 +67,6 @@ struct schemareg {
     long request_timeout_ms, connect_timeout_ms;
     int64_t probe_initial_ms, probe_max_ms;
     backoff_rng_t rng;
-    int global_init;
 
     entry_t **buckets;
     size_t nbuckets, nentries, sweep_at;
@@ -279,14 +278,6 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* CURLOPT_SSL_CTX_FUNCTION: schema_registry.ca_file joins the system's store. */
-static CURLcode add_ca_file(CURL *easy, void *sslctx, void *path)
-{
-    (void)easy;
-    X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
-    return store && X509_STORE_load_file(store, path) == 1 ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
-}
-
 static void request_free(request_t *r)
 {
     if (!r)
@@ -326,7 +317,7 @@ static int request_start(schemareg_t *sr, entry_t *e)
     SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
     SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (sr->ca_file) {
-        SETOPT(CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
+        SETOPT(CURLOPT_SSL_CTX_FUNCTION, curlev_add_ca_file);
         SETOPT(CURLOPT_SSL_CTX_DATA, sr->ca_file);
     }
     if (sr->user_info) {
@@ -503,68 +494,12 @@ static void request_done(schemareg_t *sr, request_t *r, CURLcode cc)
         pause_leave(sr);
 }
 
-static void collect(schemareg_t *sr)
+/* curlev: a transfer finished. */
+static void on_done(void *ctx, CURL *easy, CURLcode result)
 {
-    CURLMsg *msg;
-    int left = 0;
-    while ((msg = curl_multi_info_read(sr->multi, &left)) != NULL) {
-        char *priv = NULL;
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        CURLcode cc = msg->data.result;
-        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) == CURLE_OK && priv)
-            request_done(sr, (request_t *)(void *)priv, cc);
-    }
-}
-
-static void socket_action(schemareg_t *sr, curl_socket_t fd, int mask)
-{
-    int running = 0;
-    CURLMcode mc = curl_multi_socket_action(sr->multi, fd, mask, &running);
-    if (mc != CURLM_OK)
-        log_msg(sr->log, LOG_ERROR, "schema registry: curl_multi_socket_action", "error",
-                curl_multi_strerror(mc), NULL);
-    collect(sr);
-}
-
-static void on_socket(void *ctx, int fd, int events)
-{
-    socket_action(ctx, fd,
-                  (events & EVLOOP_READ ? CURL_CSELECT_IN : 0) |
-                      (events & EVLOOP_WRITE ? CURL_CSELECT_OUT : 0));
-}
-
-static void on_curl_timeout(void *ctx, int64_t now_us)
-{
-    (void)now_us;
-    socket_action(ctx, CURL_SOCKET_TIMEOUT, 0);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    schemareg_t *sr = userp;
-    char err[160];
-    (void)easy;
-    (void)socketp;
-    int events = what == CURL_POLL_REMOVE ? 0
-                                          : (what & CURL_POLL_IN ? EVLOOP_READ : 0) |
-                                                (what & CURL_POLL_OUT ? EVLOOP_WRITE : 0);
-    if (evloop_fd_set(sr->el, s, events, on_socket, sr, err, sizeof(err)) != 0) {
-        log_msg(sr->log, LOG_ERROR, "schema registry socket", "error", err, NULL);
-        return -1;
-    }
-    return 0;
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    schemareg_t *sr = userp;
-    (void)multi;
-    if (timeout_ms < 0)
-        evloop_timer_cancel(sr->el, sr->curl_timer);
-    else
-        evloop_timer_at(sr->el, sr->curl_timer, clock_mono_us() + (int64_t)timeout_ms * 1000);
-    return 0;
+    char *priv = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) == CURLE_OK && priv)
+        request_done(ctx, (request_t *)(void *)priv, result);
 }
 
 /* ---- life cycle and lookups ---- */
@@ -581,11 +516,6 @@ schemareg_t *schemareg_new(const schemareg_opts_t *opts, evloop_t *el, log_t *lo
         seterr(errstr, errstr_size, "schema registry: no http(s) URL");
         goto fail;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        seterr(errstr, errstr_size, "schema registry: curl_global_init failed");
-        goto fail;
-    }
-    sr->global_init = 1;
     sr->el = el;
     sr->log = log;
     n = strlen(opts->url);
@@ -613,16 +543,11 @@ schemareg_t *schemareg_new(const schemareg_opts_t *opts, evloop_t *el, log_t *lo
         seterr(errstr, errstr_size, "schema registry: no random key: %s", strerror(errno));
         goto fail;
     }
-    if (!(sr->curl_timer = evloop_timer_new(el, on_curl_timeout, sr)) ||
-        !(sr->probe_timer = evloop_timer_new(el, on_probe, sr)) || !(sr->multi = curl_multi_init()))
+    if (!(sr->probe_timer = evloop_timer_new(el, on_probe, sr)))
         goto oom;
-    if (curl_multi_setopt(sr->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
-        curl_multi_setopt(sr->multi, CURLMOPT_SOCKETDATA, sr) != CURLM_OK ||
-        curl_multi_setopt(sr->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
-        curl_multi_setopt(sr->multi, CURLMOPT_TIMERDATA, sr) != CURLM_OK) {
-        seterr(errstr, errstr_size, "schema registry: curl multi set-up failed");
+    if (!(sr->cm = curlev_new(el, log, "schema registry", on_done, sr, errstr, errstr_size)))
         goto fail;
-    }
+    sr->multi = curlev_multi(sr->cm);
     if (metrics) {
         sr->m_requests = metrics_counter(metrics, "schema_registry_requests_total",
                                          "Schema Registry answers by outcome");
@@ -645,9 +570,7 @@ void schemareg_destroy(schemareg_t *sr)
             curl_multi_remove_handle(sr->multi, r->easy);
         request_free(r);
     }
-    if (sr->multi)
-        curl_multi_cleanup(sr->multi);
-    evloop_timer_free(sr->el, sr->curl_timer);
+    curlev_destroy(sr->cm); /* after the handles: its sockets leave the loop */
     evloop_timer_free(sr->el, sr->probe_timer);
     for (size_t i = 0; sr->buckets && i < sr->nbuckets; i++) {
         for (entry_t *e = sr->buckets[i], *next; e; e = next) {
@@ -663,8 +586,6 @@ void schemareg_destroy(schemareg_t *sr)
     }
     free(sr->ca_file);
     free(sr->base);
-    if (sr->global_init)
-        curl_global_cleanup();
     free(sr);
 }
 

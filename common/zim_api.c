@@ -22,10 +22,8 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
-#include "common/clock.h"
+#include "common/curlev.h"
 #include "common/zim_sign.h"
 
 #ifndef ZU_VERSION
@@ -53,9 +51,8 @@ typedef struct zim_call {
 } zim_call_t;
 
 struct zim_api {
-    CURLM *multi;
-    evloop_t *el;          /* borrowed: curl's sockets and timer live there */
-    evloop_timer_t *timer; /* curl's timeout */
+    curlev_t *cm; /* curl multi on the event loop */
+    CURLM *multi; /* curlev_multi(cm) */
     char *endpoint;
     uint32_t app_id;
     char *secret; /* wiped at destroy */
@@ -73,7 +70,6 @@ struct zim_api {
     int idle_cnt;
     int in_flight;
     long maxconnects;
-    int global_init; /* curl_global_init succeeded */
 };
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -467,15 +463,6 @@ static zim_call_t *call_get(zim_api_t *api)
     } while (0)
 
 /* (Re)initialises the call's easy handle for one GET of url. */
-/* CURLOPT_SSL_CTX_FUNCTION: loads zim.ca_file into the TLS context's trust
- * store, next to the system's certificates that libcurl loaded. */
-static CURLcode add_ca_file(CURL *easy, void *sslctx, void *path)
-{
-    (void)easy;
-    X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
-    return store && X509_STORE_load_file(store, path) == 1 ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
-}
-
 static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errstr,
                       size_t errstr_size)
 {
@@ -505,7 +492,7 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
     SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (api->ca_file) {
         /* Added to the system's trust store (CURLOPT_CAINFO would replace it). */
-        SETOPT(CURLOPT_SSL_CTX_FUNCTION, add_ca_file);
+        SETOPT(CURLOPT_SSL_CTX_FUNCTION, curlev_add_ca_file);
         SETOPT(CURLOPT_SSL_CTX_DATA, api->ca_file);
     }
     SETOPT(CURLOPT_NOSIGNAL, 1L);
@@ -523,9 +510,7 @@ out:
     return 0;
 }
 
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp);
-static void on_timeout(void *ctx, int64_t now_us);
+static void on_done(void *ctx, CURL *easy, CURLcode result);
 
 zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb_ctx, log_t *log,
                        evloop_t *el, char *errstr, size_t errstr_size)
@@ -551,11 +536,6 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
     api = calloc(1, sizeof(*api));
     if (!api)
         goto oom;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        seterr(errstr, errstr_size, "curl_global_init failed");
-        goto fail;
-    }
-    api->global_init = 1;
     api->app_id = opts->app_id;
     api->cb = cb;
     api->cb_ctx = cb_ctx;
@@ -583,24 +563,11 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
         memcpy(api->success_codes, opts->success_codes, n * sizeof(int64_t));
     api->success_codes_cnt = n;
 
-    api->multi = curl_multi_init();
-    if (!api->multi) {
-        seterr(errstr, errstr_size, "curl_multi_init failed");
+    if (!(api->cm = curlev_new(el, log, "zim api", on_done, api, errstr, errstr_size)))
         goto fail;
-    }
-    api->el = el;
-    if (!(api->timer = evloop_timer_new(el, on_timeout, api)))
-        goto oom;
+    api->multi = curlev_multi(api->cm);
     api->maxconnects = ZIM_DEFAULT_MAXCONNECTS;
     mc = curl_multi_setopt(api->multi, CURLMOPT_MAXCONNECTS, api->maxconnects);
-    if (mc == CURLM_OK)
-        mc = curl_multi_setopt(api->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    if (mc == CURLM_OK)
-        mc = curl_multi_setopt(api->multi, CURLMOPT_SOCKETDATA, api);
-    if (mc == CURLM_OK)
-        mc = curl_multi_setopt(api->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    if (mc == CURLM_OK)
-        mc = curl_multi_setopt(api->multi, CURLMOPT_TIMERDATA, api);
     if (mc != CURLM_OK) {
         seterr(errstr, errstr_size, "curl: CURLMOPT_MAXCONNECTS: %s", curl_multi_strerror(mc));
         goto fail;
@@ -629,9 +596,7 @@ void zim_api_destroy(zim_api_t *api)
         next = c->next;
         call_free(c);
     }
-    if (api->multi)
-        curl_multi_cleanup(api->multi); /* its sockets leave the loop (socket_cb) */
-    evloop_timer_free(api->el, api->timer);
+    curlev_destroy(api->cm); /* after the handles: its sockets leave the loop */
     if (api->secret) {
         OPENSSL_cleanse(api->secret, api->secret_len);
         free(api->secret);
@@ -639,8 +604,6 @@ void zim_api_destroy(zim_api_t *api)
     free(api->endpoint);
     free(api->ca_file);
     free(api->success_codes);
-    if (api->global_init)
-        curl_global_cleanup();
     free(api);
 }
 
@@ -770,72 +733,10 @@ static void call_finish(zim_api_t *api, zim_call_t *c, CURLcode cc)
     api->cb(opaque, &res, api->cb_ctx);
 }
 
-/* Hands every finished transfer to the done callback. */
-static void collect(zim_api_t *api)
+/* curlev: a transfer finished. */
+static void on_done(void *ctx, CURL *easy, CURLcode result)
 {
-    CURLMsg *msg;
-    int left = 0;
-    while ((msg = curl_multi_info_read(api->multi, &left)) != NULL) {
-        char *priv = NULL;
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        CURLcode cc = msg->data.result;
-        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) != CURLE_OK || !priv)
-            continue;
-        call_finish(api, (zim_call_t *)(void *)priv, cc);
-    }
-}
-
-static void socket_action(zim_api_t *api, curl_socket_t fd, int mask)
-{
-    int running = 0;
-    CURLMcode mc = curl_multi_socket_action(api->multi, fd, mask, &running);
-    if (mc != CURLM_OK)
-        log_msg(api->log, LOG_ERROR, "curl_multi_socket_action", "error", curl_multi_strerror(mc),
-                NULL);
-    collect(api);
-}
-
-/* The event loop: one of curl's sockets is ready. */
-static void on_socket(void *ctx, int fd, int events)
-{
-    socket_action(ctx, fd,
-                  (events & EVLOOP_READ ? CURL_CSELECT_IN : 0) |
-                      (events & EVLOOP_WRITE ? CURL_CSELECT_OUT : 0));
-}
-
-/* The event loop: curl's timeout is due. */
-static void on_timeout(void *ctx, int64_t now_us)
-{
-    (void)now_us;
-    socket_action(ctx, CURL_SOCKET_TIMEOUT, 0);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: which sockets curl waits on, for what. */
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    zim_api_t *api = userp;
-    char err[160];
-    (void)easy;
-    (void)socketp;
-    int events = what == CURL_POLL_REMOVE ? 0
-                                          : (what & CURL_POLL_IN ? EVLOOP_READ : 0) |
-                                                (what & CURL_POLL_OUT ? EVLOOP_WRITE : 0);
-    if (evloop_fd_set(api->el, s, events, on_socket, api, err, sizeof(err)) != 0) {
-        log_msg(api->log, LOG_ERROR, "http client socket", "error", err, NULL);
-        return -1;
-    }
-    return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: when curl wants its timeout handled. */
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    zim_api_t *api = userp;
-    (void)multi;
-    if (timeout_ms < 0)
-        evloop_timer_cancel(api->el, api->timer);
-    else
-        evloop_timer_at(api->el, api->timer, clock_mono_us() + (int64_t)timeout_ms * 1000);
-    return 0;
+    char *priv = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) == CURLE_OK && priv)
+        call_finish(ctx, (zim_call_t *)(void *)priv, result);
 }

@@ -1,0 +1,154 @@
+/* curlev.c - a libcurl multi handle driven by the event loop (see curlev.h). */
+#include "common/curlev.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/clock.h"
+
+struct curlev {
+    CURLM *multi;
+    evloop_t *el;
+    evloop_timer_t *timer; /* curl's timeout */
+    log_t *log;
+    char name[32];
+    curlev_done_cb *done;
+    void *ctx;
+    int global_init;
+};
+
+/* Hands every finished transfer to the done callback. The message is read
+ * out first: the callback may remove its handle. */
+static void collect(curlev_t *cm)
+{
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(cm->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode result = msg->data.result;
+        cm->done(cm->ctx, easy, result);
+    }
+}
+
+static void socket_action(curlev_t *cm, curl_socket_t fd, int mask)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_socket_action(cm->multi, fd, mask, &running);
+    if (mc != CURLM_OK)
+        log_msg(cm->log, LOG_ERROR, "curl_multi_socket_action", "client", cm->name, "error",
+                curl_multi_strerror(mc), NULL);
+    collect(cm);
+}
+
+/* The event loop: one of curl's sockets is ready. */
+static void on_socket(void *ctx, int fd, int events)
+{
+    socket_action(ctx, fd,
+                  (events & EVLOOP_READ ? CURL_CSELECT_IN : 0) |
+                      (events & EVLOOP_WRITE ? CURL_CSELECT_OUT : 0));
+}
+
+/* The event loop: curl's timeout is due. */
+static void on_timeout(void *ctx, int64_t now_us)
+{
+    (void)now_us;
+    socket_action(ctx, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: which sockets curl waits on, for what. */
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    curlev_t *cm = userp;
+    char err[160];
+    (void)easy;
+    (void)socketp;
+    int events = what == CURL_POLL_REMOVE ? 0
+                                          : (what & CURL_POLL_IN ? EVLOOP_READ : 0) |
+                                                (what & CURL_POLL_OUT ? EVLOOP_WRITE : 0);
+    if (evloop_fd_set(cm->el, s, events, on_socket, cm, err, sizeof(err)) != 0) {
+        log_msg(cm->log, LOG_ERROR, "http client socket", "client", cm->name, "error", err, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl wants its timeout handled. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    curlev_t *cm = userp;
+    (void)multi;
+    if (timeout_ms < 0)
+        evloop_timer_cancel(cm->el, cm->timer);
+    else
+        evloop_timer_at(cm->el, cm->timer, clock_mono_us() + (int64_t)timeout_ms * 1000);
+    return 0;
+}
+
+curlev_t *curlev_new(evloop_t *el, log_t *log, const char *name, curlev_done_cb *done, void *ctx,
+                     char *errstr, size_t errstr_size)
+{
+    curlev_t *cm = NULL;
+
+    if (!el || !done) {
+        snprintf(errstr, errstr_size, "%s: no event loop or callback", name);
+        return NULL;
+    }
+    if (!(cm = calloc(1, sizeof(*cm)))) {
+        snprintf(errstr, errstr_size, "%s: out of memory", name);
+        return NULL;
+    }
+    cm->el = el;
+    cm->log = log;
+    cm->done = done;
+    cm->ctx = ctx;
+    snprintf(cm->name, sizeof(cm->name), "%s", name);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(errstr, errstr_size, "%s: curl_global_init failed", name);
+        goto fail;
+    }
+    cm->global_init = 1;
+    if (!(cm->timer = evloop_timer_new(el, on_timeout, cm)) || !(cm->multi = curl_multi_init())) {
+        snprintf(errstr, errstr_size, "%s: out of memory", name);
+        goto fail;
+    }
+    if (curl_multi_setopt(cm->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+        curl_multi_setopt(cm->multi, CURLMOPT_SOCKETDATA, cm) != CURLM_OK ||
+        curl_multi_setopt(cm->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+        curl_multi_setopt(cm->multi, CURLMOPT_TIMERDATA, cm) != CURLM_OK) {
+        snprintf(errstr, errstr_size, "%s: curl multi set-up failed", name);
+        goto fail;
+    }
+    return cm;
+fail:
+    curlev_destroy(cm);
+    return NULL;
+}
+
+void curlev_destroy(curlev_t *cm)
+{
+    if (!cm)
+        return;
+    if (cm->multi)
+        curl_multi_cleanup(cm->multi); /* its sockets leave the loop (socket_cb) */
+    evloop_timer_free(cm->el, cm->timer);
+    if (cm->global_init)
+        curl_global_cleanup();
+    free(cm);
+}
+
+CURLM *curlev_multi(const curlev_t *cm)
+{
+    return cm->multi;
+}
+
+CURLcode curlev_add_ca_file(CURL *easy, void *sslctx, void *path)
+{
+    (void)easy;
+    X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
+    return store && X509_STORE_load_file(store, path) == 1 ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
+}

@@ -1,0 +1,129 @@
+/* test_curlev.c - libcurl multi on the event loop: set-up errors, and one
+ * transfer to a local socket that answers and one that refuses, each ending
+ * in the done callback with its result. */
+#include "common/curlev.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "tests/unit/tt.h"
+
+typedef struct done {
+    int calls;
+    CURLcode result;
+    CURL *easy;
+} done_t;
+
+static void on_done(void *ctx, CURL *easy, CURLcode result)
+{
+    done_t *d = ctx;
+    d->calls++;
+    d->result = result;
+    d->easy = easy;
+}
+
+static void test_setup_errors(void)
+{
+    char err[128] = "";
+    done_t d = {0};
+    TT_CHECK(curlev_new(NULL, NULL, "client", on_done, &d, err, sizeof(err)) == NULL);
+    TT_CHECK(strstr(err, "client: no event loop") != NULL);
+    evloop_t *el = evloop_new(err, sizeof(err));
+    TT_CHECK(curlev_new(el, NULL, "client", NULL, &d, err, sizeof(err)) == NULL);
+    curlev_destroy(NULL);
+    evloop_destroy(el);
+}
+
+/* A one-shot HTTP server: accepts one connection, reads, answers 200. */
+static void *serve_once(void *arg)
+{
+    int ls = *(int *)arg, c = accept(ls, NULL, NULL);
+    char buf[2048];
+    static const char reply[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    if (c >= 0) {
+        (void)read(c, buf, sizeof(buf));
+        (void)write(c, reply, sizeof(reply) - 1);
+        close(c);
+    }
+    return NULL;
+}
+
+static int listener(int *port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(s, 4) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static size_t sink(char *p, size_t size, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return size * n;
+}
+
+/* Runs one GET of url to its end; returns the done record. */
+static done_t fetch(const char *url)
+{
+    char err[128];
+    done_t d = {0, CURLE_OK, NULL};
+    evloop_t *el = evloop_new(err, sizeof(err));
+    curlev_t *cm = curlev_new(el, NULL, "client", on_done, &d, err, sizeof(err));
+    CURL *e = curl_easy_init();
+    TT_CHECK(el && cm && e);
+    if (!el || !cm || !e)
+        return d;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    TT_CHECK(curl_multi_add_handle(curlev_multi(cm), e) == CURLM_OK);
+    int64_t end = clock_mono_us() + 5000000;
+    while (d.calls == 0 && clock_mono_us() < end)
+        TT_CHECK(evloop_run_once(el, 100000, err, sizeof(err)) >= 0);
+    TT_CHECK(d.easy == e);
+    curl_multi_remove_handle(curlev_multi(cm), e);
+    curl_easy_cleanup(e);
+    curlev_destroy(cm);
+    evloop_destroy(el);
+    return d;
+}
+
+static void test_transfers(void)
+{
+    char url[64];
+    int port = 0, ls = listener(&port);
+    pthread_t t;
+    TT_CHECK(ls >= 0);
+    TT_EQ_INT(pthread_create(&t, NULL, serve_once, &ls), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
+    done_t d = fetch(url);
+    TT_EQ_INT(d.calls, 1);
+    TT_EQ_INT(d.result, CURLE_OK);
+    pthread_join(t, NULL);
+    close(ls); /* nobody listens there now: refused */
+    d = fetch(url);
+    TT_EQ_INT(d.calls, 1);
+    TT_EQ_INT(d.result, CURLE_COULDNT_CONNECT);
+}
+
+int main(void)
+{
+    TT_RUN(test_setup_errors);
+    TT_RUN(test_transfers);
+    TT_DONE();
+}
