@@ -209,7 +209,8 @@ def test_no_answer_does_not_end_pause():
     resume, no burst of calls, no results, offsets stay; fixed, all succeed."""
     n = 30
     # libcurl re-sends a request once, on a fresh connection, when a reused
-    # connection closes without an answer: two drops make one transport error.
+    # connection closes without an answer: two drops make zero to two
+    # transport errors.
     faults = ["drop", "drop", "http:503", "nonjson"]
     with backlog_setup(n, 15, "n") as (mk, sb, cfg, where, ends):
         with Worker(cfg, secret=WRONG).start() as w:
@@ -233,9 +234,11 @@ def test_no_answer_does_not_end_pause():
             kinds = sorted("HTTP 503" if "HTTP 503" in r["message"] else
                            "not JSON" if "not JSON" in r["message"] else "transport"
                            for r in still)
-            assert kinds in (["HTTP 503", "not JSON", "transport"],
-                             ["HTTP 503", "not JSON", "transport", "transport"]), \
-                "still-paused records: %s" % still
+            # A drop on a reused connection is re-sent by libcurl itself, so
+            # each drop is a transport failure or nothing, depending on which
+            # connection the probe took.
+            assert [k for k in kinds if k != "transport"] == ["HTTP 503", "not JSON"] and \
+                kinds.count("transport") <= 2, "still-paused records: %s" % still
             assert w.metric("pause", 'cause="systemic"') == 1
             assert w.http("/readyz")[0] == 503
             assert values(mk.bootstrap) == [], "results published during the pause"
