@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -144,6 +145,52 @@ void curlev_destroy(curlev_t *cm)
 CURLM *curlev_multi(const curlev_t *cm)
 {
     return cm->multi;
+}
+
+size_t curlev_body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    curlev_body_t *b = userdata;
+    size_t n = size * nmemb;
+
+    if (b->over)
+        return n;
+    if (n > b->max - b->len) {
+        b->over = 1;
+        return n;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n)
+            cap *= 2;
+        if (cap > b->max)
+            cap = b->max;
+        char *nb = realloc(b->p, cap + 1);
+        if (!nb)
+            return 0;
+        b->p = nb;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
+
+void curlev_body_reset(curlev_body_t *b, size_t keep)
+{
+    b->len = 0;
+    b->over = 0;
+    if (b->cap > keep) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
+}
+
+void curlev_body_free(curlev_body_t *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
 }
 
 CURLcode curlev_add_ca_file(CURL *easy, void *sslctx, void *path)

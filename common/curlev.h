@@ -32,6 +32,22 @@ void curlev_destroy(curlev_t *cm);
 /* The multi handle, for curl_multi_add_handle/remove_handle/setopt. */
 CURLM *curlev_multi(const curlev_t *cm);
 
+/* A response body collected up to max bytes; what comes after is dropped
+ * and over is set (the body then counts as unusable). Ownership: p is the
+ * holder's, freed by curlev_body_free. Zero-initialised with max set. */
+typedef struct curlev_body {
+    char *p; /* cap + 1 bytes */
+    size_t len, cap, max;
+    int over;
+} curlev_body_t;
+
+/* A CURLOPT_WRITEFUNCTION with a curlev_body_t as CURLOPT_WRITEDATA. Returns
+ * 0 (curl's write error) only when memory runs out. */
+size_t curlev_body_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+/* Empties the body for the next transfer; a buffer over keep bytes is freed. */
+void curlev_body_reset(curlev_body_t *b, size_t keep);
+void curlev_body_free(curlev_body_t *b);
+
 /* A CURLOPT_SSL_CTX_FUNCTION for OpenSSL builds of libcurl: loads the CA
  * file given as CURLOPT_SSL_CTX_DATA into the TLS context's trust store,
  * next to the system's certificates (CURLOPT_CAINFO would replace them). */

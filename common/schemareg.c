@@ -47,9 +47,7 @@ typedef struct request {
     struct request *prev, *next;
     CURL *easy;
     entry_t *entry;
-    char *body;
-    size_t body_len, body_cap;
-    int body_over;
+    curlev_body_t body; /* up to SCHEMAREG_MAX_BODY */
     char errbuf[CURL_ERROR_SIZE];
 } request_t;
 
@@ -253,38 +251,13 @@ static int grow(schemareg_t *sr)
 
 /* ---- transport ---- */
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    request_t *r = userdata;
-    size_t n = size * nmemb;
-    if (r->body_over)
-        return n;
-    if (n > (size_t)SCHEMAREG_MAX_BODY - r->body_len) {
-        r->body_over = 1;
-        return n;
-    }
-    if (r->body_len + n > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 4096;
-        while (cap < r->body_len + n)
-            cap *= 2;
-        char *nb = realloc(r->body, cap + 1);
-        if (!nb)
-            return 0; /* CURLE_WRITE_ERROR: an outage answer, probed again */
-        r->body = nb;
-        r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, ptr, n);
-    r->body_len += n;
-    return n;
-}
-
 static void request_free(request_t *r)
 {
     if (!r)
         return;
     if (r->easy)
         curl_easy_cleanup(r->easy);
-    free(r->body);
+    curlev_body_free(&r->body);
     free(r);
 }
 
@@ -326,8 +299,9 @@ static int request_start(schemareg_t *sr, entry_t *e)
     }
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_USERAGENT, "zim-unfriend/" ZU_VERSION);
-    SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
-    SETOPT(CURLOPT_WRITEDATA, (void *)r);
+    r->body.max = SCHEMAREG_MAX_BODY;
+    SETOPT(CURLOPT_WRITEFUNCTION, curlev_body_write);
+    SETOPT(CURLOPT_WRITEDATA, (void *)&r->body);
     if (curl_multi_add_handle(sr->multi, r->easy) != CURLM_OK)
         goto fail;
     r->next = sr->running;
@@ -460,7 +434,7 @@ static void request_done(schemareg_t *sr, request_t *r, CURLcode cc)
     if (r->next)
         r->next->prev = r->prev;
     sr->in_flight--;
-    if (schemareg_classify(cc, status, r->body, r->body_len, r->body_over, &answer, &e->fs, why,
+    if (schemareg_classify(cc, status, r->body.p, r->body.len, r->body.over, &answer, &e->fs, why,
                            sizeof(why)) != 0) {
         answer = SCHEMAREG_ANSWER_OUTAGE;
         snprintf(why, sizeof(why), "out of memory");

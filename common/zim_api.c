@@ -41,9 +41,7 @@
 typedef struct zim_call {
     struct zim_call *prev, *next;
     CURL *easy;
-    char *body; /* body_cap + 1 bytes */
-    size_t body_len, body_cap;
-    int body_over; /* the body went past ZIM_MAX_BODY */
+    curlev_body_t body; /* up to ZIM_MAX_BODY */
     char *user_id;
     int delete_type;
     void *opaque;
@@ -377,42 +375,13 @@ zim_outcome_t zim_api_classify(int curl_code, long http_status, int has_code, in
 
 /* ---- transport ------------------------------------------------------------------------- */
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    zim_call_t *c = userdata;
-    size_t n = size * nmemb;
-
-    if (c->body_over)
-        return n;
-    if (n > (size_t)ZIM_MAX_BODY - c->body_len) {
-        c->body_over = 1; /* dropped; the body now counts as not JSON */
-        return n;
-    }
-    if (c->body_len + n > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 1024;
-        char *nb;
-        while (cap < c->body_len + n)
-            cap *= 2;
-        if (cap > (size_t)ZIM_MAX_BODY)
-            cap = ZIM_MAX_BODY;
-        nb = realloc(c->body, cap + 1);
-        if (!nb)
-            return 0; /* CURLE_WRITE_ERROR: a transport failure, retried */
-        c->body = nb;
-        c->body_cap = cap;
-    }
-    memcpy(c->body + c->body_len, ptr, n);
-    c->body_len += n;
-    return n;
-}
-
 static void call_free(zim_call_t *c)
 {
     if (!c)
         return;
     if (c->easy)
         curl_easy_cleanup(c->easy);
-    free(c->body);
+    curlev_body_free(&c->body);
     free(c->user_id);
     free(c);
 }
@@ -423,13 +392,7 @@ static void call_release(zim_api_t *api, zim_call_t *c)
     free(c->user_id);
     c->user_id = NULL;
     c->opaque = NULL;
-    c->body_len = 0;
-    c->body_over = 0;
-    if (c->body_cap > ZIM_IDLE_BODY_KEEP) {
-        free(c->body);
-        c->body = NULL;
-        c->body_cap = 0;
-    }
+    curlev_body_reset(&c->body, ZIM_IDLE_BODY_KEEP);
     if (!c->easy || api->idle_cnt >= ZIM_IDLE_CALLS_MAX) {
         call_free(c);
         return;
@@ -500,8 +463,9 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
     SETOPT(CURLOPT_TCP_KEEPIDLE, 30L);
     SETOPT(CURLOPT_TCP_KEEPINTVL, 15L);
     SETOPT(CURLOPT_USERAGENT, "zim-unfriend/" ZU_VERSION);
-    SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
-    SETOPT(CURLOPT_WRITEDATA, (void *)c);
+    c->body.max = ZIM_MAX_BODY;
+    SETOPT(CURLOPT_WRITEFUNCTION, curlev_body_write);
+    SETOPT(CURLOPT_WRITEDATA, (void *)&c->body);
 out:
     if (rc != CURLE_OK) {
         seterr(errstr, errstr_size, "curl: %s: %s", what, curl_easy_strerror(rc));
@@ -685,10 +649,10 @@ static void call_result(zim_api_t *api, zim_call_t *c, CURLcode cc, zim_api_resu
     if (cc != CURLE_OK) {
         snprintf(res->message, sizeof(res->message), "%s",
                  c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
-    } else if (c->body_over) {
+    } else if (c->body.over) {
         snprintf(res->message, sizeof(res->message), "HTTP %ld: response body exceeds %d bytes",
                  status, ZIM_MAX_BODY);
-    } else if (zim_api_parse_response(c->body, c->body_len, res) != 0 || status < 200 ||
+    } else if (zim_api_parse_response(c->body.p, c->body.len, res) != 0 || status < 200 ||
                status > 299) {
         /* not a ZIM answer, or one under a failure status: name the status */
         char why[sizeof(res->message)];

@@ -121,9 +121,38 @@ static void test_transfers(void)
     TT_EQ_INT(d.result, CURLE_COULDNT_CONNECT);
 }
 
+/* The capped body: grows as needed up to max, drops what comes after and
+ * says so; reset keeps a small buffer and frees a large one. */
+static void test_body(void)
+{
+    curlev_body_t b = {NULL, 0, 0, 3000, 0};
+    char chunk[1000];
+    memset(chunk, 'x', sizeof(chunk));
+    TT_EQ_INT(curlev_body_write(chunk, 1, 700, &b), 700);
+    TT_EQ_INT(curlev_body_write(chunk, 2, 500, &b), 1000);
+    TT_EQ_INT(b.len, 1700);
+    TT_CHECK(b.cap >= 1700 && b.cap <= 3000 && !b.over);
+    TT_EQ_INT(curlev_body_write(chunk, 1, 1000, &b), 1000);
+    TT_EQ_INT(b.len, 2700);
+    TT_EQ_INT(b.cap, 3000);                               /* growth stops at max */
+    TT_EQ_INT(curlev_body_write(chunk, 1, 301, &b), 301); /* past max: dropped */
+    TT_CHECK(b.over);
+    TT_EQ_INT(b.len, 2700);
+    TT_EQ_INT(curlev_body_write(chunk, 1, 1, &b), 1); /* and everything after it */
+    TT_EQ_INT(b.len, 2700);
+    curlev_body_reset(&b, 4096); /* small enough: kept */
+    TT_CHECK(b.p != NULL && b.len == 0 && !b.over && b.cap == 3000);
+    curlev_body_reset(&b, 1024); /* too large to keep */
+    TT_CHECK(b.p == NULL && b.cap == 0);
+    TT_EQ_INT(curlev_body_write(chunk, 1, 10, &b), 10);
+    curlev_body_free(&b);
+    TT_CHECK(b.p == NULL && b.len == 0);
+}
+
 int main(void)
 {
     TT_RUN(test_setup_errors);
+    TT_RUN(test_body);
     TT_RUN(test_transfers);
     TT_DONE();
 }
