@@ -54,4 +54,33 @@ static void enc_opt_str(enc_t *e, const char *s)
     enc_str(e, s);
 }
 
+/* The six event fields of the test schemas, in their order: type, then
+ * ["null", string] user_id and event_id, ["null", string, int] delete_type
+ * (dt NULL, a string, or "#0"/"#1" for the int branch), ["null", long]
+ * app_id (< 0: null) and ["null", string] occurred_at. Starts e afresh. */
+static void enc_event_fields(enc_t *e, const char *type, const char *user, const char *eid,
+                             const char *dt, int64_t app_id, const char *at)
+{
+    memset(e, 0, sizeof(*e));
+    enc_str(e, type);
+    enc_opt_str(e, user);
+    enc_opt_str(e, eid);
+    if (!dt) {
+        enc_long(e, 0);
+    } else if (dt[0] == '#') {
+        enc_long(e, 2);
+        enc_long(e, dt[1] - '0');
+    } else {
+        enc_long(e, 1);
+        enc_str(e, dt);
+    }
+    if (app_id < 0) {
+        enc_long(e, 0);
+    } else {
+        enc_long(e, 1);
+        enc_long(e, app_id);
+    }
+    enc_opt_str(e, at);
+}
+
 #endif

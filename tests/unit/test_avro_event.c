@@ -38,26 +38,7 @@ static avro_event_schema_t *schema(const char *text)
 static void record(enc_t *e, const char *type, const char *user, const char *eid, const char *dt,
                    int64_t app_id, const char *at)
 {
-    memset(e, 0, sizeof(*e));
-    enc_str(e, type);
-    enc_opt_str(e, user);
-    enc_opt_str(e, eid);
-    if (!dt) {
-        enc_long(e, 0);
-    } else if (dt[0] == '#') {
-        enc_long(e, 2);
-        enc_long(e, dt[1] - '0');
-    } else {
-        enc_long(e, 1);
-        enc_str(e, dt);
-    }
-    if (app_id < 0) {
-        enc_long(e, 0);
-    } else {
-        enc_long(e, 1);
-        enc_long(e, app_id);
-    }
-    enc_opt_str(e, at);
+    enc_event_fields(e, type, user, eid, dt, app_id, at);
     enc_long(e, 2); /* tags: one block of two nulls */
     enc_long(e, 0);
     enc_long(e, 1); /* attrs: {"k": "v"} */

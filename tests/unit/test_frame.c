@@ -101,31 +101,6 @@ static void same_event(event_status_t sa, const event_t *a, event_status_t sb, c
              (a->occurred_at && b->occurred_at && strcmp(a->occurred_at, b->occurred_at) == 0));
 }
 
-static void avro_record(enc_t *e, const char *type, const char *user, const char *eid,
-                        const char *dt, int64_t app_id, const char *at)
-{
-    memset(e, 0, sizeof(*e));
-    enc_str(e, type);
-    enc_opt_str(e, user);
-    enc_opt_str(e, eid);
-    if (!dt) {
-        enc_long(e, 0);
-    } else if (dt[0] == '#') {
-        enc_long(e, 2);
-        enc_long(e, dt[1] - '0');
-    } else {
-        enc_long(e, 1);
-        enc_str(e, dt);
-    }
-    if (app_id < 0) {
-        enc_long(e, 0);
-    } else {
-        enc_long(e, 1);
-        enc_long(e, app_id);
-    }
-    enc_opt_str(e, at);
-}
-
 static void test_avro_like_json(void)
 {
     config_t cfg = make_cfg();
@@ -159,8 +134,8 @@ static void test_avro_like_json(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         enc_t e;
         event_t a, b;
-        avro_record(&e, cases[i].type, cases[i].user, cases[i].eid, cases[i].dt, cases[i].app_id,
-                    cases[i].at);
+        enc_event_fields(&e, cases[i].type, cases[i].user, cases[i].eid, cases[i].dt,
+                         cases[i].app_id, cases[i].at);
         event_status_t sa = frame_event_parse(&cfg, &fs, 7, e.b, e.len, TOPIC, 2, 40 + i, &a);
         event_status_t sb =
             event_parse(&cfg, cases[i].json, strlen(cases[i].json), TOPIC, 2, 40 + i, &b);
