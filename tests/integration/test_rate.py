@@ -23,6 +23,7 @@ kcat) and measures what reached the sandbox:
 Env: ZU_BUILD_DIR (binaries), ZU_SOURCE_DIR (unused). python3 stdlib only.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -91,13 +92,21 @@ def last_share(w):
     return recs[-1] if recs else None
 
 
+@contextlib.contextmanager
+def one_replica(n, prefix, sandbox_qps):
+    """The harness's cluster with a sandbox allowing sandbox_qps (150 ms per
+    answer), a worker config at 20 calls/s and a backlog of n users' events;
+    yields (mk, sb, cfg, the messages produced)."""
+    with cluster(sandbox_kw={"qps": sandbox_qps, "latency_ms": 150}) as (tmp, mk, sb):
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
+        evs = backlog_messages(n, n, prefix)
+        produce(mk.bootstrap, INPUT_TOPIC, evs)
+        yield mk, sb, cfg, evs
+
+
 def single_replica():
     n = 400
-    with cluster(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1},
-                 sandbox_kw={"qps": 20, "latency_ms": 150}) as (tmp, mk, sb):
-        cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
-        evs = backlog_messages(n, n, "r1")
-        produce(mk.bootstrap, INPUT_TOPIC, evs)
+    with one_replica(n, "r1", sandbox_qps=20) as (mk, sb, cfg, evs):
         with Worker(cfg).start() as w:
             rs = wait_results(mk, n, timeout=120, workers=[w])
             assert w.terminate() == 0, w.dump()
@@ -209,11 +218,7 @@ def three_replicas_four_partitions():
 
 def slow_down():
     n = 150
-    with cluster(topics={INPUT_TOPIC: 3, RESULT_TOPIC: 1, DLQ_TOPIC: 1},
-                 sandbox_kw={"qps": 10, "latency_ms": 150}) as (tmp, mk, sb):
-        cfg = write_config(tmp, mk.bootstrap, sb.endpoint, zim={"rate_limit_qps": 20.0})
-        evs = backlog_messages(n, n, "r3")
-        produce(mk.bootstrap, INPUT_TOPIC, evs)
+    with one_replica(n, "r3", sandbox_qps=10) as (mk, sb, cfg, evs):
         with Worker(cfg).start() as w:
             rs = wait_results(mk, n, timeout=180, workers=[w])
             refused = w.metric("api_calls_total", 'code="%d"' % RATE_LIMITED)
