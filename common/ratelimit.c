@@ -30,8 +30,14 @@
  * the recovery so far. Answers to calls that were already in flight arrive
  * together, so further slow-downs within the hold-off max(250 ms, T after
  * the slow-down) of the previous one are ignored: a burst counts once.
- * Recovery: f grows by 0.10 per second since the last slow-down, up to 1.0
- * (from the 5% floor that takes 9.5 s).
+ * Recovery remembers where the server refused: f_now is the ceiling c. f
+ * grows by 0.10 per second up to 0.9 c, then by 0.01 per second up to
+ * 1.05 c (the neighbourhood of the server's limit is approached slowly),
+ * then by 0.10 per second again up to 1.0. A server whose limit sits below
+ * R therefore refuses about once per 5-8 s of steady backlog, instead of
+ * once per recovery ramp of 1-2 s, and a limit that was lifted costs at most
+ * ~15 s of slow probing. One slow-down from full rate recovers in 14 s: 4 s
+ * from 0.5 to 0.9, then 10 s to 1.0.
  *
  * Shares across replicas: the slot grid. Each replica spending floor(R_share)
  * per window (rule 1 with its own share) leaves the fractional parts of the
@@ -53,8 +59,9 @@
  * cooperative protocol (the old owner drains, then unassigns, and only then
  * is it assigned to the next owner); a partition that is lost (a session
  * time-out) may briefly be owned twice, and its slots used twice, until the
- * old owner learns it lost it. A slow-down (factor f) skips own slots so
- * that a fraction f of them is used.
+ * old owner learns it lost it. A slow-down (factor f) caps the replica's
+ * starts in any window W at max(1, floor(f * its own slots per W)) (rule 2
+ * with that cap); its starts still fall on its own slots.
  *
  * The recent starts live in a ring of C_max entries (C_max = the largest cap
  * the configured rate allows). If growing it for a higher rate fails, the cap
@@ -66,8 +73,11 @@
 
 #define US_PER_S        1000000
 #define WINDOW_US       (US_PER_S + RATELIMIT_JITTER_US)
-#define SLOW_FLOOR      0.05               /* never below 5% of R */
-#define RECOVERY_PER_S  0.10               /* f grows by this per second */
+#define SLOW_FLOOR      0.05 /* never below 5% of R */
+#define RECOVERY_PER_S  0.10 /* f grows by this per second */
+#define PROBE_PER_S     0.01 /* ... and by this near the ceiling */
+#define PROBE_FROM      0.90 /* the slow part: [0.9 c, 1.05 c) */
+#define PROBE_TO        1.05
 #define SLOW_HOLDOFF_US 250000             /* minimum hold-off between slow-downs */
 #define MAX_SPACING_US  1000000000000000LL /* ~31 years: keeps the arithmetic finite */
 #define CAP_EPSILON     1e-9               /* floor(19.9999999999) from f arithmetic is 20 */
@@ -77,6 +87,7 @@ struct ratelimit {
     double rate;          /* configured R, calls/s */
     int slowed;           /* a slow-down has happened */
     double slow_factor;   /* f right after the last slow-down */
+    double ceiling;       /* f when the server last refused (before halving) */
     int64_t slow_at_us;   /* when it happened */
     int64_t holdoff_us;   /* slow-downs before slow_at_us + holdoff_us are ignored */
     int64_t last_slot_us; /* when the last start was due (<= its actual time) */
@@ -151,15 +162,33 @@ static int64_t ring_recent(const ratelimit_t *rl, size_t k)
     return rl->ring[(rl->ring_head + rl->ring_len - k) % rl->ring_cap];
 }
 
+/* Moves f towards `to` at `per_s` for up to *left_s seconds, consuming them. */
+static double ramp(double f, double to, double per_s, double *left_s)
+{
+    if (f >= to || *left_s <= 0.0)
+        return f;
+    double need = (to - f) / per_s;
+    if (need >= *left_s) {
+        f += per_s * *left_s;
+        *left_s = 0.0;
+        return f;
+    }
+    *left_s -= need;
+    return to;
+}
+
 static double factor_at(const ratelimit_t *rl, int64_t now_us)
 {
-    double f;
+    double f, left;
 
     if (!rl->slowed)
         return 1.0;
     if (now_us <= rl->slow_at_us)
         return rl->slow_factor;
-    f = rl->slow_factor + RECOVERY_PER_S * (double)(now_us - rl->slow_at_us) / US_PER_S;
+    left = (double)(now_us - rl->slow_at_us) / US_PER_S;
+    f = ramp(rl->slow_factor, PROBE_FROM * rl->ceiling, RECOVERY_PER_S, &left);
+    f = ramp(f, PROBE_TO * rl->ceiling, PROBE_PER_S, &left);
+    f = ramp(f, 1.0, RECOVERY_PER_S, &left);
     return f > 1.0 ? 1.0 : f;
 }
 
@@ -190,20 +219,15 @@ static int64_t grid_len_us(const ratelimit_t *rl, double e)
     return spacing;
 }
 
-/* The first own slot at or after slot k that a slow-down factor f lets this
- * replica use; -1 when it owns none. */
-static int64_t grid_next_own(const ratelimit_t *rl, int64_t k, double f)
+/* The first own slot at or after slot k; -1 when this replica owns none. */
+static int64_t grid_next_own(const ratelimit_t *rl, int64_t k)
 {
     if (rl->grid_owned_cnt == 0)
         return -1;
-    /* Every P consecutive slots hold an own one; with f >= 5% a usable one
-     * comes within 20 of those. */
-    for (int64_t i = 0; i < (int64_t)rl->grid_total * 21; i++, k++) {
-        if (!rl->grid_owned[k % rl->grid_total])
-            continue;
-        if (f >= 1.0 || floor((double)k * f) > floor((double)(k - 1) * f))
+    /* Every P consecutive slots hold an own one. */
+    for (int64_t i = 0; i < (int64_t)rl->grid_total; i++, k++)
+        if (rl->grid_owned[k % rl->grid_total])
             return k;
-    }
     return -1;
 }
 
@@ -211,13 +235,12 @@ static int64_t grid_next_own(const ratelimit_t *rl, int64_t k, double f)
  * its time on the monotonic clock; -1 when this replica owns nothing. */
 static int64_t grid_next(const ratelimit_t *rl, int64_t now_us, int64_t *k)
 {
-    double f = factor_at(rl, now_us);
     int64_t len = grid_len_us(rl, rl->rate);
     int64_t wall = now_us + rl->grid_wall_offset_us;
     int64_t first = (wall - MAX_SLOT_LAG_US + len - 1) / len; /* not older than the lag */
     if (first <= rl->grid_last_k)
         first = rl->grid_last_k + 1;
-    *k = grid_next_own(rl, first, f);
+    *k = grid_next_own(rl, first);
     if (*k < 0)
         return -1;
     return *k * len - rl->grid_wall_offset_us;
@@ -230,13 +253,24 @@ static int64_t next_allowed(ratelimit_t *rl, int64_t now_us, int64_t *spacing_ou
     size_t cap;
     int64_t spacing, next, w;
 
-    /* Under a grid the slow-down skips grid slots instead (grid_next). */
+    /* Under a grid the slow-down caps the own slots per window (below). */
     double f = rl->grid_total > 0 ? 1.0 : factor_at(rl, now_us);
     cap_spacing(rl, rl->rate * f, &cap, &spacing);
     *spacing_out = spacing;
     if (rl->ring_len == 0)
         return now_us;
     next = rl->last_slot_us + spacing;
+    if (rl->grid_total > 0) {
+        /* Slowed under the grid: any window holds at most floor(f * own
+         * slots per window) of this replica's starts (at least 1), counting
+         * the starts already made, as rule 2 does without a grid. */
+        double fg = factor_at(rl, now_us);
+        if (fg < 1.0) {
+            size_t own = cap_for((double)cap * rl->grid_owned_cnt / rl->grid_total * fg);
+            if (own < cap)
+                cap = own;
+        }
+    }
     if (rl->ring_len >= cap) {
         w = ring_recent(rl, cap) + WINDOW_US;
         if (w > next)
@@ -257,6 +291,7 @@ ratelimit_t *ratelimit_new(double rate, int64_t now_us)
         return NULL;
     rl->rate = clamp_rate(rate);
     rl->slow_factor = 1.0;
+    rl->ceiling = 1.0;
     rl->grid_last_k = -1;
     if (ring_reserve(rl, cap_for(rl->rate)) != 0) {
         free(rl);
@@ -341,7 +376,8 @@ void ratelimit_slow_down(ratelimit_t *rl, int64_t now_us)
 
     if (rl->slowed && now_us < rl->slow_at_us + rl->holdoff_us)
         return; /* the same burst of answers: counted once */
-    f = factor_at(rl, now_us) / 2.0;
+    rl->ceiling = factor_at(rl, now_us);
+    f = rl->ceiling / 2.0;
     if (f < SLOW_FLOOR)
         f = SLOW_FLOOR;
     rl->slowed = 1;

@@ -10,8 +10,10 @@
  *
  * Slow-down: ratelimit_slow_down() (on ZIM 660300005) halves the effective
  * rate (never below 5% of R); it recovers by 10% of R per second without
- * another slow-down. Time is a parameter (monotonic microseconds), so unit
- * tests move the clock by hand. Single-threaded: the owner thread only. */
+ * another slow-down, except near the rate the server refused (from 90% to
+ * 105% of it), which it approaches by 1% of R per second. Time is a
+ * parameter (monotonic microseconds), so unit tests move the clock by hand.
+ * Single-threaded: the owner thread only. */
 #ifndef ZU_RATELIMIT_H
 #define ZU_RATELIMIT_H
 
