@@ -1,7 +1,14 @@
 /* test_consumer.c - the consumer's pure rules: how the --from-* modes set
- * start offsets, and the input partitions' total for the rate share. */
+ * start offsets, the input partitions' total for the rate share, and the
+ * commit settings of its librdkafka configuration. */
 #include "worker/consumer.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "worker/kconf.h"
 #include "tests/unit/tt.h"
 
 static void test_share_total(void)
@@ -51,9 +58,64 @@ static void test_apply_start(void)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/* The consumer's configuration from a config file holding `consumer_x` in
+ * its kafka group; NULL (checked) on failure. */
+static rd_kafka_conf_t *consumer_conf(const char *consumer_x)
+{
+    char path[] = "/tmp/zu-test-consumer-XXXXXX", err[512] = "";
+    config_t cfg;
+    rd_kafka_conf_t *conf = NULL;
+    int fd = mkstemp(path);
+    TT_CHECK(fd >= 0);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f)
+        return NULL;
+    fprintf(f,
+            "kafka: { input_topics = [ \"in\" ]; result_topic = \"out\"; %s };\n"
+            "zim: { app_id = 1; server_secret = \"s\"; };\n",
+            consumer_x);
+    fclose(f);
+    if (config_load(&cfg, path, err, sizeof(err)) == 0) {
+        conf = kconf_consumer(&cfg, NULL, err, sizeof(err));
+        config_free(&cfg);
+    }
+    unlink(path);
+    TT_CHECK(conf != NULL);
+    return conf;
+}
+
+static int conf_is(const rd_kafka_conf_t *conf, const char *name, const char *want)
+{
+    char buf[64];
+    size_t len = sizeof(buf);
+    return rd_kafka_conf_get(conf, name, buf, &len) == RD_KAFKA_CONF_OK && strcmp(buf, want) == 0;
+}
+
+/* librdkafka's auto-commit is off whatever the user sets (its timer would
+ * wake an idle worker); the consumer commits after its own interval: 200 ms
+ * unless kafka.consumer sets auto.commit.interval.ms. */
+static void test_commit_settings(void)
+{
+    rd_kafka_conf_t *conf = consumer_conf("");
+    if (conf) {
+        TT_CHECK(conf_is(conf, "enable.auto.commit", "false"));
+        TT_CHECK(conf_is(conf, "enable.auto.offset.store", "false"));
+        TT_EQ_INT(kconf_commit_interval_ms(conf), 200);
+        rd_kafka_conf_destroy(conf);
+    }
+    conf = consumer_conf("consumer = [ \"enable.auto.commit=true\", "
+                         "\"auto.commit.interval.ms=1000\" ];");
+    if (conf) {
+        TT_CHECK(conf_is(conf, "enable.auto.commit", "false"));
+        TT_EQ_INT(kconf_commit_interval_ms(conf), 1000);
+        rd_kafka_conf_destroy(conf);
+    }
+}
+
 int main(void)
 {
     TT_RUN(test_share_total);
     TT_RUN(test_apply_start);
+    TT_RUN(test_commit_settings);
     TT_DONE();
 }
