@@ -31,9 +31,12 @@ struct consumer {
     int closing; /* the close's revoke must not wait: nothing turns the loop */
     /* Commits: stored offsets are committed commit_interval_us after the
      * first store since the last commit (-1: nothing to commit), so an idle
-     * worker has no commit timer at all. */
+     * worker has no commit timer at all. One commit at a time: a commit of
+     * older offsets that librdkafka held back or retried must never land
+     * after a newer one. */
     int64_t commit_interval_us;
     int64_t commit_due_us;
+    int commit_in_flight;
     char fatal[512]; /* a start-up error found while assigning; "" none */
 };
 
@@ -393,33 +396,44 @@ static void revoke_begin(consumer_t *c, rd_kafka_topic_partition_list_t *parts, 
     consumer_tick(c, 0);
 }
 
-/* Commits what was stored since the last commit when it is due. The answer
- * comes through commit_cb; a failure is committed again an interval later. */
-static void commit_due(consumer_t *c, int64_t now)
+static void commit_failed(consumer_t *c, rd_kafka_resp_err_t err)
 {
-    if (c->commit_due_us < 0 || now < c->commit_due_us)
-        return;
-    c->commit_due_us = -1;
-    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 1);
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-        log_msg(c->log, LOG_WARN, "offset commit failed; trying again", "error",
-                rd_kafka_err2str(err), NULL);
-        c->commit_due_us = now + c->commit_interval_us;
-    }
-}
-
-static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-    (void)rk;
-    (void)offsets;
-    consumer_t *c = ((kconf_ctx_t *)opaque)->owner;
-    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET || c->closing)
-        return;
     log_msg(c->log, LOG_WARN, "offset commit failed; trying again", "error", rd_kafka_err2str(err),
             NULL);
     if (c->commit_due_us < 0)
         c->commit_due_us = clock_mono_us() + c->commit_interval_us;
+}
+
+/* The answer to commit_due's commit (served by consumer_poll). */
+static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    consumer_t *c = opaque;
+    c->commit_in_flight = 0;
+    for (int i = 0; !err && offsets && i < offsets->cnt; i++)
+        err = offsets->elems[i].err;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        commit_failed(c, err);
+}
+
+/* Commits what was stored since the last commit when it is due and no
+ * commit is in flight (one in flight: it is due again when that answers, or
+ * an interval later). A failure is committed again an interval later. */
+static void commit_due(consumer_t *c, int64_t now)
+{
+    if (c->commit_due_us < 0 || now < c->commit_due_us)
+        return;
+    if (c->commit_in_flight) {
+        c->commit_due_us = now + c->commit_interval_us;
+        return;
+    }
+    c->commit_due_us = -1;
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, NULL, c->queue, commit_done, c);
+    if (!err)
+        c->commit_in_flight = 1;
+    else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        commit_failed(c, err);
 }
 
 void consumer_tick(consumer_t *c, int give_up_now)
@@ -486,7 +500,6 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t
     if (!conf)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     c->commit_due_us = -1;
     c->commit_interval_us = kconf_commit_interval_ms(conf) * 1000;
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
