@@ -28,15 +28,7 @@ struct consumer {
     rd_kafka_topic_partition_list_t *revoking;
     int revoking_coop;
     int64_t revoke_deadline_us;
-    int closing; /* the close's revoke must not wait: nothing turns the loop */
-    /* Commits: stored offsets are committed commit_interval_us after the
-     * first store since the last commit (-1: nothing to commit), so an idle
-     * worker has no commit timer at all. One commit at a time: a commit of
-     * older offsets that librdkafka held back or retried must never land
-     * after a newer one. */
-    int64_t commit_interval_us;
-    int64_t commit_due_us;
-    int commit_in_flight;
+    int closing;     /* the close's revoke must not wait: nothing turns the loop */
     char fatal[512]; /* a start-up error found while assigning; "" none */
 };
 
@@ -396,49 +388,8 @@ static void revoke_begin(consumer_t *c, rd_kafka_topic_partition_list_t *parts, 
     consumer_tick(c, 0);
 }
 
-static void commit_failed(consumer_t *c, rd_kafka_resp_err_t err)
-{
-    log_msg(c->log, LOG_WARN, "offset commit failed; trying again", "error", rd_kafka_err2str(err),
-            NULL);
-    if (c->commit_due_us < 0)
-        c->commit_due_us = clock_mono_us() + c->commit_interval_us;
-}
-
-/* The answer to commit_due's commit (served by consumer_poll). */
-static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                        rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-    (void)rk;
-    consumer_t *c = opaque;
-    c->commit_in_flight = 0;
-    for (int i = 0; !err && offsets && i < offsets->cnt; i++)
-        err = offsets->elems[i].err;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        commit_failed(c, err);
-}
-
-/* Commits what was stored since the last commit when it is due and no
- * commit is in flight (one in flight: it is due again when that answers, or
- * an interval later). A failure is committed again an interval later. */
-static void commit_due(consumer_t *c, int64_t now)
-{
-    if (c->commit_due_us < 0 || now < c->commit_due_us)
-        return;
-    if (c->commit_in_flight) {
-        c->commit_due_us = now + c->commit_interval_us;
-        return;
-    }
-    c->commit_due_us = -1;
-    rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, NULL, c->queue, commit_done, c);
-    if (!err)
-        c->commit_in_flight = 1;
-    else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        commit_failed(c, err);
-}
-
 void consumer_tick(consumer_t *c, int give_up_now)
 {
-    commit_due(c, clock_mono_us());
     if (!c->revoking)
         return;
     if (revoke_drained(c)) {
@@ -453,10 +404,7 @@ void consumer_tick(consumer_t *c, int give_up_now)
 
 int64_t consumer_deadline_us(const consumer_t *c)
 {
-    int64_t d = c->revoking ? c->revoke_deadline_us : -1;
-    if (c->commit_due_us >= 0 && (d < 0 || c->commit_due_us < d))
-        d = c->commit_due_us;
-    return d;
+    return c->revoking ? c->revoke_deadline_us : -1;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -496,12 +444,10 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t
     }
     c->kctx.log = log;
     c->kctx.owner = c;
-    rd_kafka_conf_t *conf = kconf_consumer(cfg, &c->kctx, errstr, errstr_size);
+    rd_kafka_conf_t *conf = kconf_consumer(cfg, opts->dry_run, &c->kctx, errstr, errstr_size);
     if (!conf)
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    c->commit_due_us = -1;
-    c->commit_interval_us = kconf_commit_interval_ms(conf) * 1000;
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);
@@ -719,8 +665,6 @@ static void consumer_store(consumer_t *c, size_t tidx, int32_t partition, int64_
     if (err || l->elems[0].err)
         log_msg(c->log, LOG_WARN, "offset store refused", "topic", c->opts.topics[tidx], "error",
                 rd_kafka_err2str(err ? err : l->elems[0].err), NULL);
-    else if (c->commit_due_us < 0)
-        c->commit_due_us = clock_mono_us() + c->commit_interval_us;
     rd_kafka_topic_partition_list_destroy(l);
 }
 

@@ -7,11 +7,8 @@
  * consumer_done(), and asks consumer_gate() before an event starts.
  *
  * At-least-once: enable.auto.offset.store=false; a partition's contiguous
- * watermark is stored when it advances, and what is stored is committed
- * (asynchronously) one commit interval after the first store since the last
- * commit - consumer_tick commits and consumer_deadline_us() says when; a
- * failed commit is tried again an interval later. Revokes and the close
- * commit the watermarks synchronously. Every assignment of a partition
+ * watermark is stored when it advances and librdkafka's auto-commit commits
+ * what is stored (also on revoke and close). Every assignment of a partition
  * gets a new generation, so completions from before a revoke are dropped.
  *
  * Backpressure is per partition: one that holds more than its share of
@@ -127,14 +124,13 @@ void consumer_touch(consumer_t *c, size_t tidx, int32_t partition, int64_t offse
 void consumer_stop_begin(consumer_t *c);
 /* The tracker, for queries (pending, drained, ends, position). */
 const offsets_t *consumer_offsets(const consumer_t *c);
-/* Commits stored offsets when due, and ends a revoke in progress once its
- * partitions' started events are done (or at once with give_up_now, or when
- * the grace expired). Call after events complete and at
- * consumer_deadline_us(). */
+/* Ends a revoke in progress once its partitions' started events are done
+ * (or at once with give_up_now, or when the grace expired). Call after
+ * events complete and at consumer_deadline_us(). */
 void consumer_tick(consumer_t *c, int give_up_now);
 int consumer_paused(const consumer_t *c);
-/* When consumer_tick() must run at the latest (a commit due, a revoke's
- * grace), in monotonic microseconds; -1 when nothing waits for time. */
+/* When consumer_tick() must run at the latest (a revoke's grace), in
+ * monotonic microseconds; -1 when nothing waits for time. */
 int64_t consumer_deadline_us(const consumer_t *c);
 
 /* Partitions assigned now. */

@@ -2,7 +2,6 @@
 #include "worker/kconf.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -79,7 +78,7 @@ static rd_kafka_conf_t *base(const config_t *cfg, kconf_ctx_t *ctx)
     return conf;
 }
 
-rd_kafka_conf_t *kconf_consumer(const config_t *cfg, kconf_ctx_t *ctx, char *errstr,
+rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, kconf_ctx_t *ctx, char *errstr,
                                 size_t errstr_size)
 {
     rd_kafka_conf_t *conf = base(cfg, ctx);
@@ -99,15 +98,14 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, kconf_ctx_t *ctx, char *err
         set(conf, "queued.min.messages", "1000", "kafka", errstr, errstr_size) ||
         /* Commit stored offsets soon: after a crash the worker repeats the
          * events published since the last commit (librdkafka's default is 5 s,
-         * about a hundred events at full rate). The consumer commits this
-         * long after the first offset stored since its last commit (see
-         * kconf_commit_interval_ms), so an idle worker has no commit timer. */
+         * about a hundred events at full rate). Unchanged offsets are not
+         * committed again, so an idle worker sends nothing. */
         set(conf, "auto.commit.interval.ms", "200", "kafka", errstr, errstr_size) ||
         apply(conf, cfg, &cfg->consumer_props, "kafka.consumer", errstr, errstr_size))
         goto fail;
     /* What the guarantees rest on, after the user's properties. */
     if (set(conf, "enable.auto.offset.store", "false", "kafka", errstr, errstr_size) ||
-        set(conf, "enable.auto.commit", "false", "kafka", errstr, errstr_size) ||
+        set(conf, "enable.auto.commit", dry_run ? "false" : "true", "kafka", errstr, errstr_size) ||
         /* End-of-partition events end a replay (--until-end) and tell the
          * consumer lag of a partition with nothing to consume. */
         set(conf, "enable.partition.eof", "true", "kafka", errstr, errstr_size))
@@ -116,17 +114,6 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, kconf_ctx_t *ctx, char *err
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
-}
-
-int64_t kconf_commit_interval_ms(const rd_kafka_conf_t *conf)
-{
-    char buf[32];
-    size_t len = sizeof(buf);
-    char *end;
-    if (rd_kafka_conf_get(conf, "auto.commit.interval.ms", buf, &len) != RD_KAFKA_CONF_OK)
-        return 200;
-    long long ms = strtoll(buf, &end, 10);
-    return (end == buf || ms < 0) ? 200 : (int64_t)ms;
 }
 
 rd_kafka_conf_t *kconf_producer(const config_t *cfg, kconf_ctx_t *ctx, char *errstr,
@@ -155,7 +142,7 @@ fail:
 
 int kconf_validate(const config_t *cfg, char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *c = kconf_consumer(cfg, NULL, errstr, errstr_size);
+    rd_kafka_conf_t *c = kconf_consumer(cfg, 0, NULL, errstr, errstr_size);
     if (!c)
         return -1;
     rd_kafka_conf_destroy(c);

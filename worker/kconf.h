@@ -4,8 +4,7 @@
  * guarantees depend on), then applies kafka.consumer / kafka.producer
  * "name=value" properties; a property librdkafka rejects is a configuration
  * error carrying librdkafka's reason. The settings the guarantees rest on
- * (enable.auto.offset.store=false, enable.auto.commit=false, acks=all,
- * idempotence) are applied after
+ * (enable.auto.offset.store=false, acks=all, idempotence) are applied after
  * the user's and cannot be overridden.
  *
  * Both clients get kconf_ctx_t as their opaque: librdkafka's log lines and
@@ -15,7 +14,6 @@
 #define ZU_KCONF_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -30,16 +28,10 @@ typedef struct kconf_ctx {
 /* NULL with errstr ("kafka.consumer: fetch.wait.max.ms=x: <reason>"). The
  * returned conf has ctx as opaque (ctx must outlive the client; may be NULL
  * for a validation-only build). */
-rd_kafka_conf_t *kconf_consumer(const config_t *cfg, kconf_ctx_t *ctx, char *errstr,
+rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, kconf_ctx_t *ctx, char *errstr,
                                 size_t errstr_size);
 rd_kafka_conf_t *kconf_producer(const config_t *cfg, kconf_ctx_t *ctx, char *errstr,
                                 size_t errstr_size);
-
-/* The consumer's commit interval: auto.commit.interval.ms as configured
- * (200 unless kafka.consumer sets it). librdkafka's own auto-commit is off:
- * its timer would wake the client every interval even when idle; the
- * consumer commits this long after the first offset it stores instead. */
-int64_t kconf_commit_interval_ms(const rd_kafka_conf_t *conf);
 
 /* Validates both property lists without creating clients (--check-config). */
 int kconf_validate(const config_t *cfg, char *errstr, size_t errstr_size);
