@@ -368,6 +368,26 @@ int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us)
     return 0;
 }
 
+void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us)
+{
+    /* The newest recorded start at or before started_us is this call's. */
+    size_t k = 1;
+    while (k <= rl->ring_len && ring_recent(rl, k) > started_us)
+        k++;
+    if (k > rl->ring_len || sent_us <= ring_recent(rl, k))
+        return;
+    /* Move it later, keeping the ring in time order (oldest first). */
+    size_t i = (rl->ring_head + rl->ring_len - k) % rl->ring_cap;
+    for (; k > 1; k--) {
+        size_t next = (i + 1) % rl->ring_cap;
+        if (rl->ring[next] >= sent_us)
+            break;
+        rl->ring[i] = rl->ring[next];
+        i = next;
+    }
+    rl->ring[i] = sent_us;
+}
+
 void ratelimit_slow_down(ratelimit_t *rl, int64_t now_us)
 {
     double f;

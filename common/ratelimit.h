@@ -46,6 +46,15 @@ double ratelimit_effective_rate(ratelimit_t *rl, int64_t now_us);
  * (not rounded up to whole milliseconds) to keep the 98%. */
 int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us);
 
+/* The call started at started_us (the time given to the acquire that took
+ * its slot, or any time after it and before the next acquire) had its
+ * request sent at sent_us. The first request on a new connection goes out
+ * after the connection's set-up, later than its slot; the server counts it
+ * then. Its recorded start moves to sent_us, so the window rule (rule 2)
+ * keeps later starts at least one window after it. Earlier times, and
+ * starts already out of the ring, change nothing. */
+void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us);
+
 /* Microseconds until a slot would be free, without taking it (0 = now). */
 int64_t ratelimit_wait_us(ratelimit_t *rl, int64_t now_us);
 

@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "common/clock.h"
 #include "common/curlev.h"
 #include "common/zim_sign.h"
 
@@ -45,6 +46,8 @@ typedef struct zim_call {
     char *user_id;
     int delete_type;
     void *opaque;
+    zim_api_t *api;
+    int64_t started_us; /* monotonic, at zim_api_start() */
     char errbuf[CURL_ERROR_SIZE];
 } zim_call_t;
 
@@ -62,6 +65,8 @@ struct zim_api {
     size_t success_codes_cnt;
     zim_api_done_cb *cb;
     void *cb_ctx;
+    void (*sent)(void *sent_ctx, int64_t started_us, int64_t sent_us);
+    void *sent_ctx;
     log_t *log;
     zim_call_t *running; /* doubly linked */
     zim_call_t *idle;    /* singly linked through next */
@@ -416,6 +421,20 @@ static zim_call_t *call_get(zim_api_t *api)
     return calloc(1, sizeof(*c));
 }
 
+/* CURLOPT_PREREQFUNCTION: the request is about to be sent. */
+static int call_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+                       int local_port)
+{
+    zim_call_t *c = clientp;
+    (void)primary_ip;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    if (c->api->sent)
+        c->api->sent(c->api->sent_ctx, c->started_us, clock_mono_us());
+    return CURL_PREREQFUNC_OK;
+}
+
 #define SETOPT(opt, val)                                                                           \
     do {                                                                                           \
         rc = curl_easy_setopt(c->easy, opt, val);                                                  \
@@ -464,6 +483,8 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
     SETOPT(CURLOPT_TCP_KEEPINTVL, 15L);
     SETOPT(CURLOPT_USERAGENT, "zim-unfriend/" ZU_VERSION);
     c->body.max = ZIM_MAX_BODY;
+    SETOPT(CURLOPT_PREREQFUNCTION, call_prereq);
+    SETOPT(CURLOPT_PREREQDATA, (void *)c);
     SETOPT(CURLOPT_WRITEFUNCTION, curlev_body_write);
     SETOPT(CURLOPT_WRITEDATA, (void *)&c->body);
 out:
@@ -503,6 +524,8 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
     api->app_id = opts->app_id;
     api->cb = cb;
     api->cb_ctx = cb_ctx;
+    api->sent = opts->sent;
+    api->sent_ctx = opts->sent_ctx;
     api->log = log;
     api->request_timeout_ms =
         opts->request_timeout_ms > 0 ? opts->request_timeout_ms : ZIM_DEFAULT_REQUEST_TIMEOUT_MS;
@@ -596,6 +619,8 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *op
     }
     c->delete_type = delete_type;
     c->opaque = opaque;
+    c->api = api;
+    c->started_us = clock_mono_us();
     if (call_setup(api, c, url, errstr, errstr_size) != 0)
         goto out;
     mc = curl_multi_add_handle(api->multi, c->easy);

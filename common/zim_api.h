@@ -61,6 +61,12 @@ typedef struct zim_api_opts {
     const char *ca_file;          /* NULL or "" = system store only */
     const int64_t *success_codes; /* copied; NULL/0 = { 0 } */
     size_t success_codes_cnt;
+    /* Optional: told when a call's request is sent (after the connection's
+     * set-up; again if libcurl re-sends it on a new connection), with the
+     * monotonic time zim_api_start() was called and the time now. The rate
+     * limiter counts a call from when the server sees it (ratelimit_sent). */
+    void (*sent)(void *sent_ctx, int64_t started_us, int64_t sent_us);
+    void *sent_ctx;
 } zim_api_opts_t;
 
 typedef struct zim_api zim_api_t;

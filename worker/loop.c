@@ -66,6 +66,14 @@ static int api_start(void *ctx, job_t *job, char *errstr, size_t errstr_size)
     return zim_api_start(l->api, job->ev.user_id, job->ev.delete_type, job, errstr, errstr_size);
 }
 
+/* A call's request went out: the limiter counts it from then (a new
+ * connection's set-up makes it later than its slot). */
+static void api_sent(void *ctx, int64_t started_us, int64_t sent_us)
+{
+    loop_t *l = ctx;
+    ratelimit_sent(l->rl, started_us, sent_us);
+}
+
 static void api_done(void *opaque, const zim_api_result_t *res, void *ctx)
 {
     loop_t *l = ctx;
@@ -323,6 +331,8 @@ static int setup(loop_t *l, char *err, size_t errsz)
         zim_api_opts_t ao;
         scheduler_config(cfg, &so, &ao);
         so.seed = (uint64_t)now ^ ((uint64_t)getpid() << 32);
+        ao.sent = api_sent;
+        ao.sent_ctx = l;
         if (!(l->api = zim_api_new(&ao, api_done, l, l->log, l->el, err, errsz)))
             return -1;
         sched_api_t api = {.start = api_start, .ctx = l};

@@ -7,6 +7,7 @@
 #include "common/ratelimit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tests/unit/tt.h"
@@ -564,6 +565,45 @@ static void test_slow_down_backlog(void)
     ratelimit_destroy(rl);
 }
 
+/* A request sent later than its slot (a new connection's set-up) counts
+ * from when it was sent. Every 7th of a backlog's first 100 requests goes
+ * out 45 ms after its start (connections being opened): reported through
+ * ratelimit_sent, no 1000 ms window at the server holds more than 20;
+ * unreported, some window holds 21. */
+static void test_sent_late(void)
+{
+    for (int report = 0; report < 2; report++) {
+        ratelimit_t *rl = ratelimit_new(20, 0);
+        int64_t sends[400], starts[400], now = 0;
+        size_t n = 0;
+        while (n < 400) {
+            int64_t w = ratelimit_acquire(rl, now);
+            if (w > 0) {
+                now += w;
+                continue;
+            }
+            int64_t sent = now + (n % 7 == 0 && n < 100 ? 45000 : 0);
+            if (report) {
+                ratelimit_sent(rl, -S, sent); /* before every recorded start: nothing */
+                ratelimit_sent(rl, now, sent);
+                ratelimit_sent(rl, now, sent - 1000); /* earlier: nothing */
+            }
+            starts[n] = now;
+            sends[n++] = sent;
+        }
+        qsort(sends, n, sizeof(sends[0]), cmp_i64);
+        size_t worst = max_in_window(sends, n, S);
+        if (report)
+            TT_EQ_INT(worst, 20);
+        else
+            TT_CHECK(worst > 20);
+        /* Each late send delays its window's starts once; after them the
+         * starts are evenly spaced (51 ms) again. */
+        TT_EQ_INT(starts[399] - starts[200], 199 * 51000);
+        ratelimit_destroy(rl);
+    }
+}
+
 static void test_wait_us(void)
 {
     ratelimit_t *rl = ratelimit_new(2, 0);
@@ -790,6 +830,7 @@ int main(void)
     TT_RUN(test_slow_down);
     TT_RUN(test_slow_down_backlog);
     TT_RUN(test_slow_down_settles);
+    TT_RUN(test_sent_late);
     TT_RUN(test_wait_us);
     TT_RUN(test_new_invalid);
     TT_RUN(test_grid_shares);

@@ -199,6 +199,7 @@ static void server_stop(server_t *s)
 
 typedef struct {
     int done, chain_left, chain_errors, in_flight_seen;
+    int sent, sent_before_start; /* the sent hook: calls, and times out of order */
     zim_api_t *api;
     zim_api_result_t res[128];
     intptr_t tag[128];
@@ -221,6 +222,15 @@ static void on_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
                           sizeof(err)) != 0)
             c->chain_errors++;
     }
+}
+
+/* The sent hook: once per request, never before its call started. */
+static void on_sent(void *ctx, int64_t started_us, int64_t sent_us)
+{
+    collect_t *c = ctx;
+    c->sent++;
+    if (sent_us < started_us || started_us <= 0)
+        c->sent_before_start++;
 }
 
 /* The event loop the clients of this test run on (made in main). */
@@ -251,6 +261,8 @@ static zim_api_t *make_api(const char *endpoint, const char *ca_file, long timeo
     o.request_timeout_ms = timeout_ms;
     o.connect_timeout_ms = 2000;
     o.ca_file = ca_file;
+    o.sent = on_sent;
+    o.sent_ctx = col;
     memset(col, 0, sizeof(*col));
     col->api = zim_api_new(&o, on_done, col, lg, loop, err, sizeof(err));
     TT_CHECK(col->api != NULL);
@@ -476,6 +488,8 @@ static void test_transport_concurrency_and_reuse(void)
      * many were opened depends on how the transfers overlapped, which loopback decides) */
     TT_CHECK(s.connections <= MANY);
     TT_EQ_INT(s.requests, 10 + 2 * MANY);
+    TT_EQ_INT(col.sent, 10 + 2 * MANY);
+    TT_EQ_INT(col.sent_before_start, 0);
     TT_EQ_INT(s.good_sigs, 10 + 2 * MANY);
     TT_EQ_INT(s.dup_nonces, 0);
     zim_api_destroy(col.api);
