@@ -6,7 +6,11 @@
    the worker's peak RSS next to the bound, and events/s (the budget should
    be spent whatever the message size).
 2. Budget: a replay of a topic heavy with duplicates (10,000 events over
-   2,000 users) with and without worker.coalesce: calls per event.
+   2,000 users) without and with worker.coalesce, the latter with the
+   default worker.max_run_ahead and with larger ones: calls per event. A
+   call covers only the user's events already received, and a partition
+   reads at most max_run_ahead offsets past its oldest unfinished event, so
+   duplicates further apart than that are called again.
 
     ZU_BUILD_DIR=build python3 tests/bench/bench_backlog.py [memory|calls]
 """
@@ -79,8 +83,9 @@ def memory():
 def calls():
     n, users = 10000, 2000
     print("budget: replay of %d events over %d users (200 calls/s)" % (n, users))
-    print("%-10s %8s %10s %16s" % ("coalesce", "calls", "events", "calls per event"))
-    for coalesce in (False, True):
+    print("%-10s %14s %8s %10s %16s" % ("coalesce", "max_run_ahead", "calls", "events",
+                                         "calls per event"))
+    for coalesce, run_ahead in ((False, 512), (True, 512), (True, 2048), (True, 8192)):
         with MockKafka(stderr=open(os.devnull, "wb")).start(
                 topics={INPUT_TOPIC: PARTS, RESULT_TOPIC: 4, DLQ_TOPIC: 1}) as mk, \
                 Sandbox(qps=0, latency_ms=20).start() as sb:
@@ -95,9 +100,10 @@ def calls():
             # still received far ahead of the calls, as at 20 calls/s.
             secs, done, _, ncalls = drain(mk, sb, n, {"zim": {"rate_limit_qps": 200.0},
                                                       "worker": {"coalesce": coalesce,
-                                                                 "max_in_flight": 64}})
-            print("%-10s %8d %10d %16.3f" % (coalesce, ncalls, done, ncalls / max(done, 1)),
-                  flush=True)
+                                                                 "max_in_flight": 64,
+                                                                 "max_run_ahead": run_ahead}})
+            print("%-10s %14d %8d %10d %16.3f" % (coalesce, run_ahead, ncalls, done,
+                                                  ncalls / max(done, 1)), flush=True)
 
 
 if __name__ == "__main__":
