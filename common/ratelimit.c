@@ -370,11 +370,22 @@ int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us)
 
 void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us)
 {
-    /* The newest recorded start at or before started_us is this call's. */
-    size_t k = 1;
-    while (k <= rl->ring_len && ring_recent(rl, k) > started_us)
-        k++;
-    if (k > rl->ring_len || sent_us <= ring_recent(rl, k))
+    /* The newest recorded start at or before started_us is this call's. The
+     * ring is in time order (acquires push the clock's time; this function
+     * keeps the order), so a binary search finds it: the smallest k with
+     * ring_recent(k) <= started_us. */
+    if (rl->ring_len == 0 || ring_recent(rl, rl->ring_len) > started_us)
+        return; /* before every recorded start: out of the ring */
+    size_t lo = 1, hi = rl->ring_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ring_recent(rl, mid) <= started_us)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    size_t k = lo;
+    if (sent_us <= ring_recent(rl, k))
         return;
     /* Move it later, keeping the ring in time order (oldest first). */
     size_t i = (rl->ring_head + rl->ring_len - k) % rl->ring_cap;
