@@ -50,16 +50,14 @@ typedef struct job {
     size_t bytes;        /* bytes this job holds, counted against worker.max_pending_bytes */
 
     /* Scheduler-owned while queued/in flight. */
-    struct job *next;        /* user FIFO link */
-    struct user *user;       /* the user's queue */
-    int riders;              /* head of a shared call: the jobs right behind it that it answers */
-    int attempts;            /* API calls made (for a rider: of the shared call) */
-    int counted;             /* calls counted against retry.max_attempts */
-    int64_t due_us;          /* retry due time */
-    int64_t failed_us;       /* when its last call failed retryably (outage refunds) */
-    int64_t first_failed_us; /* its first retryable failure (when has_failed) */
-    int has_failed;
-    int answered; /* last is set */
+    struct job *next;  /* user FIFO link */
+    struct user *user; /* the user's queue */
+    int riders;        /* head of a shared call: the jobs right behind it that it answers */
+    int attempts;      /* API calls made (for a rider: of the shared call) */
+    int counted;       /* calls counted against retry.max_attempts */
+    int64_t due_us;    /* retry due time */
+    int64_t failed_us; /* when its last call failed retryably (outage refunds) */
+    int answered;      /* last is set */
     zim_api_result_t last;
 
     /* Final state (set by whoever finishes it). */

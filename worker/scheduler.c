@@ -644,22 +644,13 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
     case ZIM_RETRY:
         break;
     }
-    if (!is_answer(res) && !job->has_failed) {
-        job->has_failed = 1;
-        job->first_failed_us = now_us;
-    }
     if (job->counted >= s->opts.max_attempts) {
-        /* Its last attempt, and nobody has been answered since it began
-         * failing, while another user fails too or other calls are still
-         * out: maybe ZIM answers nobody (retries of a few users can fill
-         * every limiter slot before a third user shows it, and calls that
-         * hang until their time-out show nothing yet). Not counted yet: it
-         * retries until someone is answered (then its next failure ends it)
-         * or the outage rules pause everything. */
-        int64_t since = outage_since_us(&s->outage);
-        int unanswered = job->has_failed && since >= 0 && since <= job->first_failed_us;
-        if (!s->opts.systemic_final && !is_answer(res) &&
-            (outage_users(&s->outage) >= 2 || (unanswered && s->in_flight > 0))) {
+        /* Its last attempt, while another user fails too and nobody has
+         * been answered since: maybe ZIM answers nobody (retries of a few
+         * users can fill every limiter slot before a third user shows it).
+         * Not counted yet: it retries until someone is answered (then its
+         * next failure ends it) or the outage rules pause everything. */
+        if (!s->opts.systemic_final && !is_answer(res) && outage_users(&s->outage) >= 2) {
             job->counted--; /* deferred: retried, uncounted, until someone is answered */
             retry_later(s, job, res, now_us);
             return;

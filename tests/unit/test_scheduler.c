@@ -481,45 +481,6 @@ static void test_single_user_exhausts(void)
     fake_free(&f);
 }
 
-/* A user's last attempt fails while other calls are still out and nobody
- * has been answered since it began failing (they may hang until their
- * time-out in an outage): it is not exhausted yet. Once another call is
- * answered, its next failure ends it in retries_exhausted. */
-static void test_last_attempt_waits_for_calls_out(void)
-{
-    fake_t f;
-    fake_init(&f, 8, 3, 0);
-    submit(&f, "slow", 0, 0);
-    tick(&f, 0);
-    TT_EQ_INT(f.nrunning, 1);
-    job_t *slow = f.running[0];
-    submit(&f, "bad", 1, 0);
-    for (int i = 0; i < 10; i++) {
-        tick(&f, 300);
-        for (int j = f.nrunning - 1; j >= 0; j--)
-            if (f.running[j] != slow)
-                complete(&f, f.running[j], NO_ANSWER);
-    }
-    TT_EQ_INT(f.nfinals, 0);
-    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
-    complete(&f, slow, OK);
-    for (int i = 0; i < 10 && f.nfinals < 2; i++) {
-        tick(&f, 300);
-        complete_all(&f, NO_ANSWER);
-    }
-    TT_EQ_INT(f.nfinals, 2);
-    for (int i = 0; i < f.nfinals; i++) {
-        if (strcmp(f.finals[i]->ev.user_id, "bad") == 0) {
-            TT_EQ_INT(f.finals[i]->error_class, RESULT_ERR_RETRIES_EXHAUSTED);
-            TT_EQ_INT(f.finals[i]->attempts > 3, 1); /* the deferred ones are calls too */
-        } else {
-            TT_EQ_INT(f.finals[i]->status, JOB_SUCCESS);
-        }
-    }
-    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
-    fake_free(&f);
-}
-
 /* Two users failing over the time window with no answer make an outage. */
 static void test_outage_time_rule(void)
 {
@@ -573,7 +534,6 @@ int main(void)
     TT_RUN(test_systemic_pause);
     TT_RUN(test_outage_pause);
     TT_RUN(test_single_user_exhausts);
-    TT_RUN(test_last_attempt_waits_for_calls_out);
     TT_RUN(test_outage_time_rule);
     TT_RUN(test_outage_before_exhaustion);
     scheduler_destroy(NULL);
