@@ -654,6 +654,13 @@ out:
     return ret;
 }
 
+int zim_api_unreachable(const zim_api_result_t *res)
+{
+    return res->curl_code == CURLE_COULDNT_CONNECT ||
+           res->curl_code == CURLE_COULDNT_RESOLVE_HOST ||
+           res->curl_code == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
 int zim_api_in_flight(const zim_api_t *api)
 {
     return api ? api->in_flight : 0;

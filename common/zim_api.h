@@ -89,6 +89,10 @@ void zim_api_destroy(zim_api_t *api);
 int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *opaque, char *errstr,
                   size_t errstr_size);
 
+/* 1 when no connection to ZIM could be made for this call (refused, no
+ * route, the host name did not resolve): never one user's fault. */
+int zim_api_unreachable(const zim_api_result_t *res);
+
 /* Calls running now. */
 int zim_api_in_flight(const zim_api_t *api);
 

@@ -644,6 +644,16 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
     case ZIM_RETRY:
         break;
     }
+    if (job->counted >= s->opts.max_attempts && !s->opts.systemic_final &&
+        s->paused == SCHED_PAUSE_NONE && zim_api_unreachable(res)) {
+        /* Its last attempt could not even connect: no fault of one user
+         * refuses connections, so ZIM (or the way to it) is down for
+         * everyone. Pause as an outage; this failure is not counted, like
+         * the ones that reveal an outage by the detector's rules. */
+        job->counted--;
+        pause_enter(s, job, SCHED_PAUSE_OUTAGE, now_us, NULL);
+        return;
+    }
     if (job->counted >= s->opts.max_attempts) {
         /* Its last attempt, while another user fails too and nobody has
          * been answered since: maybe ZIM answers nobody (retries of a few

@@ -481,6 +481,43 @@ static void test_single_user_exhausts(void)
     fake_free(&f);
 }
 
+/* A last attempt that cannot even connect is no fault of its user: one
+ * user alone pauses as an outage instead of exhausting, probes, and
+ * succeeds when ZIM is back. A last attempt answered with a busy code
+ * still exhausts. */
+static void test_unreachable_last_attempt_pauses(void)
+{
+    zim_api_result_t refused = NO_ANSWER;
+    refused.curl_code = 7; /* CURLE_COULDNT_CONNECT */
+    fake_t f;
+    fake_init(&f, 8, 3, 0);
+    submit(&f, "alone", 0, 0);
+    for (int i = 0; i < 10 && scheduler_paused(f.s) == SCHED_PAUSE_NONE; i++) {
+        tick(&f, 300);
+        complete_all(&f, refused);
+    }
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
+    TT_EQ_INT(f.nfinals, 0);
+    for (int i = 0; i < 40 && f.nfinals == 0; i++) {
+        tick(&f, 1000);
+        complete_all(&f, OK);
+    }
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    TT_EQ_INT(f.nfinals, 1);
+    if (f.nfinals == 1)
+        TT_EQ_INT(f.finals[0]->status, JOB_SUCCESS);
+    submit(&f, "busy", 0, 1);
+    for (int i = 0; i < 10 && f.nfinals == 1; i++) {
+        tick(&f, 300);
+        complete_all(&f, BUSY);
+    }
+    TT_EQ_INT(f.nfinals, 2);
+    if (f.nfinals == 2)
+        TT_EQ_INT(f.finals[1]->error_class, RESULT_ERR_RETRIES_EXHAUSTED);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    fake_free(&f);
+}
+
 /* Two users failing over the time window with no answer make an outage. */
 static void test_outage_time_rule(void)
 {
@@ -534,6 +571,7 @@ int main(void)
     TT_RUN(test_systemic_pause);
     TT_RUN(test_outage_pause);
     TT_RUN(test_single_user_exhausts);
+    TT_RUN(test_unreachable_last_attempt_pauses);
     TT_RUN(test_outage_time_rule);
     TT_RUN(test_outage_before_exhaustion);
     scheduler_destroy(NULL);
