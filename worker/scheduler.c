@@ -604,8 +604,13 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
                 park(s, job);
             return;
         }
+        /* An outage by the detector's rules, or a last attempt that could
+         * not even connect: no fault of one user refuses connections, so
+         * ZIM (or the way to it) is down for everyone. Either failure is
+         * not counted. */
         if (s->paused == SCHED_PAUSE_NONE && !is_answer(res) &&
-            outage_failure(&s->outage, (uint64_t)(uintptr_t)job->user, now_us)) {
+            (outage_failure(&s->outage, (uint64_t)(uintptr_t)job->user, now_us) ||
+             (zim_api_unreachable(res) && job->counted + 1 >= s->opts.max_attempts))) {
             pause_enter(s, job, SCHED_PAUSE_OUTAGE, now_us, NULL);
             return;
         }
@@ -643,16 +648,6 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
         break;
     case ZIM_RETRY:
         break;
-    }
-    if (job->counted >= s->opts.max_attempts && !s->opts.systemic_final &&
-        s->paused == SCHED_PAUSE_NONE && zim_api_unreachable(res)) {
-        /* Its last attempt could not even connect: no fault of one user
-         * refuses connections, so ZIM (or the way to it) is down for
-         * everyone. Pause as an outage; this failure is not counted, like
-         * the ones that reveal an outage by the detector's rules. */
-        job->counted--;
-        pause_enter(s, job, SCHED_PAUSE_OUTAGE, now_us, NULL);
-        return;
     }
     if (job->counted >= s->opts.max_attempts) {
         /* Its last attempt, while another user fails too and nobody has
