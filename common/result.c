@@ -16,67 +16,154 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
-
 /* RFC 3339 needs a four-digit year: 0000-01-01 .. 9999-12-31T23:59:59.999. */
 #define TIME_MIN_MS (-62167219200000LL)
 #define TIME_MAX_MS (253402300799999LL)
 
-/* A JSON string for s (NULL -> null). Bytes that are not valid UTF-8 are
- * each replaced by U+FFFD. NULL only on allocation failure. */
-static json_t *jstr(const char *s)
+/* The JSON text grows in one buffer; an allocation failure is remembered
+ * and ends with NULL. Strings are written as jansson's compact dump writes
+ * them: '"', '\\' and control characters escaped (\b \f \n \r \t, else
+ * \u00XX), everything else as is. */
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} jbuf_t;
+
+static int reserve(jbuf_t *b, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t len, i, o = 0;
-    uint32_t cp;
-    char *fixed;
-    json_t *j;
+    size_t cap;
+    char *p;
 
-    if (!s)
-        return json_null();
-    len = strlen(s);
-    for (i = 0; i < len;) {
-        size_t n = utf8_next(p + i, len - i, &cp);
-        if (n == 0)
-            break;
-        i += n;
+    if (b->failed)
+        return -1;
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 512;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    p = realloc(b->p, cap);
+    if (!p) {
+        b->failed = 1;
+        return -1;
     }
-    if (i == len)
-        return json_stringn(s, len);
-
-    fixed = malloc(len * 3 + 1); /* each bad byte becomes 3 bytes */
-    if (!fixed)
-        return NULL;
-    for (i = 0; i < len;) {
-        size_t n = utf8_next(p + i, len - i, &cp);
-        if (n == 0) {
-            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(fixed + o, s + i, n);
-            o += n;
-            i += n;
-        }
-    }
-    j = json_stringn(fixed, o);
-    free(fixed);
-    return j;
+    b->p = p;
+    b->cap = cap;
+    return 0;
 }
 
-static json_t *jtime(int64_t unix_ms)
+static void put_raw(jbuf_t *b, const char *s, size_t n)
+{
+    if (reserve(b, n) != 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+#define PUT_LIT(b, lit) put_raw((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string for s (NULL -> null). Bytes that are not valid UTF-8 are
+ * each replaced by U+FFFD. */
+static void put_str(jbuf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len, i, run;
+    uint32_t cp;
+
+    if (!s) {
+        PUT_LIT(b, "null");
+        return;
+    }
+    len = strlen(s);
+    /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
+    if (reserve(b, len * 6 + 2) != 0)
+        return;
+    b->p[b->len++] = '"';
+    for (i = 0; i < len;) {
+        for (run = i;
+             run < len && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\'; run++)
+            ;
+        memcpy(b->p + b->len, s + i, run - i);
+        b->len += run - i;
+        if ((i = run) >= len)
+            break;
+        if (p[i] >= 0x80) {
+            size_t n = utf8_next(p + i, len - i, &cp);
+            if (n == 0) {
+                memcpy(b->p + b->len, "\xEF\xBF\xBD", 3);
+                b->len += 3;
+                i++;
+            } else {
+                memcpy(b->p + b->len, s + i, n);
+                b->len += n;
+                i += n;
+            }
+            continue;
+        }
+        b->p[b->len++] = '\\';
+        switch (p[i]) {
+        case '"':
+            b->p[b->len++] = '"';
+            break;
+        case '\\':
+            b->p[b->len++] = '\\';
+            break;
+        case '\b':
+            b->p[b->len++] = 'b';
+            break;
+        case '\f':
+            b->p[b->len++] = 'f';
+            break;
+        case '\n':
+            b->p[b->len++] = 'n';
+            break;
+        case '\r':
+            b->p[b->len++] = 'r';
+            break;
+        case '\t':
+            b->p[b->len++] = 't';
+            break;
+        default:
+            memcpy(b->p + b->len, "u00", 3);
+            b->len += 3;
+            b->p[b->len++] = hex[p[i] >> 4];
+            b->p[b->len++] = hex[p[i] & 0x0f];
+        }
+        i++;
+    }
+    b->p[b->len++] = '"';
+}
+
+static void put_int(jbuf_t *b, long long v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%lld", v);
+
+    put_raw(b, num, (size_t)n);
+}
+
+static void put_time(jbuf_t *b, int64_t unix_ms)
 {
     char buf[32];
 
     result_format_time(unix_ms, buf, sizeof(buf));
-    return json_string(buf);
+    put_str(b, buf);
 }
 
-/* Sets obj[key] = v (stolen); counts a failure when v is NULL or set fails. */
-static void put(json_t *obj, const char *key, json_t *v, int *failed)
+/* ,"key": */
+static void put_key(jbuf_t *b, const char *key)
 {
-    if (!v || json_object_set_new(obj, key, v) != 0)
-        *failed = 1;
+    size_t n = strlen(key);
+
+    if (reserve(b, n + 4) != 0)
+        return;
+    b->p[b->len++] = ',';
+    b->p[b->len++] = '"';
+    memcpy(b->p + b->len, key, n);
+    b->len += n;
+    b->p[b->len++] = '"';
+    b->p[b->len++] = ':';
 }
 
 static const char *const error_names[RESULT_ERR__CNT] = {
@@ -101,62 +188,80 @@ result_error_t result_error_parse(const char *s)
 
 char *result_to_json(const result_t *r)
 {
-    json_t *o, *src;
-    char *out = NULL;
-    int failed = 0;
+    jbuf_t b = {NULL, 0, 0, 0};
 
     if (!r)
         return NULL;
-    o = json_object();
-    src = json_object();
-    if (!o || !src) {
-        json_decref(src);
-        goto out;
-    }
-    put(o, "schema", json_string(RESULT_SCHEMA), &failed);
-    put(o, "status", jstr(r->status), &failed);
-    put(o, "event_id", jstr(r->event_id), &failed);
-    put(o, "event_type", jstr(r->event_type), &failed);
-    put(o, "user_id", jstr(r->user_id), &failed);
-    put(o, "app_id", json_integer((json_int_t)r->app_id), &failed);
-    put(o, "delete_type", r->delete_type < 0 ? json_null() : json_integer(r->delete_type), &failed);
-    put(o, "code", r->has_code ? json_integer((json_int_t)r->code) : json_null(), &failed);
-    put(o, "message", jstr(r->message), &failed);
-    put(o, "request_id", jstr(r->request_id && r->request_id[0] ? r->request_id : NULL), &failed);
-    put(o, "attempts", json_integer(r->attempts), &failed);
-    put(o, "error_class", jstr(r->error_class), &failed);
+    PUT_LIT(&b, "{\"schema\":\"" RESULT_SCHEMA "\"");
+    put_key(&b, "status");
+    put_str(&b, r->status);
+    put_key(&b, "event_id");
+    put_str(&b, r->event_id);
+    put_key(&b, "event_type");
+    put_str(&b, r->event_type);
+    put_key(&b, "user_id");
+    put_str(&b, r->user_id);
+    put_key(&b, "app_id");
+    put_int(&b, (long long)r->app_id);
+    put_key(&b, "delete_type");
+    if (r->delete_type < 0)
+        PUT_LIT(&b, "null");
+    else
+        put_int(&b, r->delete_type);
+    put_key(&b, "code");
+    if (r->has_code)
+        put_int(&b, (long long)r->code);
+    else
+        PUT_LIT(&b, "null");
+    put_key(&b, "message");
+    put_str(&b, r->message);
+    put_key(&b, "request_id");
+    put_str(&b, r->request_id && r->request_id[0] ? r->request_id : NULL);
+    put_key(&b, "attempts");
+    put_int(&b, r->attempts);
+    put_key(&b, "error_class");
+    put_str(&b, r->error_class);
+    put_key(&b, "source");
     if (r->topic) {
-        put(src, "topic", jstr(r->topic), &failed);
-        put(src, "partition", json_integer(r->partition), &failed);
-        put(src, "offset", json_integer((json_int_t)r->offset), &failed);
-        put(o, "source", src, &failed);
+        PUT_LIT(&b, "{\"topic\":");
+        put_str(&b, r->topic);
+        put_key(&b, "partition");
+        put_int(&b, r->partition);
+        put_key(&b, "offset");
+        put_int(&b, (long long)r->offset);
+        PUT_LIT(&b, "}");
     } else {
-        /* Not from Kafka (--once). */
-        json_decref(src);
-        put(o, "source", json_null(), &failed);
+        PUT_LIT(&b, "null"); /* not from Kafka (--once) */
     }
-    put(o, "occurred_at", jstr(r->occurred_at), &failed);
-    put(o, "received_at", jtime(r->received_at_ms), &failed);
-    put(o, "completed_at", jtime(r->completed_at_ms), &failed);
-    put(o, "worker", jstr(r->worker), &failed);
-    if (r->covered_by)
-        put(o, "covered_by", jstr(r->covered_by), &failed);
+    put_key(&b, "occurred_at");
+    put_str(&b, r->occurred_at);
+    put_key(&b, "received_at");
+    put_time(&b, r->received_at_ms);
+    put_key(&b, "completed_at");
+    put_time(&b, r->completed_at_ms);
+    put_key(&b, "worker");
+    put_str(&b, r->worker);
+    if (r->covered_by) {
+        put_key(&b, "covered_by");
+        put_str(&b, r->covered_by);
+    }
     if (r->redrive_topic) {
-        json_t *rd = json_object();
-        if (!rd) {
-            failed = 1;
-        } else {
-            put(rd, "topic", jstr(r->redrive_topic), &failed);
-            put(rd, "partition", json_integer(r->redrive_partition), &failed);
-            put(rd, "offset", json_integer((json_int_t)r->redrive_offset), &failed);
-            put(o, "redrive_of", rd, &failed);
-        }
+        put_key(&b, "redrive_of");
+        PUT_LIT(&b, "{\"topic\":");
+        put_str(&b, r->redrive_topic);
+        put_key(&b, "partition");
+        put_int(&b, r->redrive_partition);
+        put_key(&b, "offset");
+        put_int(&b, (long long)r->redrive_offset);
+        PUT_LIT(&b, "}");
     }
-    if (!failed)
-        out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-out:
-    json_decref(o);
-    return out;
+    PUT_LIT(&b, "}");
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    b.p[b.len] = '\0';
+    return b.p;
 }
 
 void result_format_time(int64_t unix_ms, char *buf, size_t size)

@@ -58,6 +58,7 @@ struct zim_api {
     uint32_t app_id;
     char *secret; /* wiped at destroy */
     size_t secret_len;
+    zim_signer_t *signer; /* MD5 and nonce bytes for this thread's calls */
     long request_timeout_ms;
     long connect_timeout_ms;
     char *ca_file; /* NULL = system store only */
@@ -181,9 +182,10 @@ static int endpoint_check(const char *endpoint, int *needs_slash, char *errstr, 
     return 0;
 }
 
-int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
-                      const char *user_id, int delete_type, const char *nonce, int64_t timestamp,
-                      char **out, char *errstr, size_t errstr_size)
+/* zim_api_build_url, signing with signer (NULL: the stateless zim_sign_signature). */
+static int build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id,
+                     const char *secret, const char *user_id, int delete_type, const char *nonce,
+                     int64_t timestamp, char **out, char *errstr, size_t errstr_size)
 {
     char app_s[16], ts_s[24], dt_s[4], sig[ZIM_SIGNATURE_LEN + 1];
     const char *names[8] = {"Action",           "AppId",     "SignatureNonce", "Timestamp",
@@ -211,7 +213,8 @@ int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
         seterr(errstr, errstr_size, "Timestamp %" PRId64 ": negative", timestamp);
         return -1;
     }
-    if (zim_sign_signature(app_id, nonce, secret, timestamp, sig, errstr, errstr_size) != 0)
+    if (zim_signer_signature(signer, app_id, nonce, secret, timestamp, sig, errstr, errstr_size) !=
+        0)
         return -1;
     snprintf(app_s, sizeof(app_s), "%" PRIu32, app_id);
     snprintf(ts_s, sizeof(ts_s), "%" PRId64, timestamp);
@@ -250,6 +253,14 @@ int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
     *p = '\0';
     *out = url;
     return 0;
+}
+
+int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
+                      const char *user_id, int delete_type, const char *nonce, int64_t timestamp,
+                      char **out, char *errstr, size_t errstr_size)
+{
+    return build_url(NULL, endpoint, app_id, secret, user_id, delete_type, nonce, timestamp, out,
+                     errstr, errstr_size);
 }
 
 /* ---- response parsing and classification --------------------------------------------- */
@@ -444,23 +455,26 @@ static int call_prereq(void *clientp, char *primary_ip, char *local_ip, int prim
         }                                                                                          \
     } while (0)
 
-/* (Re)initialises the call's easy handle for one GET of url. */
+/* Prepares the call's easy handle for one GET of url. A new handle gets
+ * every option; a reused one keeps them (they are the same for every call,
+ * and the handle stays with its call), so only the URL changes. */
 static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errstr,
                       size_t errstr_size)
 {
     CURLcode rc = CURLE_OK;
     const char *what = "curl_easy_init";
 
-    if (c->easy) {
-        curl_easy_reset(c->easy);
-    } else {
-        c->easy = curl_easy_init();
-        if (!c->easy) {
-            rc = CURLE_FAILED_INIT;
-            goto out;
-        }
-    }
     c->errbuf[0] = '\0';
+    c->body.max = ZIM_MAX_BODY;
+    if (c->easy) {
+        SETOPT(CURLOPT_URL, url);
+        return 0;
+    }
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        rc = CURLE_FAILED_INIT;
+        goto out;
+    }
     SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
     SETOPT(CURLOPT_PRIVATE, (void *)c);
     SETOPT(CURLOPT_URL, url);
@@ -482,7 +496,6 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
     SETOPT(CURLOPT_TCP_KEEPIDLE, 30L);
     SETOPT(CURLOPT_TCP_KEEPINTVL, 15L);
     SETOPT(CURLOPT_USERAGENT, "zim-unfriend/" ZU_VERSION);
-    c->body.max = ZIM_MAX_BODY;
     SETOPT(CURLOPT_PREREQFUNCTION, call_prereq);
     SETOPT(CURLOPT_PREREQDATA, (void *)c);
     SETOPT(CURLOPT_WRITEFUNCTION, curlev_body_write);
@@ -490,6 +503,11 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
 out:
     if (rc != CURLE_OK) {
         seterr(errstr, errstr_size, "curl: %s: %s", what, curl_easy_strerror(rc));
+        /* A handle with half its options must not be reused as if complete. */
+        if (c->easy) {
+            curl_easy_cleanup(c->easy);
+            c->easy = NULL;
+        }
         return -1;
     }
     return 0;
@@ -550,6 +568,8 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
         memcpy(api->success_codes, opts->success_codes, n * sizeof(int64_t));
     api->success_codes_cnt = n;
 
+    if (!(api->signer = zim_signer_new(errstr, errstr_size)))
+        goto fail;
     if (!(api->cm = curlev_new(el, log, "zim api", on_done, api, errstr, errstr_size)))
         goto fail;
     api->multi = curlev_multi(api->cm);
@@ -584,6 +604,7 @@ void zim_api_destroy(zim_api_t *api)
         call_free(c);
     }
     curlev_destroy(api->cm); /* after the handles: its sockets leave the loop */
+    zim_signer_destroy(api->signer);
     if (api->secret) {
         OPENSSL_cleanse(api->secret, api->secret_len);
         free(api->secret);
@@ -607,10 +628,10 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *op
         seterr(errstr, errstr_size, "zim_api_start: api is NULL");
         return -1;
     }
-    if (zim_sign_nonce(nonce, errstr, errstr_size) != 0)
+    if (zim_signer_nonce(api->signer, nonce, errstr, errstr_size) != 0)
         goto out;
-    if (zim_api_build_url(api->endpoint, api->app_id, api->secret, user_id, delete_type, nonce,
-                          (int64_t)time(NULL), &url, errstr, errstr_size) != 0)
+    if (build_url(api->signer, api->endpoint, api->app_id, api->secret, user_id, delete_type, nonce,
+                  (int64_t)time(NULL), &url, errstr, errstr_size) != 0)
         goto out;
     c = call_get(api);
     if (!c || !(c->user_id = strdup(user_id))) {

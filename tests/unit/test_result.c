@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/result.h"
+#include "common/utf8.h"
 #include "tests/unit/tt.h"
 
 /* 2026-11-25T18:00:00.123Z and .456Z */
@@ -279,6 +282,198 @@ static void test_time(void)
     result_format_time(0, NULL, 10);
 }
 
+/* ---- the same document built with jansson, for random results ------------------------ */
+
+/* s with each byte that is not valid UTF-8 replaced by U+FFFD, as a jansson
+ * string (NULL -> null). */
+static json_t *ref_str(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len, i, o = 0;
+    uint32_t cp;
+    char *fixed;
+    json_t *j;
+
+    if (!s)
+        return json_null();
+    len = strlen(s);
+    fixed = malloc(len * 3 + 1);
+    if (!fixed)
+        return NULL;
+    for (i = 0; i < len;) {
+        size_t n = utf8_next(p + i, len - i, &cp);
+        if (n == 0) {
+            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(fixed + o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    j = json_stringn(fixed, o);
+    free(fixed);
+    return j;
+}
+
+static json_t *ref_time(int64_t ms)
+{
+    char buf[32];
+
+    result_format_time(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static char *ref_json(const result_t *r)
+{
+    json_t *o = json_object(), *src;
+    char *out;
+
+    json_object_set_new(o, "schema", json_string(RESULT_SCHEMA));
+    json_object_set_new(o, "status", ref_str(r->status));
+    json_object_set_new(o, "event_id", ref_str(r->event_id));
+    json_object_set_new(o, "event_type", ref_str(r->event_type));
+    json_object_set_new(o, "user_id", ref_str(r->user_id));
+    json_object_set_new(o, "app_id", json_integer((json_int_t)r->app_id));
+    json_object_set_new(o, "delete_type",
+                        r->delete_type < 0 ? json_null() : json_integer(r->delete_type));
+    json_object_set_new(o, "code", r->has_code ? json_integer((json_int_t)r->code) : json_null());
+    json_object_set_new(o, "message", ref_str(r->message));
+    json_object_set_new(o, "request_id",
+                        ref_str(r->request_id && r->request_id[0] ? r->request_id : NULL));
+    json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "error_class", ref_str(r->error_class));
+    if (r->topic) {
+        src = json_object();
+        json_object_set_new(src, "topic", ref_str(r->topic));
+        json_object_set_new(src, "partition", json_integer(r->partition));
+        json_object_set_new(src, "offset", json_integer((json_int_t)r->offset));
+        json_object_set_new(o, "source", src);
+    } else {
+        json_object_set_new(o, "source", json_null());
+    }
+    json_object_set_new(o, "occurred_at", ref_str(r->occurred_at));
+    json_object_set_new(o, "received_at", ref_time(r->received_at_ms));
+    json_object_set_new(o, "completed_at", ref_time(r->completed_at_ms));
+    json_object_set_new(o, "worker", ref_str(r->worker));
+    if (r->covered_by)
+        json_object_set_new(o, "covered_by", ref_str(r->covered_by));
+    if (r->redrive_topic) {
+        src = json_object();
+        json_object_set_new(src, "topic", ref_str(r->redrive_topic));
+        json_object_set_new(src, "partition", json_integer(r->redrive_partition));
+        json_object_set_new(src, "offset", json_integer((json_int_t)r->redrive_offset));
+        json_object_set_new(o, "redrive_of", src);
+    }
+    out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return out;
+}
+
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+/* Random text into buf: ASCII, control characters, quotes, backslashes,
+ * valid multi-byte UTF-8 and stray bytes; sometimes NULL. */
+static const char *rnd_text(char *buf, size_t size)
+{
+    static const char *const pieces[] = {"a",
+                                         "Z",
+                                         "0",
+                                         " ",
+                                         "\"",
+                                         "\\",
+                                         "/",
+                                         "\n",
+                                         "\t",
+                                         "\b",
+                                         "\f",
+                                         "\r",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         "\xC3\xA9",
+                                         "\xE2\x82\xAC",
+                                         "\xF0\x9F\x98\x80",
+                                         "\xFF",
+                                         "\xC0\xAF",
+                                         "\xED\xA0\x80",
+                                         "\xE2\x82",
+                                         "\x80",
+                                         "\xF4\x90\x80\x80",
+                                         "\xE2\x80\xA8"};
+    size_t n = 0, want = rnd() % 40;
+
+    if (rnd() % 8 == 0)
+        return NULL;
+    for (size_t i = 0; i < want; i++) {
+        const char *p = pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];
+        size_t l = strlen(p);
+        if (n + l + 1 > size)
+            break;
+        memcpy(buf + n, p, l);
+        n += l;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The hand-written writer and jansson's dump agree byte for byte. */
+static void test_same_as_jansson(void)
+{
+    char t[12][200];
+    int64_t ints[] = {0, 1, -1, 42, 2147483647LL, -2147483647LL - 1, INT64_MAX, INT64_MIN};
+    int mismatches = 0;
+
+    for (int k = 0; k < 5000; k++) {
+        result_t r;
+        char *got, *want;
+
+        memset(&r, 0, sizeof(r));
+        r.status = rnd_text(t[0], sizeof(t[0]));
+        r.event_id = rnd_text(t[1], sizeof(t[1]));
+        r.event_type = rnd_text(t[2], sizeof(t[2]));
+        r.user_id = rnd_text(t[3], sizeof(t[3]));
+        r.app_id = (uint32_t)rnd();
+        r.delete_type = (int)(rnd() % 3) - 1;
+        r.has_code = (int)(rnd() % 2);
+        r.code = ints[rnd() % 8];
+        r.message = rnd_text(t[4], sizeof(t[4]));
+        r.request_id = rnd_text(t[5], sizeof(t[5]));
+        r.attempts = (int)(rnd() % 100);
+        r.error_class = rnd_text(t[6], sizeof(t[6]));
+        r.occurred_at = rnd_text(t[7], sizeof(t[7]));
+        r.topic = rnd_text(t[8], sizeof(t[8]));
+        r.partition = (int32_t)rnd();
+        r.offset = ints[rnd() % 8];
+        r.received_at_ms = (int64_t)(rnd() % 400000000000000ULL) - 100000000000000LL;
+        r.completed_at_ms = r.received_at_ms + (int64_t)(rnd() % 100000);
+        r.worker = rnd_text(t[9], sizeof(t[9]));
+        r.covered_by = rnd_text(t[10], sizeof(t[10]));
+        r.redrive_topic = rnd_text(t[11], sizeof(t[11]));
+        r.redrive_partition = (int32_t)rnd();
+        r.redrive_offset = ints[rnd() % 8];
+        got = result_to_json(&r);
+        want = ref_json(&r);
+        if (!got || !want || strcmp(got, want) != 0) {
+            if (mismatches++ < 3)
+                fprintf(stderr, "got:  %s\nwant: %s\n", got ? got : "(null)",
+                        want ? want : "(null)");
+        }
+        free(got);
+        free(want);
+    }
+    TT_EQ_INT(mismatches, 0);
+}
+
 int main(void)
 {
     TT_RUN(test_success);
@@ -290,5 +485,6 @@ int main(void)
     TT_RUN(test_escaping_and_bad_utf8);
     TT_RUN(test_all_null);
     TT_RUN(test_time);
+    TT_RUN(test_same_as_jansson);
     TT_DONE();
 }

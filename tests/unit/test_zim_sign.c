@@ -124,11 +124,57 @@ static void test_nonce_format_and_uniqueness(void)
         TT_CHECK(seen[d]);
 }
 
+/* A signer gives the same signatures as the stateless function, and its
+ * nonces stay well-formed and distinct across several refills of its pool. */
+static void test_signer(void)
+{
+    char err[128] = "", a[ZIM_SIGNATURE_LEN + 1], b[ZIM_SIGNATURE_LEN + 1];
+    char n[ZIM_NONCE_LEN + 1];
+    static char seen[300][ZIM_NONCE_LEN + 1];
+    zim_signer_t *s = zim_signer_new(err, sizeof(err));
+    int dups = 0;
+
+    TT_CHECK(s != NULL);
+    if (!s)
+        return;
+    for (int i = 0; i < 50; i++) {
+        char secret[16];
+        snprintf(secret, sizeof(secret), "k%d", i);
+        TT_EQ_INT(zim_signer_signature(s, (uint32_t)i * 7919u, "0123456789abcdef", secret,
+                                       1700000000 + i, a, err, sizeof(err)),
+                  0);
+        TT_EQ_INT(zim_sign_signature((uint32_t)i * 7919u, "0123456789abcdef", secret,
+                                     1700000000 + i, b, err, sizeof(err)),
+                  0);
+        TT_EQ_STR(a, b);
+    }
+    TT_EQ_INT(zim_signer_signature(s, 1, NULL, "k", 1, a, err, sizeof(err)), -1);
+    TT_CHECK(strstr(err, "nonce") != NULL);
+    /* 300 nonces: about ten pools of random bytes. */
+    for (int i = 0; i < 300; i++) {
+        TT_EQ_INT(zim_signer_nonce(s, n, err, sizeof(err)), 0);
+        TT_CHECK(is_lower_hex(n, ZIM_NONCE_LEN));
+        for (int j = 0; j < i; j++)
+            dups += strcmp(seen[j], n) == 0;
+        memcpy(seen[i], n, sizeof(n));
+    }
+    TT_EQ_INT(dups, 0);
+    zim_signer_destroy(s);
+    zim_signer_destroy(NULL);
+    /* No signer: the stateless functions. */
+    TT_EQ_INT(zim_signer_nonce(NULL, n, err, sizeof(err)), 0);
+    TT_CHECK(is_lower_hex(n, ZIM_NONCE_LEN));
+    TT_EQ_INT(zim_signer_signature(NULL, 1, "0123456789abcdef", "s", 100, a, err, sizeof(err)), 0);
+    TT_EQ_INT(zim_sign_signature(1, "0123456789abcdef", "s", 100, b, err, sizeof(err)), 0);
+    TT_EQ_STR(a, b);
+}
+
 int main(void)
 {
     TT_RUN(test_signature_vectors);
     TT_RUN(test_signature_changes_with_every_input);
     TT_RUN(test_signature_null_inputs);
     TT_RUN(test_nonce_format_and_uniqueness);
+    TT_RUN(test_signer);
     TT_DONE();
 }
