@@ -6,6 +6,7 @@
  * a character boundary and marked "truncated":true, so every line is a
  * complete JSON object. The only mutable state is the level (atomic). */
 #include "common/log.h"
+#include "common/fmt.h"
 #include "common/utf8.h"
 
 #include <errno.h>
@@ -188,24 +189,21 @@ static int text_needs_quotes(const char *s)
     return 0;
 }
 
-static void format_ts(char *ts, size_t size)
+static void format_ts(char *ts)
 {
     struct timespec now;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    snprintf(ts, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000L);
+    fmt_time_ms(ts, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000L);
 }
 
 /* The value after key *k: a string, or (key "#name") a long long written
  * into num; *k then loses its mark. */
-static const char *next_value(const char **k, char *num, size_t size, va_list *ap)
+static const char *next_value(const char **k, char *num, va_list *ap)
 {
     if ((*k)[0] != LOG_NUM_MARK)
         return va_arg(*ap, const char *);
     (*k)++;
-    snprintf(num, size, "%lld", va_arg(*ap, long long));
+    fmt_i64(num, (int64_t)va_arg(*ap, long long));
     return num;
 }
 
@@ -219,9 +217,9 @@ static void format_json(wbuf_t *w, const char *ts, log_level_t level, const char
     puts_(w, "\",\"msg\":\"");
     put_json_string(w, msg ? msg : "");
     while ((k = va_arg(*ap, const char *)) != NULL) {
-        char num[24];
+        char num[FMT_I64_MAX];
         int is_num = k[0] == LOG_NUM_MARK;
-        const char *v = next_value(&k, num, sizeof(num), ap);
+        const char *v = next_value(&k, num, ap);
         size_t mark = w->len;
         if (w->truncated)
             continue; /* no room left: drop the remaining fields */
@@ -256,8 +254,8 @@ static void format_text(wbuf_t *w, const char *ts, log_level_t level, const char
     puts_(w, " ");
     put_escaped(w, msg ? msg : "", LOG_FORMAT_TEXT);
     while ((k = va_arg(*ap, const char *)) != NULL) {
-        char num[24];
-        const char *v = next_value(&k, num, sizeof(num), ap);
+        char num[FMT_I64_MAX];
+        const char *v = next_value(&k, num, ap);
         size_t mark = w->len, value_at;
         if (w->truncated)
             continue;
@@ -289,14 +287,14 @@ static void format_text(wbuf_t *w, const char *ts, log_level_t level, const char
 void log_msg(log_t *lg, log_level_t level, const char *msg, ...)
 {
     char buf[LOG_RECORD_MAX];
-    char ts[96]; /* 25 bytes used; sized for any int the format may meet */
+    char ts[FMT_TIME_MAX];
     wbuf_t w = {buf, 0, sizeof(buf) - LOG_TAIL_RESERVE, 0};
     va_list ap;
     size_t off = 0;
 
     if (!log_enabled(lg, level))
         return;
-    format_ts(ts, sizeof(ts));
+    format_ts(ts);
     va_start(ap, msg);
     if (lg->format == LOG_FORMAT_TEXT)
         format_text(&w, ts, level, msg, &ap);

@@ -8,6 +8,7 @@
  *   completed_at worker
  * schemas/result.schema.json documents the same. */
 #include "common/result.h"
+#include "common/fmt.h"
 #include "common/utf8.h"
 
 #include <inttypes.h>
@@ -15,10 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* RFC 3339 needs a four-digit year: 0000-01-01 .. 9999-12-31T23:59:59.999. */
-#define TIME_MIN_MS (-62167219200000LL)
-#define TIME_MAX_MS (253402300799999LL)
 
 /* The JSON text grows in one buffer; an allocation failure is remembered
  * and ends with NULL. Strings are written as jansson's compact dump writes
@@ -135,20 +132,21 @@ static void put_str(jbuf_t *b, const char *s)
     b->p[b->len++] = '"';
 }
 
-static void put_int(jbuf_t *b, long long v)
+static void put_int(jbuf_t *b, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", v);
+    char num[FMT_I64_MAX];
 
-    put_raw(b, num, (size_t)n);
+    put_raw(b, num, fmt_i64(num, v));
 }
 
 static void put_time(jbuf_t *b, int64_t unix_ms)
 {
-    char buf[32];
+    char buf[FMT_TIME_MAX + 2];
 
-    result_format_time(unix_ms, buf, sizeof(buf));
-    put_str(b, buf);
+    buf[0] = '"';
+    fmt_time_ms(buf + 1, unix_ms);
+    buf[FMT_TIME_MAX] = '"';
+    put_raw(b, buf, FMT_TIME_MAX + 1);
 }
 
 /* ,"key": */
@@ -202,7 +200,7 @@ char *result_to_json(const result_t *r)
     put_key(&b, "user_id");
     put_str(&b, r->user_id);
     put_key(&b, "app_id");
-    put_int(&b, (long long)r->app_id);
+    put_int(&b, (int64_t)r->app_id);
     put_key(&b, "delete_type");
     if (r->delete_type < 0)
         PUT_LIT(&b, "null");
@@ -210,7 +208,7 @@ char *result_to_json(const result_t *r)
         put_int(&b, r->delete_type);
     put_key(&b, "code");
     if (r->has_code)
-        put_int(&b, (long long)r->code);
+        put_int(&b, (int64_t)r->code);
     else
         PUT_LIT(&b, "null");
     put_key(&b, "message");
@@ -228,7 +226,7 @@ char *result_to_json(const result_t *r)
         put_key(&b, "partition");
         put_int(&b, r->partition);
         put_key(&b, "offset");
-        put_int(&b, (long long)r->offset);
+        put_int(&b, (int64_t)r->offset);
         PUT_LIT(&b, "}");
     } else {
         PUT_LIT(&b, "null"); /* not from Kafka (--once) */
@@ -252,7 +250,7 @@ char *result_to_json(const result_t *r)
         put_key(&b, "partition");
         put_int(&b, r->redrive_partition);
         put_key(&b, "offset");
-        put_int(&b, (long long)r->redrive_offset);
+        put_int(&b, (int64_t)r->redrive_offset);
         PUT_LIT(&b, "}");
     }
     PUT_LIT(&b, "}");
@@ -266,27 +264,14 @@ char *result_to_json(const result_t *r)
 
 void result_format_time(int64_t unix_ms, char *buf, size_t size)
 {
-    int64_t secs, ms;
-    time_t t;
-    struct tm tm;
+    char t[FMT_TIME_MAX];
+    size_t n;
 
     if (!buf || size == 0)
         return;
-    if (unix_ms < TIME_MIN_MS)
-        unix_ms = TIME_MIN_MS;
-    if (unix_ms > TIME_MAX_MS)
-        unix_ms = TIME_MAX_MS;
-    secs = unix_ms / 1000;
-    ms = unix_ms % 1000;
-    if (ms < 0) {
-        ms += 1000;
-        secs--;
-    }
-    t = (time_t)secs;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(buf, size, "1970-01-01T00:00:00.000Z");
-        return;
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
+    n = fmt_time_ms(t, unix_ms);
+    if (n > size - 1)
+        n = size - 1;
+    memcpy(buf, t, n);
+    buf[n] = '\0';
 }

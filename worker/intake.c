@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/fmt.h"
 #include "common/frame.h"
 #include "common/redrive.h"
 
@@ -168,22 +169,19 @@ size_t intake_job_bytes(const job_t *job)
 
 static void log_done(intake_t *in, const job_t *job)
 {
-    char ubuf[64], code[32], att[16], part[16], off[32];
+    char ubuf[64], code[FMT_I64_MAX];
     log_t *log = in->o.log;
     if (!log_enabled(log, LOG_INFO))
         return;
-    snprintf(code, sizeof(code), "%" PRId64, job->last.code);
-    snprintf(att, sizeof(att), "%d", job->attempts);
-    snprintf(part, sizeof(part), "%" PRId32, job->partition);
-    snprintf(off, sizeof(off), "%" PRId64, job->offset);
+    fmt_i64(code, job->last.code);
     log_msg(log, job->status == JOB_SUCCESS ? LOG_INFO : LOG_WARN, "event done", "status",
             job->status == JOB_SUCCESS ? "success" : "failure", "error_class",
             result_error_name(job->error_class), "event_id", job->ev.event_id, "user_id",
             job->ev.user_id ? log_user(log, job->ev.user_id, ubuf, sizeof(ubuf)) : NULL, "code",
             job->answered && job->last.has_code ? code : NULL, "request_id",
-            job->answered && job->last.request_id[0] ? job->last.request_id : NULL, "attempts", att,
-            "covered_by", job->covered_by, "topic", job->topic, "partition", part, "offset", off,
-            NULL);
+            job->answered && job->last.request_id[0] ? job->last.request_id : NULL, "#attempts",
+            LOG_NUM(job->attempts), "covered_by", job->covered_by, "topic", job->topic,
+            "#partition", LOG_NUM(job->partition), "#offset", LOG_NUM(job->offset), NULL);
 }
 
 /* The job's offset is finished: the consumer moves the watermark. */
