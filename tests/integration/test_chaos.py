@@ -34,7 +34,7 @@ TOPICS = {INPUT_TOPIC: PARTS, RESULT_TOPIC: 1, DLQ_TOPIC: 1}
 QPS = 60.0
 MAX_IN_FLIGHT = 16
 MAX_RUN_AHEAD = 128
-COMMIT_INTERVAL_S = 0.2  # the worker's auto.commit.interval.ms default
+COMMIT_INTERVAL_S = 1.0  # the worker's auto.commit.interval.ms default
 # Per crash: the calls in flight, one commit interval of work, the run-ahead cap.
 REPEAT_BOUND = MAX_IN_FLIGHT + int(QPS * COMMIT_INTERVAL_S) + 1 + MAX_RUN_AHEAD
 

@@ -94,7 +94,7 @@ static int conf_is(const rd_kafka_conf_t *conf, const char *name, const char *wa
 /* What at-least-once rests on, whatever kafka.consumer says: offsets are
  * stored only by the worker, and committed by librdkafka's auto-commit
  * (versioned by the group generation, so a commit from before a rebalance
- * is dropped rather than failing the assignment) every 200 ms unless the
+ * is dropped rather than failing the assignment) every second unless the
  * user sets the interval; a dry run never commits. */
 static void test_commit_settings(void)
 {
@@ -102,15 +102,15 @@ static void test_commit_settings(void)
     if (conf) {
         TT_CHECK(conf_is(conf, "enable.auto.commit", "true"));
         TT_CHECK(conf_is(conf, "enable.auto.offset.store", "false"));
-        TT_CHECK(conf_is(conf, "auto.commit.interval.ms", "200"));
+        TT_CHECK(conf_is(conf, "auto.commit.interval.ms", "1000"));
         rd_kafka_conf_destroy(conf);
     }
     conf = consumer_conf("consumer = [ \"enable.auto.offset.store=true\", "
-                         "\"auto.commit.interval.ms=1000\" ];",
+                         "\"auto.commit.interval.ms=200\" ];",
                          0);
     if (conf) {
         TT_CHECK(conf_is(conf, "enable.auto.offset.store", "false"));
-        TT_CHECK(conf_is(conf, "auto.commit.interval.ms", "1000"));
+        TT_CHECK(conf_is(conf, "auto.commit.interval.ms", "200"));
         rd_kafka_conf_destroy(conf);
     }
     conf = consumer_conf("", 1);
