@@ -12,10 +12,7 @@ static uint64_t rnd_state = 0x2545F4914F6CDD1DULL;
 
 static uint64_t rnd(void)
 {
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return rnd_state;
+    return tt_rand(&rnd_state);
 }
 
 static void expect_i64(int64_t v)

@@ -375,10 +375,7 @@ static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t rnd(void)
 {
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return rnd_state;
+    return tt_rand(&rnd_state);
 }
 
 /* Random text into buf: ASCII, control characters, quotes, backslashes,

@@ -59,4 +59,14 @@ static int tt_checks;
         return tt_failures ? 1 : 0;                                                                \
     } while (0)
 
+/* A small deterministic generator for randomised checks (xorshift64): the
+ * same sequence on every run, from a non-zero *state. */
+static inline uint64_t tt_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
 #endif
