@@ -6,7 +6,8 @@
  * result_to_json(). Beyond the sanitizers' findings it aborts when an
  * invariant breaks: event_id set, ev->error one line of valid UTF-8 and set
  * exactly when the event is not OK, a valid event has a type, a valid user
- * id and a delete type of 0 or 1, and the result is parseable JSON.
+ * id and a delete type of 0 or 1, and the result is parseable JSON that
+ * gives back the raw input (its request_id) when that is valid UTF-8.
  *
  * Built by scripts/fuzz.sh (CMake -DFUZZ=ON instruments the libraries too):
  *   scripts/fuzz.sh 60 */
@@ -102,6 +103,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     back = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(back) || json_object_size(back) != 17)
         abort();
+    /* The raw bytes come back as written when they are UTF-8 (else with
+     * U+FFFD in place of each bad byte, so never longer than 3x). */
+    {
+        const char *rid = json_string_value(json_object_get(back, "request_id"));
+        size_t len = strlen(raw), i = 0, n = 1;
+        uint32_t cp;
+        while (i < len && (n = utf8_next((const unsigned char *)raw + i, len - i, &cp)) != 0)
+            i += n;
+        if (len && (!rid || (i == len && strcmp(rid, raw) != 0) || strlen(rid) > 3 * len))
+            abort();
+    }
     json_decref(back);
     free(json);
     free(raw);
