@@ -72,11 +72,8 @@ void consumer_apply_start(rd_kafka_topic_partition_list_t *parts, consumer_start
 static void log_part(consumer_t *c, log_level_t lv, const char *msg,
                      const rd_kafka_topic_partition_t *p, const char *extra_k, const char *extra_v)
 {
-    char part[16], off[32];
-    snprintf(part, sizeof(part), "%" PRId32, p->partition);
-    snprintf(off, sizeof(off), "%" PRId64, p->offset);
-    log_msg(c->log, lv, msg, "topic", p->topic, "partition", part, "offset", off, extra_k, extra_v,
-            NULL);
+    log_msg(c->log, lv, msg, "topic", p->topic, "#partition", LOG_NUM(p->partition), "#offset",
+            LOG_NUM(p->offset), extra_k, extra_v, NULL);
 }
 
 /* A failed lookup by time: a start-up error naming the partition. Starting
@@ -142,9 +139,8 @@ static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *part
             hi = 0;
         }
         offsets_set_end(c->offsets, (size_t)tidx, p->partition, hi);
-        char end[32];
-        snprintf(end, sizeof(end), "%" PRId64, hi);
-        log_part(c, LOG_INFO, "replay until end offset", p, "end", end);
+        log_msg(c->log, LOG_INFO, "replay until end offset", "topic", p->topic, "#partition",
+                LOG_NUM(p->partition), "#end", LOG_NUM(hi), NULL);
     }
 }
 

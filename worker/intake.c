@@ -312,13 +312,8 @@ static int take_redrive(intake_t *in, rd_kafka_message_t *msg, job_t *job)
     case REDRIVE_UNPARSEABLE:
         in->redrive.unparseable++;
         label = "verdict=\"unparseable\"";
-        if (log_enabled(in->o.log, LOG_DEBUG)) {
-            char part[16], off[32];
-            snprintf(part, sizeof(part), "%" PRId32, msg->partition);
-            snprintf(off, sizeof(off), "%" PRId64, msg->offset);
-            log_msg(in->o.log, LOG_DEBUG, "redrive: record skipped", "reason", rec.why, "partition",
-                    part, "offset", off, NULL);
-        }
+        log_msg(in->o.log, LOG_DEBUG, "redrive: record skipped", "reason", rec.why, "#partition",
+                LOG_NUM(msg->partition), "#offset", LOG_NUM(msg->offset), NULL);
         break;
     }
     count(in->m_redrive, label);

@@ -93,7 +93,7 @@ static void on_share(void *ctx, int owned, int total, const int *owned_idx, size
 {
     loop_t *l = ctx;
     double rate = l->cfg->rate_limit_qps;
-    char o[16], t[16], r[32];
+    char r[32];
     int64_t now = clock_mono_us();
     const char *how = "whole budget";
     if (l->cfg->rate_limit_share == CONFIG_SHARE_PARTITIONS && total > 0) {
@@ -112,11 +112,9 @@ static void on_share(void *ctx, int owned, int total, const int *owned_idx, size
         }
     }
     metric_set(l->m_share, NULL, rate);
-    snprintf(o, sizeof(o), "%d", owned);
-    snprintf(t, sizeof(t), "%d", total);
     snprintf(r, sizeof(r), "%.3f", rate);
-    log_msg(l->log, LOG_INFO, "rate share", "owned_partitions", o, "total_partitions", t, "qps", r,
-            "by", how, NULL);
+    log_msg(l->log, LOG_INFO, "rate share", "#owned_partitions", LOG_NUM(owned),
+            "#total_partitions", LOG_NUM(total), "qps", r, "by", how, NULL);
 }
 
 static void begin_stop(loop_t *l, const char *why, int exit_code)

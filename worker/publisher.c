@@ -185,8 +185,7 @@ static int refused_too_large(publisher_t *p, pub_msg_t *m, rd_kafka_resp_err_t e
 {
     if (!too_large(err))
         return 0;
-    char size[24];
-    snprintf(size, sizeof(size), "%zu", m->len + m->key_len);
+    long long size = (long long)(m->len + m->key_len);
     /* A result's key is the user id when there is one: not a copy. */
     int raw_key = m->key_len > 0 && (!m->owns_payload || !m->job->ev.user_id);
     if (!m->reduced && (raw_key || (m->owns_payload && m->job->has_traceparent))) {
@@ -201,14 +200,14 @@ static int refused_too_large(publisher_t *p, pub_msg_t *m, rd_kafka_resp_err_t e
                                     "key not copied: the cluster refused the copy as too large",
                                     -1);
             log_msg(p->log, LOG_WARN, "message refused as too large; sending it reduced", "topic",
-                    m->topic, "bytes", size, "error", rd_kafka_err2str(err), "event_id",
+                    m->topic, "#bytes", LOG_NUM(size), "error", rd_kafka_err2str(err), "event_id",
                     m->job->ev.event_id, NULL);
             backlog_push(p, m, 0);
             return 1;
         }
     }
     log_msg(p->log, LOG_ERROR, "message refused as too large; given up, not retried", "topic",
-            m->topic, "bytes", size, "error", rd_kafka_err2str(err), "event_id",
+            m->topic, "#bytes", LOG_NUM(size), "error", rd_kafka_err2str(err), "event_id",
             m->job->ev.event_id, NULL);
     delivered(p, m);
     return 1;

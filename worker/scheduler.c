@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 
 #include "common/backoff.h"
+#include "common/fmt.h"
 #include "common/outage.h"
 #include "common/siphash.h"
 
@@ -629,8 +630,8 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
         finish(s, job, JOB_FAILURE, RESULT_ERR_REJECTED);
         return;
     case ZIM_SYSTEMIC: { /* systemic_final (--once): nothing to pause */
-        char code[32];
-        snprintf(code, sizeof(code), "%" PRId64, res->code);
+        char code[FMT_I64_MAX];
+        fmt_i64(code, res->code);
         log_msg(s->log, LOG_ERROR,
                 "systemic error: the credentials or account set-up are wrong (a running worker "
                 "would pause)",

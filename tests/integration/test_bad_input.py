@@ -229,7 +229,7 @@ def test_too_large():
                 if r.get("msg") == "message refused as too large; given up, not retried"]
     assert len(reduced) == 3 and all(r["level"] == "warn" for r in reduced), reduced
     assert len(given_up) == 1 and given_up[0]["level"] == "error", given_up
-    assert given_up[0]["bytes"] == str(len(big)), given_up
+    assert given_up[0]["bytes"] == len(big), given_up
     assert committed[0] == 3, committed
 
 

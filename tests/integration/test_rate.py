@@ -156,7 +156,7 @@ def replicas(k, parts, n, prefix):
                 shares = [last_share(w) for w in ws]
                 owned = [int(s["owned_partitions"]) for s in shares if s]
                 return len(owned) == k and sum(owned) == parts and min(owned) > 0 and \
-                    all(s.get("total_partitions") == str(parts) for s in shares)
+                    all(s.get("total_partitions") == parts for s in shares)
 
             assert wait_for(settled, timeout=90, interval=0.5), \
                 "no split:\n%s" % "\n---\n".join(w.dump(10) for w in ws)
