@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/curlev.h"
+#include "common/fmt.h"
 #include "common/zim_sign.h"
 
 #ifndef ZU_VERSION
@@ -187,7 +188,7 @@ static int build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id
                      const char *secret, const char *user_id, int delete_type, const char *nonce,
                      int64_t timestamp, char **out, char *errstr, size_t errstr_size)
 {
-    char app_s[16], ts_s[24], dt_s[4], sig[ZIM_SIGNATURE_LEN + 1];
+    char app_s[FMT_I64_MAX], ts_s[FMT_I64_MAX], dt_s[FMT_I64_MAX], sig[ZIM_SIGNATURE_LEN + 1];
     const char *names[8] = {"Action",           "AppId",     "SignatureNonce", "Timestamp",
                             "SignatureVersion", "Signature", "FromUserId",     "DeleteType"};
     const char *values[8];
@@ -216,9 +217,9 @@ static int build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id
     if (zim_signer_signature(signer, app_id, nonce, secret, timestamp, sig, errstr, errstr_size) !=
         0)
         return -1;
-    snprintf(app_s, sizeof(app_s), "%" PRIu32, app_id);
-    snprintf(ts_s, sizeof(ts_s), "%" PRId64, timestamp);
-    snprintf(dt_s, sizeof(dt_s), "%d", delete_type);
+    fmt_i64(app_s, app_id);
+    fmt_i64(ts_s, timestamp);
+    fmt_i64(dt_s, delete_type);
     values[0] = "DeleteAllFriends";
     values[1] = app_s;
     values[2] = nonce;
@@ -736,14 +737,12 @@ static void call_finish(zim_api_t *api, zim_call_t *c, CURLcode cc)
     c->prev = c->next = NULL;
     api->in_flight--;
     if (log_enabled(api->log, LOG_DEBUG)) {
-        char ubuf[64], status[24], code[24], us[24];
-        snprintf(status, sizeof(status), "%ld", res.http_status);
-        snprintf(code, sizeof(code), "%" PRId64, res.code);
-        snprintf(us, sizeof(us), "%" PRId64, res.elapsed_us);
+        char ubuf[64], code[FMT_I64_MAX];
+        fmt_i64(code, res.code);
         log_msg(api->log, LOG_DEBUG, "zim call finished", "user_id",
                 log_user(api->log, c->user_id, ubuf, sizeof(ubuf)), "outcome",
-                zim_outcome_name(res.outcome), "http_status", status, "code",
-                res.has_code ? code : NULL, "elapsed_us", us, NULL);
+                zim_outcome_name(res.outcome), "#http_status", LOG_NUM(res.http_status), "code",
+                res.has_code ? code : NULL, "#elapsed_us", LOG_NUM(res.elapsed_us), NULL);
     }
     call_release(api, c);
     /* Bookkeeping is complete: the callback may start new calls. */

@@ -1,5 +1,6 @@
 /* zim_sign.c - ZIM server API request signing (nonce and MD5 signature). */
 #include "common/zim_sign.h"
+#include "common/fmt.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -127,13 +128,13 @@ static int digest(const EVP_MD *md5, EVP_MD_CTX *ctx, uint32_t app_id, const cha
                   const char *secret, int64_t timestamp, char *out, char *errstr,
                   size_t errstr_size)
 {
-    char head[16], tail[24];
+    char head[FMT_I64_MAX], tail[FMT_I64_MAX];
     size_t head_len, tail_len;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
 
-    head_len = (size_t)snprintf(head, sizeof(head), "%" PRIu32, app_id);
-    tail_len = (size_t)snprintf(tail, sizeof(tail), "%" PRId64, timestamp);
+    head_len = fmt_i64(head, app_id);
+    tail_len = fmt_i64(tail, timestamp);
     if (EVP_DigestInit_ex(ctx, md5, NULL) != 1 || EVP_DigestUpdate(ctx, head, head_len) != 1 ||
         EVP_DigestUpdate(ctx, nonce, strlen(nonce)) != 1 ||
         EVP_DigestUpdate(ctx, secret, strlen(secret)) != 1 ||
