@@ -63,6 +63,18 @@
  * starts in any window W at max(1, floor(f * its own slots per W)) (rule 2
  * with that cap); its starts still fall on its own slots.
  *
+ * A late send under the grid. The server counts a call when its request
+ * arrives; the first request on a new connection arrives after the
+ * connection's set-up, later than its slot t. The 1000 ms windows at the
+ * server that start after t and hold the late arrival a lose nothing (slot
+ * t is outside them) and gain one call, and the other replicas cannot know.
+ * So the replica skips its first own slot u with a < u < t + 1000 ms - half
+ * the margin: every such window holds u, which stays empty. Windows are
+ * whole again without any exchange between replicas. When the replica owns
+ * no slot in that span (more than ~19 replicas at R = 20, or a set-up of
+ * nearly a second) nothing can be skipped and the window may hold one call
+ * over, which costs that call a 660300005 and a retry.
+ *
  * The recent starts live in a ring of C_max entries (C_max = the largest cap
  * the configured rate allows). If growing it for a higher rate fails, the cap
  * stays at the ring's size: the limiter errs on the slow side. */
@@ -82,6 +94,8 @@
 #define MAX_SPACING_US  1000000000000000LL /* ~31 years: keeps the arithmetic finite */
 #define CAP_EPSILON     1e-9               /* floor(19.9999999999) from f arithmetic is 20 */
 #define MAX_SLOT_LAG_US 10000              /* a start this late (at most T / 2) keeps its slot */
+#define LATE_SEND_US    (RATELIMIT_JITTER_US / 2) /* later than this is a late send */
+#define SKIPS_MAX       16                        /* late sends waiting for a slot to skip */
 
 struct ratelimit {
     double rate;          /* configured R, calls/s */
@@ -102,6 +116,12 @@ struct ratelimit {
     int grid_owned_cnt;
     int64_t grid_wall_offset_us; /* wall = monotonic + offset */
     int64_t grid_last_k;         /* last slot taken; -1 none */
+    /* Late sends under the grid: skip an own slot in (after, until), one per
+     * late send (see "A late send under the grid"). */
+    struct {
+        int64_t after_us, until_us;
+    } skip[SKIPS_MAX];
+    int nskip;
 };
 
 static double clamp_rate(double rate)
@@ -332,13 +352,36 @@ double ratelimit_effective_rate(ratelimit_t *rl, int64_t now_us)
 /* How long this replica waits when the grid gives it no slot at all. */
 #define GRID_NONE_WAIT_US US_PER_S
 
+/* Whether own slot time g is skipped for a late send: the pending skip
+ * with the earliest deadline whose span holds g is used up. Skips whose
+ * span ended before g can no longer be served and are dropped. */
+static int grid_skip(ratelimit_t *rl, int64_t g)
+{
+    int best = -1, n = 0;
+    for (int i = 0; i < rl->nskip; i++) {
+        if (rl->skip[i].until_us <= g)
+            continue;
+        rl->skip[n++] = rl->skip[i];
+        if (rl->skip[n - 1].after_us < g &&
+            (best < 0 || rl->skip[n - 1].until_us < rl->skip[best].until_us))
+            best = n - 1;
+    }
+    rl->nskip = n;
+    if (best < 0)
+        return 0;
+    rl->skip[best] = rl->skip[--rl->nskip];
+    return 1;
+}
+
 /* next_allowed() and, with a grid, the next own slot (*k). */
 static int64_t next_start(ratelimit_t *rl, int64_t now_us, int64_t *spacing, int64_t *k)
 {
     int64_t next = next_allowed(rl, now_us, spacing);
     *k = -1;
     if (rl->grid_total > 0) {
-        int64_t g = grid_next(rl, now_us, k);
+        int64_t g;
+        while ((g = grid_next(rl, now_us, k)) >= 0 && rl->nskip > 0 && grid_skip(rl, g))
+            rl->grid_last_k = *k; /* left empty for a late send */
         if (g < 0)
             return now_us + GRID_NONE_WAIT_US;
         if (g > next)
@@ -370,6 +413,11 @@ int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us)
 
 void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us)
 {
+    if (rl->grid_total > 0 && sent_us - started_us > LATE_SEND_US && rl->nskip < SKIPS_MAX) {
+        rl->skip[rl->nskip].after_us = sent_us;
+        rl->skip[rl->nskip].until_us = started_us + US_PER_S - RATELIMIT_JITTER_US / 2;
+        rl->nskip++;
+    }
     /* The newest recorded start at or before started_us is this call's. The
      * ring is in time order (acquires push the clock's time; this function
      * keeps the order), so a binary search finds it: the smallest k with
@@ -439,6 +487,7 @@ int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, siz
     rl->grid_owned_cnt = cnt;
     rl->grid_total = total;
     rl->grid_wall_offset_us = wall_offset_us;
+    rl->nskip = 0;
     /* Rules 1 and 2 run at the AppId-wide rate: a safety net under the grid. */
     ratelimit_set_rate(rl, appid_rate, 0);
     return 0;
@@ -450,6 +499,7 @@ void ratelimit_clear_grid(ratelimit_t *rl)
     rl->grid_owned = NULL;
     rl->grid_owned_cnt = 0;
     rl->grid_total = 0;
+    rl->nskip = 0;
 }
 
 double ratelimit_grid_share(const ratelimit_t *rl)

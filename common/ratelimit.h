@@ -51,8 +51,11 @@ int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us);
  * request sent at sent_us. The first request on a new connection goes out
  * after the connection's set-up, later than its slot; the server counts it
  * then. Its recorded start moves to sent_us, so the window rule (rule 2)
- * keeps later starts at least one window after it. Earlier times, and
- * starts already out of the ring, change nothing. */
+ * keeps later starts at least one window after it; under the slot grid a
+ * send more than half the margin late also leaves this replica's next own
+ * slot in (sent_us, started_us + 990 ms) empty, for the windows the other
+ * replicas fill. Earlier times, and starts already out of the ring, change
+ * nothing. */
 void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us);
 
 /* Microseconds until a slot would be free, without taking it (0 = now). */
