@@ -137,6 +137,24 @@ static void put_escaped(wbuf_t *w, const char *str, log_format_t fmt)
     const unsigned char *s = (const unsigned char *)str;
     size_t len = strlen(str);
     for (size_t i = 0; i < len;) {
+        /* A run of printable ASCII other than '"' and '\\' goes as it is,
+         * as much of it as fits (each byte is a unit of its own). */
+        size_t run = i;
+        while (run < len && s[run] >= 0x20 && s[run] < 0x7F && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            size_t n = run - i, room = w->cap - w->len;
+            if (n > room) {
+                memcpy(w->p + w->len, s + i, room);
+                w->len += room;
+                w->truncated = 1;
+                return;
+            }
+            memcpy(w->p + w->len, s + i, n);
+            w->len += n;
+            if ((i = run) >= len)
+                break;
+        }
         char esc[8];
         const char *out = esc;
         size_t n, adv = 1;
