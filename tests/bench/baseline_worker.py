@@ -5,7 +5,11 @@ for the benchmarks (not a product; never used by the tests).
 Debian's confluent-kafka (librdkafka underneath), a thread pool for the
 DeleteAllFriends calls (signed GETs through http.client), a token bucket
 for the rate, results produced with acks=all, and offsets committed once a
-batch's results are acknowledged. No per-user order, no pauses.
+batch's results are acknowledged. It does the worker's job for each event:
+checks the event's fields, writes the whole result event (every field of
+docs/contract.md's "Result events") and logs one info line per event (as
+the worker does at info), with the logging module to stderr. No per-user
+order, no pauses, no retries beyond reconnecting.
 
     /usr/bin/python3 tests/bench/baseline_worker.py BOOTSTRAP ENDPOINT APP_ID SECRET N
         [--group G] [--rate QPS]
@@ -16,9 +20,11 @@ committed.
 
 import argparse
 import concurrent.futures
+import datetime
 import hashlib
 import http.client
 import json
+import logging
 import os
 import threading
 import time
@@ -98,14 +104,33 @@ def main():
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=64)
     worker = "%s/%d" % (os.uname().nodename, os.getpid())
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log = logging.getLogger("baseline")
+
+    def now_iso():
+        return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
     def handle(msg):
+        received = now_iso()
         try:
             ev = json.loads(msg.value())
-            user, dt = ev["user_id"], 1 if ev.get("delete_type") in ("one-way", 1) else 0
-        except (ValueError, KeyError, TypeError):
-            return msg, None, {"Code": None, "Message": "invalid", "RequestId": None}
+            if not isinstance(ev, dict):
+                raise TypeError("not an object")
+            user, etype = ev["user_id"], ev["type"]
+            eid = ev.get("event_id", "%s/%d/%d" % (msg.topic(), msg.partition(), msg.offset()))
+            if not isinstance(user, str) or not user or len(user) > 32:
+                raise ValueError("bad user_id")
+            if etype not in ("account-deleted", "friend-reset") or not isinstance(eid, str):
+                raise ValueError("bad type or event_id")
+            if ev.get("app_id", a.app_id) != a.app_id:
+                raise ValueError("app_id is not this worker's")
+            dt = 1 if ev.get("delete_type") in ("one-way", 1) else 0
+        except (ValueError, KeyError, TypeError) as e:
+            return msg, {}, received, {"Code": None, "Message": "invalid: %s" % e,
+                                       "RequestId": None}
         bucket.take()
-        return msg, user, api.call(user, dt)
+        return (msg, dict(ev, event_id=eid, event_type=etype, delete_type=dt), received,
+                api.call(user, dt))
 
     done = 0
     while done < a.n:
@@ -113,14 +138,29 @@ def main():
         batch = [m for m in batch if not m.error()]
         if not batch:
             continue
-        for msg, user, ans in pool.map(handle, batch):
+        for msg, ev, received, ans in pool.map(handle, batch):
+            ok = ans.get("Code") == 0
             res = {"schema": "zim-unfriend/result/v1",
-                   "status": "success" if ans.get("Code") == 0 else "failure",
-                   "user_id": user, "code": ans.get("Code"), "request_id": ans.get("RequestId"),
+                   "status": "success" if ok else "failure",
+                   "event_id": ev.get("event_id"), "event_type": ev.get("event_type"),
+                   "user_id": ev.get("user_id"), "app_id": a.app_id,
+                   "delete_type": ev.get("delete_type"), "code": ans.get("Code"),
+                   "message": ans.get("Message"), "request_id": ans.get("RequestId"),
+                   "attempts": 1 if ev else 0,
+                   "error_class": None if ok else ("rejected" if ev else "invalid_event"),
                    "source": {"topic": msg.topic(), "partition": msg.partition(),
-                              "offset": msg.offset()}, "worker": worker}
-            producer.produce(RESULT_TOPIC, json.dumps(res).encode(), key=(user or "").encode())
+                              "offset": msg.offset()},
+                   "occurred_at": ev.get("occurred_at"), "received_at": received,
+                   "completed_at": now_iso(), "worker": worker}
+            producer.produce(RESULT_TOPIC, json.dumps(res).encode(),
+                             key=(ev.get("user_id") or "").encode())
             producer.poll(0)
+            log.info(json.dumps({"ts": res["completed_at"], "level": "info", "msg": "event done",
+                                 "status": res["status"], "event_id": res["event_id"],
+                                 "user_id": res["user_id"], "code": res["code"],
+                                 "request_id": res["request_id"], "attempts": res["attempts"],
+                                 "topic": msg.topic(), "partition": msg.partition(),
+                                 "offset": msg.offset()}))
         producer.flush()
         last = {}
         for m in batch:

@@ -134,9 +134,11 @@ def baseline(n):
                 for i in range(n)]
         produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
         t0 = time.time()
+        # Its log lines go to a file, as the worker's do.
+        log = open(os.path.join(scratch_dir(), "baseline-%d.log" % int(time.time() * 1e6)), "wb")
         proc = subprocess.Popen([py, os.path.join(HERE, "baseline_worker.py"), mk.bootstrap,
                                  sb.endpoint, str(APP_ID), SECRET, str(n)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=log)
         peak, cpu = 0, 0.0
         while proc.poll() is None:
             try:
