@@ -51,6 +51,22 @@ def done(mk):
     return len(successes(values(mk.bootstrap)))
 
 
+def wait_done(w, mk, n, timeout):
+    """Waits until n events have a success result on the result topic; on a
+    time-out says what the topic holds against what the worker logged as
+    published (a result acknowledged but never read back was seen once)."""
+    if wait_for(lambda: done(mk) >= n, timeout=timeout):
+        return
+    vals = values(mk.bootstrap)
+    logged = {r.get("event_id") for r in w.logs() if r.get("msg") == "event done"}
+    seen = {v["event_id"] for v in vals}
+    raise AssertionError(
+        "%d of %d events have a success result after %d s: %d results on the topic (%s); "
+        "the worker logged %d as published; published but not on the topic: %s; log: %s"
+        % (done(mk), n, timeout, len(vals), dict(collections.Counter(v["status"] for v in vals)),
+           len(logged), sorted(logged - seen)[:10], w.dump()[-3000:]))
+
+
 def assert_outage_state(w, mk, where):
     """What an outage pause looks like from outside."""
     st, body = w.http("/readyz")
@@ -88,7 +104,7 @@ def test_sandbox_down_mid_backlog():
             assert wait_for(lambda: records(w, "API accepts calls again: resuming"), timeout=30), \
                 w.dump()
             resumed_s = time.monotonic() - t_up
-            assert wait_for(lambda: done(mk) >= n, timeout=120), w.dump()
+            wait_done(w, mk, n, 120)
             assert w.http("/readyz") == (200, "ok\n")
             assert w.metric("pause", 'cause="outage"') == 0
             assert w.metric("retries_exhausted_total") == 0
@@ -117,7 +133,7 @@ def test_http_503_for_everyone():
             assert wait_for(lambda: len(records(w, "still paused: the probe got no answer from ZIM"))
                             >= 2, timeout=60), w.dump()
             sb.control("_sandbox/reset")
-            assert wait_for(lambda: done(mk) >= n, timeout=120), w.dump()
+            wait_done(w, mk, n, 120)
             assert records(w, "API accepts calls again: resuming")
             assert w.terminate() == 0, w.dump()
         vals, succ = assert_complete(mk, where, ends)
