@@ -380,7 +380,7 @@ static int64_t next_start(ratelimit_t *rl, int64_t now_us, int64_t *spacing, int
     *k = -1;
     if (rl->grid_total > 0) {
         int64_t g;
-        while ((g = grid_next(rl, now_us, k)) >= 0 && rl->nskip > 0 && grid_skip(rl, g))
+        while ((g = grid_next(rl, now_us, k)) >= 0 && grid_skip(rl, g))
             rl->grid_last_k = *k; /* left empty for a late send */
         if (g < 0)
             return now_us + GRID_NONE_WAIT_US;

@@ -12,10 +12,8 @@
 #include "common/utf8.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The JSON text grows in one buffer; an allocation failure is remembered
  * and ends with NULL. Strings are written as jansson's compact dump writes
@@ -139,17 +137,7 @@ static void put_int(jbuf_t *b, int64_t v)
     put_raw(b, num, fmt_i64(num, v));
 }
 
-static void put_time(jbuf_t *b, int64_t unix_ms)
-{
-    char buf[FMT_TIME_MAX + 2];
-
-    buf[0] = '"';
-    fmt_time_ms(buf + 1, unix_ms);
-    buf[FMT_TIME_MAX] = '"';
-    put_raw(b, buf, FMT_TIME_MAX + 1);
-}
-
-/* ,"key": */
+/* ,"key": (the value follows) */
 static void put_key(jbuf_t *b, const char *key)
 {
     size_t n = strlen(key);
@@ -162,6 +150,48 @@ static void put_key(jbuf_t *b, const char *key)
     b->len += n;
     b->p[b->len++] = '"';
     b->p[b->len++] = ':';
+}
+
+/* ,"key":"value" (NULL -> null) */
+static void put_key_str(jbuf_t *b, const char *key, const char *s)
+{
+    put_key(b, key);
+    put_str(b, s);
+}
+
+/* ,"key":v */
+static void put_key_int(jbuf_t *b, const char *key, int64_t v)
+{
+    put_key(b, key);
+    put_int(b, v);
+}
+
+/* ,"key":"2026-11-25T18:00:00.123Z" */
+static void put_key_time(jbuf_t *b, const char *key, int64_t unix_ms)
+{
+    char buf[FMT_TIME_MAX + 2];
+
+    put_key(b, key);
+    buf[0] = '"';
+    fmt_time_ms(buf + 1, unix_ms);
+    buf[FMT_TIME_MAX] = '"';
+    put_raw(b, buf, FMT_TIME_MAX + 1);
+}
+
+/* ,"key":{"topic":...,"partition":...,"offset":...} (no topic -> null) */
+static void put_key_place(jbuf_t *b, const char *key, const char *topic, int32_t partition,
+                          int64_t offset)
+{
+    put_key(b, key);
+    if (!topic) {
+        PUT_LIT(b, "null");
+        return;
+    }
+    PUT_LIT(b, "{\"topic\":");
+    put_str(b, topic);
+    put_key_int(b, "partition", partition);
+    put_key_int(b, "offset", offset);
+    PUT_LIT(b, "}");
 }
 
 static const char *const error_names[RESULT_ERR__CNT] = {
@@ -191,16 +221,11 @@ char *result_to_json(const result_t *r)
     if (!r)
         return NULL;
     PUT_LIT(&b, "{\"schema\":\"" RESULT_SCHEMA "\"");
-    put_key(&b, "status");
-    put_str(&b, r->status);
-    put_key(&b, "event_id");
-    put_str(&b, r->event_id);
-    put_key(&b, "event_type");
-    put_str(&b, r->event_type);
-    put_key(&b, "user_id");
-    put_str(&b, r->user_id);
-    put_key(&b, "app_id");
-    put_int(&b, (int64_t)r->app_id);
+    put_key_str(&b, "status", r->status);
+    put_key_str(&b, "event_id", r->event_id);
+    put_key_str(&b, "event_type", r->event_type);
+    put_key_str(&b, "user_id", r->user_id);
+    put_key_int(&b, "app_id", (int64_t)r->app_id);
     put_key(&b, "delete_type");
     if (r->delete_type < 0)
         PUT_LIT(&b, "null");
@@ -211,48 +236,19 @@ char *result_to_json(const result_t *r)
         put_int(&b, (int64_t)r->code);
     else
         PUT_LIT(&b, "null");
-    put_key(&b, "message");
-    put_str(&b, r->message);
-    put_key(&b, "request_id");
-    put_str(&b, r->request_id && r->request_id[0] ? r->request_id : NULL);
-    put_key(&b, "attempts");
-    put_int(&b, r->attempts);
-    put_key(&b, "error_class");
-    put_str(&b, r->error_class);
-    put_key(&b, "source");
-    if (r->topic) {
-        PUT_LIT(&b, "{\"topic\":");
-        put_str(&b, r->topic);
-        put_key(&b, "partition");
-        put_int(&b, r->partition);
-        put_key(&b, "offset");
-        put_int(&b, (int64_t)r->offset);
-        PUT_LIT(&b, "}");
-    } else {
-        PUT_LIT(&b, "null"); /* not from Kafka (--once) */
-    }
-    put_key(&b, "occurred_at");
-    put_str(&b, r->occurred_at);
-    put_key(&b, "received_at");
-    put_time(&b, r->received_at_ms);
-    put_key(&b, "completed_at");
-    put_time(&b, r->completed_at_ms);
-    put_key(&b, "worker");
-    put_str(&b, r->worker);
-    if (r->covered_by) {
-        put_key(&b, "covered_by");
-        put_str(&b, r->covered_by);
-    }
-    if (r->redrive_topic) {
-        put_key(&b, "redrive_of");
-        PUT_LIT(&b, "{\"topic\":");
-        put_str(&b, r->redrive_topic);
-        put_key(&b, "partition");
-        put_int(&b, r->redrive_partition);
-        put_key(&b, "offset");
-        put_int(&b, (int64_t)r->redrive_offset);
-        PUT_LIT(&b, "}");
-    }
+    put_key_str(&b, "message", r->message);
+    put_key_str(&b, "request_id", r->request_id && r->request_id[0] ? r->request_id : NULL);
+    put_key_int(&b, "attempts", r->attempts);
+    put_key_str(&b, "error_class", r->error_class);
+    put_key_place(&b, "source", r->topic, r->partition, r->offset); /* null: --once */
+    put_key_str(&b, "occurred_at", r->occurred_at);
+    put_key_time(&b, "received_at", r->received_at_ms);
+    put_key_time(&b, "completed_at", r->completed_at_ms);
+    put_key_str(&b, "worker", r->worker);
+    if (r->covered_by)
+        put_key_str(&b, "covered_by", r->covered_by);
+    if (r->redrive_topic)
+        put_key_place(&b, "redrive_of", r->redrive_topic, r->redrive_partition, r->redrive_offset);
     PUT_LIT(&b, "}");
     if (b.failed) {
         free(b.p);
@@ -260,18 +256,4 @@ char *result_to_json(const result_t *r)
     }
     b.p[b.len] = '\0';
     return b.p;
-}
-
-void result_format_time(int64_t unix_ms, char *buf, size_t size)
-{
-    char t[FMT_TIME_MAX];
-    size_t n;
-
-    if (!buf || size == 0)
-        return;
-    n = fmt_time_ms(t, unix_ms);
-    if (n > size - 1)
-        n = size - 1;
-    memcpy(buf, t, n);
-    buf[n] = '\0';
 }

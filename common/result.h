@@ -56,7 +56,4 @@ typedef struct result {
  * failure. Strings that are not valid UTF-8 are emitted with U+FFFD. */
 char *result_to_json(const result_t *r);
 
-/* Formats Unix ms as "2026-11-25T18:00:00.123Z" into buf (>= 25 bytes). */
-void result_format_time(int64_t unix_ms, char *buf, size_t size);
-
 #endif

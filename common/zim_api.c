@@ -47,7 +47,7 @@ typedef struct zim_call {
     char *user_id;
     int delete_type;
     void *opaque;
-    zim_api_t *api;
+    zim_api_t *api;     /* its owner, set when the call is made */
     int64_t started_us; /* monotonic, at zim_api_start() */
     char errbuf[CURL_ERROR_SIZE];
 } zim_call_t;
@@ -430,7 +430,10 @@ static zim_call_t *call_get(zim_api_t *api)
         c->next = NULL;
         return c;
     }
-    return calloc(1, sizeof(*c));
+    c = calloc(1, sizeof(*c));
+    if (c)
+        c->api = api;
+    return c;
 }
 
 /* CURLOPT_PREREQFUNCTION: the request is about to be sent. */
@@ -641,7 +644,6 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *op
     }
     c->delete_type = delete_type;
     c->opaque = opaque;
-    c->api = api;
     c->started_us = clock_mono_us();
     if (call_setup(api, c, url, errstr, errstr_size) != 0)
         goto out;

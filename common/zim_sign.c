@@ -91,8 +91,6 @@ int zim_signer_nonce(zim_signer_t *s, char *out, char *errstr, size_t errstr_siz
 {
     unsigned char *raw;
 
-    if (!s)
-        return zim_sign_nonce(out, errstr, errstr_size);
     if (s->left < ZIM_NONCE_LEN / 2) {
         if (RAND_bytes(s->pool, (int)sizeof(s->pool)) != 1) {
             OPENSSL_cleanse(s->pool, sizeof(s->pool));
@@ -148,36 +146,26 @@ static int digest(const EVP_MD *md5, EVP_MD_CTX *ctx, uint32_t app_id, const cha
     return 0;
 }
 
-static int check_args(const char *nonce, const char *secret, char *errstr, size_t errstr_size)
-{
-    if (nonce && secret)
-        return 0;
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "signature: %s is NULL", !nonce ? "nonce" : "secret");
-    return -1;
-}
-
 int zim_signer_signature(zim_signer_t *s, uint32_t app_id, const char *nonce, const char *secret,
                          int64_t timestamp, char *out, char *errstr, size_t errstr_size)
 {
     if (!s)
         return zim_sign_signature(app_id, nonce, secret, timestamp, out, errstr, errstr_size);
-    if (check_args(nonce, secret, errstr, errstr_size) != 0)
+    if (!nonce || !secret) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "signature: %s is NULL", !nonce ? "nonce" : "secret");
         return -1;
+    }
     return digest(s->md5, s->ctx, app_id, nonce, secret, timestamp, out, errstr, errstr_size);
 }
 
 int zim_sign_signature(uint32_t app_id, const char *nonce, const char *secret, int64_t timestamp,
                        char *out, char *errstr, size_t errstr_size)
 {
-    zim_signer_t *s;
-    int ret;
-
-    if (check_args(nonce, secret, errstr, errstr_size) != 0)
-        return -1;
-    if (!(s = zim_signer_new(errstr, errstr_size)))
-        return -1;
-    ret = digest(s->md5, s->ctx, app_id, nonce, secret, timestamp, out, errstr, errstr_size);
+    zim_signer_t *s = zim_signer_new(errstr, errstr_size);
+    int ret =
+        s ? zim_signer_signature(s, app_id, nonce, secret, timestamp, out, errstr, errstr_size)
+          : -1;
     zim_signer_destroy(s);
     return ret;
 }

@@ -30,8 +30,9 @@ typedef struct zim_signer zim_signer_t;
 zim_signer_t *zim_signer_new(char *errstr, size_t errstr_size);
 /* Wipes the unused random bytes and frees s. NULL is a no-op. */
 void zim_signer_destroy(zim_signer_t *s);
-/* As zim_sign_nonce / zim_sign_signature; s NULL falls back to them. */
+/* As zim_sign_nonce, from s's pool of random bytes (s not NULL). */
 int zim_signer_nonce(zim_signer_t *s, char *out, char *errstr, size_t errstr_size);
+/* As zim_sign_signature, with s's MD5; s NULL: zim_sign_signature itself. */
 int zim_signer_signature(zim_signer_t *s, uint32_t app_id, const char *nonce, const char *secret,
                          int64_t timestamp, char *out, char *errstr, size_t errstr_size);
 

@@ -62,6 +62,40 @@ static void ref_time(int64_t ms, char *out, size_t size)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
 }
 
+static void expect_time(int64_t ms, const char *want)
+{
+    char buf[FMT_TIME_MAX];
+
+    TT_EQ_INT(fmt_time_ms(buf, ms), 24);
+    TT_EQ_STR(buf, want);
+}
+
+/* Edges: milliseconds truncated, never rounded; before 1970; 2038; leap
+ * years; the four-digit bounds and the clamping beyond them. */
+static void test_time_edges(void)
+{
+    expect_time(0, "1970-01-01T00:00:00.000Z");
+    expect_time(1, "1970-01-01T00:00:00.001Z");
+    expect_time(999, "1970-01-01T00:00:00.999Z");
+    expect_time(1000, "1970-01-01T00:00:01.000Z");
+    expect_time(1999, "1970-01-01T00:00:01.999Z");
+    expect_time(59999, "1970-01-01T00:00:59.999Z");
+    expect_time(-1, "1969-12-31T23:59:59.999Z");
+    expect_time(-1000, "1969-12-31T23:59:59.000Z");
+    expect_time(-1001, "1969-12-31T23:59:58.999Z");
+    expect_time(1795629600123LL, "2026-11-25T18:00:00.123Z");
+    expect_time(2147483647000LL, "2038-01-19T03:14:07.000Z");
+    expect_time(2147483648999LL, "2038-01-19T03:14:08.999Z");
+    expect_time(4102444799999LL, "2099-12-31T23:59:59.999Z");
+    expect_time(4107542400000LL, "2100-03-01T00:00:00.000Z"); /* 2100 is no leap year */
+    expect_time(951782400000LL, "2000-02-29T00:00:00.000Z");  /* 2000 is one */
+    expect_time(253402300799999LL, "9999-12-31T23:59:59.999Z");
+    expect_time(253402300800000LL, "9999-12-31T23:59:59.999Z"); /* clamped */
+    expect_time(INT64_MAX, "9999-12-31T23:59:59.999Z");
+    expect_time(-62167219200000LL, "0000-01-01T00:00:00.000Z");
+    expect_time(INT64_MIN, "0000-01-01T00:00:00.000Z");
+}
+
 static void test_time(void)
 {
     char got[FMT_TIME_MAX], want[64];
@@ -105,6 +139,7 @@ static void test_time(void)
 int main(void)
 {
     TT_RUN(test_i64);
+    TT_RUN(test_time_edges);
     TT_RUN(test_time);
     TT_DONE();
 }
