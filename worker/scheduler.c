@@ -40,6 +40,7 @@ struct scheduler {
     unsigned char hash_key[SIPHASH_KEY_LEN]; /* random: ids cannot be chosen to collide */
     size_t njobs;
     int in_flight;
+    uint64_t answers; /* calls answered so far (any user) */
 
     struct user_list due;    /* retries that are due: start before anything new */
     struct user_list ready;  /* head job may start */
@@ -581,6 +582,8 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
         metric_observe(s->m_duration, label, (double)res->elapsed_us / 1e6);
     }
 
+    if (is_answer(res))
+        s->answers++;
     int was_probe = (job == s->probe);
     if (was_probe)
         s->probe_running = 0;
@@ -620,7 +623,8 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
         else if (is_answer(res))
             outage_answer(&s->outage);
     }
-    job->counted++;
+    if (++job->counted == 1)
+        job->answers_at = s->answers;
 
     switch (res->outcome) {
     case ZIM_SUCCESS:
@@ -665,6 +669,15 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
         finish(s, job, JOB_FAILURE, RESULT_ERR_RETRIES_EXHAUSTED);
         return;
     }
+    /* Its next attempt is the last, nobody has been answered since it began
+     * failing, and other users wait untried: due retries go first, so its
+     * retries may have had every slot, and its failures alone do not show
+     * whose fault they are. The last attempt waits behind the users waiting
+     * to start: their answers make its failure final, their failures make
+     * an outage (the rules above), either way without an extra call. */
+    if (job->counted + 1 == s->opts.max_attempts && !s->opts.systemic_final && !is_answer(res) &&
+        s->answers == job->answers_at && !TAILQ_EMPTY(&s->ready))
+        job->yielded = 1;
     retry_later(s, job, res, now_us);
 }
 
@@ -674,7 +687,12 @@ static void fire_timers(scheduler_t *s, int64_t now_us)
     while (s->heap_len && s->heap[0]->due_us <= now_us) {
         job_t *job = heap_pop(s);
         job->user->state = USER_READY;
-        list_push(&s->due, job->user);
+        if (job->yielded) {
+            job->yielded = 0; /* behind the users waiting to start */
+            list_push(&s->ready, job->user);
+        } else {
+            list_push(&s->due, job->user);
+        }
     }
 }
 

@@ -561,6 +561,48 @@ static void test_outage_before_exhaustion(void)
     fake_free(&f);
 }
 
+/* One call at a time at the start of an outage: the first user's due
+ * retries would take every slot, so it would reach its last attempt with
+ * nobody else tried. Its last attempt waits behind the waiting users
+ * instead; their failures then make an outage, and nobody fails. When they
+ * are answered instead, its last failure is final, after max_attempts
+ * calls. */
+static void test_lone_last_attempt_yields(void)
+{
+    for (int others_ok = 0; others_ok < 2; others_ok++) {
+        fake_t f;
+        fake_init(&f, 1, 3, 0);
+        submit(&f, "first", 0, 0);
+        submit(&f, "second", 0, 1);
+        submit(&f, "third", 0, 2);
+        int first_calls = 0;
+        for (int i = 0; i < 40 && scheduler_paused(f.s) == SCHED_PAUSE_NONE && f.nfinals < 3; i++) {
+            tick(&f, 300);
+            while (f.nrunning > 0) {
+                job_t *j = f.running[0];
+                int first = strcmp(j->ev.user_id, "first") == 0;
+                first_calls += first;
+                complete(&f, j, first || !others_ok ? NO_ANSWER : OK);
+            }
+        }
+        if (!others_ok) {
+            TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
+            TT_EQ_INT(f.nfinals, 0);
+        } else {
+            TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+            TT_EQ_INT(f.nfinals, 3);
+            for (int i = 0; i < f.nfinals; i++) {
+                int first = strcmp(f.finals[i]->ev.user_id, "first") == 0;
+                TT_EQ_INT(f.finals[i]->status, first ? JOB_FAILURE : JOB_SUCCESS);
+                if (first)
+                    TT_EQ_INT(f.finals[i]->error_class, RESULT_ERR_RETRIES_EXHAUSTED);
+            }
+            TT_EQ_INT(first_calls, 3);
+        }
+        fake_free(&f);
+    }
+}
+
 int main(void)
 {
     TT_RUN(test_per_user_order_and_cap);
@@ -574,6 +616,7 @@ int main(void)
     TT_RUN(test_unreachable_last_attempt_pauses);
     TT_RUN(test_outage_time_rule);
     TT_RUN(test_outage_before_exhaustion);
+    TT_RUN(test_lone_last_attempt_yields);
     scheduler_destroy(NULL);
     TT_DONE();
 }
