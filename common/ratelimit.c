@@ -95,7 +95,6 @@
 #define CAP_EPSILON     1e-9               /* floor(19.9999999999) from f arithmetic is 20 */
 #define MAX_SLOT_LAG_US 10000              /* a start this late (at most T / 2) keeps its slot */
 #define LATE_SEND_US    (RATELIMIT_JITTER_US / 2) /* later than this is a late send */
-#define SKIPS_MAX       16                        /* late sends waiting for a slot to skip */
 
 struct ratelimit {
     double rate;          /* configured R, calls/s */
@@ -117,11 +116,13 @@ struct ratelimit {
     int64_t grid_wall_offset_us; /* wall = monotonic + offset */
     int64_t grid_last_k;         /* last slot taken; -1 none */
     /* Late sends under the grid: skip an own slot in (after, until), one per
-     * late send (see "A late send under the grid"). */
-    struct {
+     * late send (see "A late send under the grid"). A late send's start is
+     * in the ring and its skip ends within a second of it, so the pending
+     * skips fit in ring_cap entries (allocated with the ring). */
+    struct skip {
         int64_t after_us, until_us;
-    } skip[SKIPS_MAX];
-    int nskip;
+    } *skip;
+    size_t nskip;
 };
 
 static double clamp_rate(double rate)
@@ -144,22 +145,31 @@ static size_t cap_for(double e)
     return (size_t)c;
 }
 
-/* Grows the ring to hold at least n starts, keeping their order. 0 ok, -1 on
- * allocation failure (the ring is unchanged). */
+/* Grows the ring (and the pending skips) to hold at least n starts, keeping
+ * their order. 0 ok, -1 on allocation failure (both are unchanged). */
 static int ring_reserve(ratelimit_t *rl, size_t n)
 {
     int64_t *ring;
+    struct skip *skip;
     size_t i;
 
     if (n <= rl->ring_cap)
         return 0;
     ring = malloc(n * sizeof(*ring));
-    if (!ring)
+    skip = malloc(n * sizeof(*skip));
+    if (!ring || !skip) {
+        free(ring);
+        free(skip);
         return -1;
+    }
     for (i = 0; i < rl->ring_len; i++)
         ring[i] = rl->ring[(rl->ring_head + i) % rl->ring_cap];
+    for (i = 0; i < rl->nskip; i++)
+        skip[i] = rl->skip[i];
     free(rl->ring);
+    free(rl->skip);
     rl->ring = ring;
+    rl->skip = skip;
     rl->ring_cap = n;
     rl->ring_head = 0;
     return 0;
@@ -326,6 +336,7 @@ void ratelimit_destroy(ratelimit_t *rl)
         return;
     free(rl->grid_owned);
     free(rl->ring);
+    free(rl->skip);
     free(rl);
 }
 
@@ -352,22 +363,25 @@ double ratelimit_effective_rate(ratelimit_t *rl, int64_t now_us)
 /* How long this replica waits when the grid gives it no slot at all. */
 #define GRID_NONE_WAIT_US US_PER_S
 
-/* Whether own slot time g is skipped for a late send: the pending skip
- * with the earliest deadline whose span holds g is used up. Skips whose
- * span ended before g can no longer be served and are dropped. */
-static int grid_skip(ratelimit_t *rl, int64_t g)
+/* Whether own slot time g is skipped for a late send, the slot's start
+ * being made at s = max(g, now_us) (a slot up to the lag old starts now):
+ * the pending skip with the earliest deadline whose span holds s is used
+ * up. Skips whose span ended by s can no longer be served and are
+ * dropped. */
+static int grid_skip(ratelimit_t *rl, int64_t g, int64_t now_us)
 {
-    int best = -1, n = 0;
-    for (int i = 0; i < rl->nskip; i++) {
-        if (rl->skip[i].until_us <= g)
+    int64_t s = g > now_us ? g : now_us;
+    size_t n = 0, best = SIZE_MAX;
+    for (size_t i = 0; i < rl->nskip; i++) {
+        if (rl->skip[i].until_us <= s)
             continue;
         rl->skip[n++] = rl->skip[i];
-        if (rl->skip[n - 1].after_us < g &&
-            (best < 0 || rl->skip[n - 1].until_us < rl->skip[best].until_us))
+        if (rl->skip[n - 1].after_us <= s &&
+            (best == SIZE_MAX || rl->skip[n - 1].until_us < rl->skip[best].until_us))
             best = n - 1;
     }
     rl->nskip = n;
-    if (best < 0)
+    if (best == SIZE_MAX)
         return 0;
     rl->skip[best] = rl->skip[--rl->nskip];
     return 1;
@@ -380,7 +394,7 @@ static int64_t next_start(ratelimit_t *rl, int64_t now_us, int64_t *spacing, int
     *k = -1;
     if (rl->grid_total > 0) {
         int64_t g;
-        while ((g = grid_next(rl, now_us, k)) >= 0 && grid_skip(rl, g))
+        while ((g = grid_next(rl, now_us, k)) >= 0 && grid_skip(rl, g, now_us))
             rl->grid_last_k = *k; /* left empty for a late send */
         if (g < 0)
             return now_us + GRID_NONE_WAIT_US;
@@ -411,13 +425,29 @@ int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us)
     return 0;
 }
 
+/* Records a late send arriving at after_us whose skip must fall before
+ * until_us. Skips that ended by now (after_us) go first: no slot can serve
+ * them any more. What is left belongs to distinct starts of the last second,
+ * at most ring_cap of them; reports beyond that (a start reported more than
+ * once) are dropped. */
+static void skip_add(ratelimit_t *rl, int64_t after_us, int64_t until_us)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rl->nskip; i++)
+        if (rl->skip[i].until_us > after_us)
+            rl->skip[n++] = rl->skip[i];
+    rl->nskip = n;
+    if (until_us <= after_us || rl->nskip >= rl->ring_cap)
+        return;
+    rl->skip[rl->nskip].after_us = after_us;
+    rl->skip[rl->nskip].until_us = until_us;
+    rl->nskip++;
+}
+
 void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us)
 {
-    if (rl->grid_total > 0 && sent_us - started_us > LATE_SEND_US && rl->nskip < SKIPS_MAX) {
-        rl->skip[rl->nskip].after_us = sent_us;
-        rl->skip[rl->nskip].until_us = started_us + US_PER_S - RATELIMIT_JITTER_US / 2;
-        rl->nskip++;
-    }
+    if (rl->grid_total > 0 && sent_us - started_us > LATE_SEND_US)
+        skip_add(rl, sent_us, started_us + US_PER_S - RATELIMIT_JITTER_US / 2);
     /* The newest recorded start at or before started_us is this call's. The
      * ring is in time order (acquires push the clock's time; this function
      * keeps the order), so a binary search finds it: the smallest k with
@@ -487,7 +517,6 @@ int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, siz
     rl->grid_owned_cnt = cnt;
     rl->grid_total = total;
     rl->grid_wall_offset_us = wall_offset_us;
-    rl->nskip = 0;
     /* Rules 1 and 2 run at the AppId-wide rate: a safety net under the grid. */
     ratelimit_set_rate(rl, appid_rate, 0);
     return 0;
@@ -499,7 +528,6 @@ void ratelimit_clear_grid(ratelimit_t *rl)
     rl->grid_owned = NULL;
     rl->grid_owned_cnt = 0;
     rl->grid_total = 0;
-    rl->nskip = 0;
 }
 
 double ratelimit_grid_share(const ratelimit_t *rl)

@@ -27,12 +27,13 @@ typedef struct sim {
     int n;
     int64_t at[GRID_MAX_STARTS]; /* true times of every start, in order */
     int nat;
+    double rate; /* the AppId's, calls/s */
 } sim_t;
 
 static void sim_set(sim_t *sm, int i, const int *owned, size_t cnt, int total)
 {
     TT_EQ_INT(
-        ratelimit_set_grid(sm->r[i].rl, 20.0, owned, cnt, total, GRID_WALL_BASE + sm->r[i].skew_us),
+        ratelimit_set_grid(sm->r[i].rl, sm->rate, owned, cnt, total, GRID_WALL_BASE + sm->r[i].skew_us),
         0);
 }
 
@@ -74,14 +75,20 @@ static int sim_max_in_window(const sim_t *sm, int64_t win_us)
     return best;
 }
 
-static void sim_init(sim_t *sm, int n, const int64_t *skews)
+static void sim_init_rate(sim_t *sm, int n, const int64_t *skews, double rate)
 {
     memset(sm, 0, sizeof(*sm));
     sm->n = n;
+    sm->rate = rate;
     for (int i = 0; i < n; i++) {
-        sm->r[i].rl = ratelimit_new(20.0, 0);
+        sm->r[i].rl = ratelimit_new(rate, 0);
         sm->r[i].skew_us = skews[i];
     }
+}
+
+static void sim_init(sim_t *sm, int n, const int64_t *skews)
+{
+    sim_init_rate(sm, n, skews, 20.0);
 }
 
 static void sim_free(sim_t *sm)
@@ -192,22 +199,52 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Three replicas over 6 partitions; every late_every-th call of replica 0
- * (and, offset, of replica 1) reaches the server late_us after its slot and
- * is reported when it is sent (report = 0: never reported). Returns the
- * most arrivals in any 1000 ms window; *calls gets how many there were. */
-static int late_run(int late_every, int64_t late_us, int report, int *calls)
+typedef struct grid_layout {
+    int total;
+    int cnt[3];
+    int own[3][12];
+} grid_layout_t;
+
+static const grid_layout_t layouts[] = {
+    {6, {2, 2, 2}, {{0, 3}, {1, 4}, {2, 5}}}, /* 3 replicas over 6 */
+    {6, {2, 2, 2}, {{0, 1}, {2, 3}, {4, 5}}}, /* the same, moved */
+    {12, {11, 1, 0}, {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {11}}}, /* 2 over 12, 11:1 */
+};
+
+typedef struct late_case {
+    int replicas;     /* the first ones of the layout */
+    int layout;       /* 0, or 2 */
+    int late_every;   /* every late_every-th call of replicas 0 and 1 is late */
+    int64_t late_us;  /* by this much */
+    int report;       /* 0: never reported */
+    int64_t moves_us; /* layouts 0 and 1 in turn this often (0: never) */
+    int storms;       /* instead: every call of replica 0 starting in
+                       * [k, k + late_us) for even seconds k, all sent
+                       * together at k + late_us */
+    double rate;      /* the AppId's; 0: 20 */
+} late_case_t;
+
+static void late_layout(sim_t *sm, int layout)
+{
+    for (int i = 0; i < sm->n; i++)
+        sim_set(sm, i, layouts[layout].own[i], (size_t)layouts[layout].cnt[i],
+                layouts[layout].total);
+}
+
+/* Runs a late_case_t for 60 s: the late calls reach the server late_us after
+ * their slot and are reported when they are sent. Returns the most arrivals
+ * in any 1000 ms window; *calls gets how many there were. */
+static int late_run(const late_case_t *lc, int *calls)
 {
     static const int64_t skews[3] = {4000, -4000, 0};
-    static const int own[3][2] = {{0, 3}, {1, 4}, {2, 5}};
     static int64_t arr[GRID_MAX_STARTS];
     int64_t pend_start[3][64], pend_sent[3][64];
-    int npend[3] = {0, 0, 0}, n = 0, best = 0;
+    int npend[3] = {0, 0, 0}, n = 0, best = 0, layout = lc->layout;
+    int64_t next_move = lc->moves_us;
     sim_t sm;
 
-    sim_init(&sm, 3, skews);
-    for (int i = 0; i < 3; i++)
-        sim_set(&sm, i, own[i], 2, 6);
+    sim_init_rate(&sm, lc->replicas, skews, lc->rate > 0 ? lc->rate : 20.0);
+    late_layout(&sm, layout);
     for (;;) {
         int i = 0;
         for (int j = 1; j < sm.n; j++)
@@ -216,6 +253,11 @@ static int late_run(int late_every, int64_t late_us, int report, int *calls)
         int64_t now = sm.r[i].next_us;
         if (now >= 60 * 1000000LL || n >= GRID_MAX_STARTS)
             break;
+        if (next_move > 0 && now >= next_move) {
+            layout = !layout;
+            late_layout(&sm, layout);
+            next_move += lc->moves_us;
+        }
         /* Sends that happened by now are reported first, in order. */
         int keep = 0;
         for (int p = 0; p < npend[i]; p++) {
@@ -233,11 +275,18 @@ static int late_run(int late_every, int64_t late_us, int report, int *calls)
             continue;
         }
         sm.r[i].starts++;
-        int late = i < 2 && (sm.r[i].starts + 3 * i) % late_every == 0;
-        arr[n++] = now + (late ? late_us : 0);
-        if (late && report && npend[i] < 64) {
-            pend_start[i][npend[i]] = now;
-            pend_sent[i][npend[i]++] = now + late_us;
+        int late = lc->storms ? i == 0 && now / 1000000 % 2 == 0 && now % 1000000 < lc->late_us
+                              : i < 2 && (sm.r[i].starts + 3 * i) % lc->late_every == 0;
+        int64_t sent = !late ? now
+                       : lc->storms ? now / 1000000 * 1000000 + lc->late_us
+                                    : now + lc->late_us;
+        arr[n++] = sent;
+        if (late && lc->report) {
+            TT_CHECK(npend[i] < 64);
+            if (npend[i] < 64) {
+                pend_start[i][npend[i]] = now;
+                pend_sent[i][npend[i]++] = sent;
+            }
         }
     }
     sim_free(&sm);
@@ -261,7 +310,8 @@ static void test_grid_late_send(void)
     static const int64_t lates[] = {15000, 60000, 150000, 400000, 800000};
     for (size_t i = 0; i < sizeof(lates) / sizeof(lates[0]); i++) {
         int calls = 0, unreported = 0;
-        int most = late_run(10, lates[i], 1, &calls);
+        late_case_t lc = {3, 0, 10, lates[i], 1, 0, 0, 0};
+        int most = late_run(&lc, &calls);
         TT_CHECK(most <= 20);
         /* 20 slots per 1.02 s for 60 s, less one per late send (about a
          * tenth of two thirds of them), less the edges. */
@@ -269,7 +319,106 @@ static void test_grid_late_send(void)
         if (most > 20 || calls < 1176 * 14 / 15 - 4)
             fprintf(stderr, "  late %lld us: %d in 1000 ms, %d calls\n", (long long)lates[i], most,
                     calls);
-        TT_CHECK(late_run(10, lates[i], 0, &unreported) > 20);
+        lc.report = 0;
+        TT_CHECK(late_run(&lc, &unreported) > 20);
+    }
+}
+
+/* Connection storms: every call of one replica in the first part of every
+ * other second is late, all sent together (each on a new connection, as
+ * after the server stalled its accepts). At 40 calls/s a replica owning 11
+ * of 12 partitions then owes more than 20 skips at once, and still no
+ * window holds more than the budget. */
+static void test_grid_connection_storms(void)
+{
+    static const int64_t lates[] = {300000, 600000, 800000};
+    for (size_t i = 0; i < sizeof(lates) / sizeof(lates[0]); i++) {
+        int calls = 0, unreported = 0;
+        late_case_t lc = {2, 2, 1, lates[i], 1, 0, 1, 40.0};
+        int most = late_run(&lc, &calls);
+        TT_CHECK(most <= 40);
+        if (most > 40)
+            fprintf(stderr, "  storms sent at %lld us: %d in 1000 ms, %d calls\n",
+                    (long long)lates[i], most, calls);
+        lc.report = 0;
+        TT_CHECK(late_run(&lc, &unreported) > 40);
+    }
+}
+
+/* A skip owed for a late send survives a rebalance: the new grid's own
+ * slots lie in the same windows, so the first own slot after the late
+ * arrival still stays empty. */
+static void test_grid_skip_survives_rebalance(void)
+{
+    static const int all[2] = {0, 1};
+    for (int moved = 0; moved < 2; moved++) {
+        ratelimit_t *rl = ratelimit_new(20.0, 0);
+        TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, GRID_WALL_BASE), 0);
+        int64_t t = 0, w;
+        while ((w = ratelimit_acquire(rl, t)) > 0)
+            t += w;
+        /* Sent 100 ms late; then the group rebalances (same partitions). */
+        ratelimit_sent(rl, t, t + 100000);
+        if (moved)
+            TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, GRID_WALL_BASE), 0);
+        int64_t now = t + 100000;
+        int64_t slot = now + ratelimit_wait_us(rl, now);
+        /* Slots are 51 ms apart: the one at t + 102 ms is skipped. */
+        TT_CHECK(slot - t > 150000 && slot - t < 160000);
+        if (!(slot - t > 150000 && slot - t < 160000))
+            fprintf(stderr, "  moved %d: next start %lld us after the late call's slot\n", moved,
+                    (long long)(slot - t));
+        ratelimit_destroy(rl);
+    }
+}
+
+/* Reports no slot can serve are dropped: one sent more than a second after
+ * its slot (no own slot lies between the arrival and the deadline), and
+ * repeats of one start beyond what a second of starts can owe. */
+static void test_grid_skip_bounds(void)
+{
+    static const int all[2] = {0, 1};
+    ratelimit_t *rl = ratelimit_new(20.0, 0);
+    TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, GRID_WALL_BASE), 0);
+    int64_t t = 0, w;
+    while ((w = ratelimit_acquire(rl, t)) > 0)
+        t += w;
+    /* 1.2 s late: the next own slot after the arrival is used. */
+    ratelimit_sent(rl, t, t + 1200000);
+    int64_t now = t + 1200000, next = now + ratelimit_wait_us(rl, now);
+    TT_CHECK(next - now < 51000);
+    TT_EQ_INT(ratelimit_acquire(rl, next), 0);
+    /* One start reported 100 times, 50 ms late: at most a second of own
+     * slots stays empty, then starts go on. */
+    t = next;
+    for (int i = 0; i < 100; i++)
+        ratelimit_sent(rl, t, t + 50000);
+    now = t + 50000;
+    while ((w = ratelimit_acquire(rl, now)) > 0)
+        now += w;
+    /* Every own slot up to the deadline (990 ms) stayed empty; the next
+     * one was used. */
+    TT_CHECK(now - t > 990000 && now - t < 990000 + 51000);
+    if (!(now - t > 990000 && now - t < 990000 + 51000))
+        fprintf(stderr, "  starts go on %lld us after the repeated start\n", (long long)(now - t));
+    ratelimit_destroy(rl);
+}
+
+/* Partitions move every 700 ms between replicas sending every fourth call
+ * late: the bound holds across the moves (unreported, it does not). */
+static void test_grid_late_send_rebalance(void)
+{
+    static const int64_t lates[] = {150000, 600000};
+    for (size_t i = 0; i < sizeof(lates) / sizeof(lates[0]); i++) {
+        int calls = 0;
+        late_case_t lc = {3, 0, 4, lates[i], 1, 700000, 0, 0};
+        int most = late_run(&lc, &calls);
+        TT_CHECK(most <= 20);
+        if (most > 20)
+            fprintf(stderr, "  late %lld us, moving: %d in 1000 ms, %d calls\n",
+                    (long long)lates[i], most, calls);
+        lc.report = 0;
+        TT_CHECK(late_run(&lc, &calls) > 20);
     }
 }
 
@@ -279,5 +428,9 @@ int main(void)
     TT_RUN(test_grid_rebalance);
     TT_RUN(test_grid_slow_down);
     TT_RUN(test_grid_late_send);
+    TT_RUN(test_grid_connection_storms);
+    TT_RUN(test_grid_skip_survives_rebalance);
+    TT_RUN(test_grid_skip_bounds);
+    TT_RUN(test_grid_late_send_rebalance);
     TT_DONE();
 }
