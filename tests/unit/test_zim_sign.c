@@ -2,6 +2,10 @@
  *
  * Every expected signature below was computed outside this code base, with
  * the shell command written next to it (coreutils md5sum or python3). */
+/* The test swaps OpenSSL's random method for a failing one: an interface
+ * OpenSSL 3 keeps but marks deprecated. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/rand.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -167,6 +171,47 @@ static void test_signer(void)
     TT_EQ_STR(a, b);
 }
 
+static int fail_bytes(unsigned char *buf, int num)
+{
+    (void)buf;
+    (void)num;
+    return 0;
+}
+
+static int fail_status(void)
+{
+    return 0;
+}
+
+/* When the CSPRNG fails, no nonce is made (never a predictable one): the
+ * call is refused with the reason, and nonces come again once it works. */
+static void test_nonce_rand_failure(void)
+{
+    static const RAND_METHOD failing = {NULL, fail_bytes, NULL, NULL, fail_bytes, fail_status};
+    char err[256] = "", n[ZIM_NONCE_LEN + 1] = "", a[ZIM_NONCE_LEN + 1] = "";
+    zim_signer_t *s = zim_signer_new(err, sizeof(err));
+
+    TT_CHECK(s != NULL);
+    if (!s)
+        return;
+    /* Half the pool used, then the CSPRNG fails at the next refill. */
+    for (int i = 0; i < 32; i++)
+        TT_EQ_INT(zim_signer_nonce(s, a, err, sizeof(err)), 0);
+    TT_EQ_INT(RAND_set_rand_method(&failing), 1);
+    memset(n, 'x', ZIM_NONCE_LEN);
+    TT_EQ_INT(zim_signer_nonce(s, n, err, sizeof(err)), -1);
+    TT_CHECK(strstr(err, "RAND_bytes failed") != NULL);
+    TT_CHECK(strspn(n, "x") == ZIM_NONCE_LEN); /* nothing written */
+    err[0] = '\0';
+    TT_EQ_INT(zim_sign_nonce(n, err, sizeof(err)), -1);
+    TT_CHECK(strstr(err, "RAND_bytes failed") != NULL);
+    TT_EQ_INT(RAND_set_rand_method(NULL), 1);
+    TT_EQ_INT(zim_signer_nonce(s, n, err, sizeof(err)), 0);
+    TT_CHECK(is_lower_hex(n, ZIM_NONCE_LEN));
+    TT_CHECK(strcmp(n, a) != 0);
+    zim_signer_destroy(s);
+}
+
 int main(void)
 {
     TT_RUN(test_signature_vectors);
@@ -174,5 +219,6 @@ int main(void)
     TT_RUN(test_signature_null_inputs);
     TT_RUN(test_nonce_format_and_uniqueness);
     TT_RUN(test_signer);
+    TT_RUN(test_nonce_rand_failure);
     TT_DONE();
 }
