@@ -121,7 +121,7 @@ struct ratelimit {
      * skips fit in ring_cap entries (allocated with the ring). */
     struct skip {
         int64_t after_us, until_us;
-    } *skip;
+    } * skip;
     size_t nskip;
 };
 

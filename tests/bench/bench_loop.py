@@ -11,6 +11,10 @@ instant zim-sandbox, with info logging, and prints:
   group join and the last commit included) and in steady state (from the
   first reading of the sandbox's call count at or above 10% of N to the
   last one below N, at least half of N later: the fixed costs left out);
+- http floor: the same number of calls through libcurl alone
+  (bench_http_floor: one reused handle, no Kafka, no loop) against the same
+  instant sandbox: CPU microseconds per call, the floor under the worker's
+  CPU per event;
 - latency: events produced one by one at low load with
   fetch.wait.max.ms=5 (the mock answers an empty fetch only after it):
   event-to-result p50 / p99 in ms (message timestamps: the input's, set by
@@ -152,6 +156,16 @@ def baseline(n):
           flush=True)
 
 
+def http_floor(n):
+    """libcurl alone against the same instant sandbox (bench_http_floor): the
+    floor under the worker's CPU per event."""
+    with Sandbox(qps=0).start() as sb:
+        out = subprocess.run([binary("bench_http_floor"), sb.endpoint, str(n)],
+                             capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, "bench_http_floor failed: " + out.stderr.strip()
+    print(out.stdout.strip(), flush=True)
+
+
 def latency(n=200):
     with cluster() as mk, Sandbox(qps=0).start() as sb:
         proc, log = start(config(mk, sb, fetch_wait_ms=5))
@@ -178,5 +192,6 @@ if __name__ == "__main__":
     throughput(n)
     if "--no-baseline" not in sys.argv:
         baseline(n)
+    http_floor(n)
     latency()
     idle()

@@ -32,9 +32,9 @@ typedef struct sim {
 
 static void sim_set(sim_t *sm, int i, const int *owned, size_t cnt, int total)
 {
-    TT_EQ_INT(
-        ratelimit_set_grid(sm->r[i].rl, sm->rate, owned, cnt, total, GRID_WALL_BASE + sm->r[i].skew_us),
-        0);
+    TT_EQ_INT(ratelimit_set_grid(sm->r[i].rl, sm->rate, owned, cnt, total,
+                                 GRID_WALL_BASE + sm->r[i].skew_us),
+              0);
 }
 
 /* Runs every replica on one true clock from `from` to `to` microseconds. */
@@ -206,8 +206,8 @@ typedef struct grid_layout {
 } grid_layout_t;
 
 static const grid_layout_t layouts[] = {
-    {6, {2, 2, 2}, {{0, 3}, {1, 4}, {2, 5}}}, /* 3 replicas over 6 */
-    {6, {2, 2, 2}, {{0, 1}, {2, 3}, {4, 5}}}, /* the same, moved */
+    {6, {2, 2, 2}, {{0, 3}, {1, 4}, {2, 5}}},                     /* 3 replicas over 6 */
+    {6, {2, 2, 2}, {{0, 1}, {2, 3}, {4, 5}}},                     /* the same, moved */
     {12, {11, 1, 0}, {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {11}}}, /* 2 over 12, 11:1 */
 };
 
@@ -277,7 +277,7 @@ static int late_run(const late_case_t *lc, int *calls)
         sm.r[i].starts++;
         int late = lc->storms ? i == 0 && now / 1000000 % 2 == 0 && now % 1000000 < lc->late_us
                               : i < 2 && (sm.r[i].starts + 3 * i) % lc->late_every == 0;
-        int64_t sent = !late ? now
+        int64_t sent = !late        ? now
                        : lc->storms ? now / 1000000 * 1000000 + lc->late_us
                                     : now + lc->late_us;
         arr[n++] = sent;
