@@ -48,8 +48,9 @@ struct evloop {
     int no_pwait2; /* the kernel has no epoll_pwait2: millisecond waits */
     reg_t *regs;   /* indexed by fd */
     size_t nregs;
-    evloop_timer_t **heap;
+    evloop_timer_t **heap; /* room for every timer ever made: arming never allocates */
     size_t heap_len, heap_cap;
+    size_t ntimers; /* timers made (never lowered: freeing one needs no loop) */
     evloop_waker_t *wakers;
 };
 
@@ -102,12 +103,20 @@ static void heap_remove(evloop_t *el, evloop_timer_t *t)
 
 evloop_timer_t *evloop_timer_new(evloop_t *el, evloop_timer_cb *cb, void *ctx)
 {
+    if (el->ntimers == el->heap_cap) {
+        size_t cap = el->heap_cap ? el->heap_cap * 2 : 16;
+        evloop_timer_t **h = realloc(el->heap, cap * sizeof(*h));
+        if (!h)
+            return NULL;
+        el->heap = h;
+        el->heap_cap = cap;
+    }
     evloop_timer_t *t = calloc(1, sizeof(*t));
-    (void)el;
     if (t) {
         t->cb = cb;
         t->ctx = ctx;
         t->idx = SIZE_MAX;
+        el->ntimers++;
     }
     return t;
 }
@@ -123,18 +132,8 @@ void evloop_timer_at(evloop_t *el, evloop_timer_t *t, int64_t due_us)
             heap_down(el, t->idx);
         return;
     }
-    if (el->heap_len == el->heap_cap) {
-        size_t cap = el->heap_cap ? el->heap_cap * 2 : 16;
-        evloop_timer_t **h = realloc(el->heap, cap * sizeof(*h));
-        if (!h) {
-            /* No room to wait for it: due now (callers re-arm as needed). */
-            t->due_us = due_us;
-            t->cb(t->ctx, clock_mono_us());
-            return;
-        }
-        el->heap = h;
-        el->heap_cap = cap;
-    }
+    /* Each timer is in the heap at most once, and the heap has room for
+     * all of them (evloop_timer_new). */
     t->due_us = due_us;
     t->idx = el->heap_len;
     el->heap[el->heap_len++] = t;

@@ -11,9 +11,10 @@
  * a queue becomes non-empty (rd_kafka_queue_io_event_enable); the waker's
  * callback runs in the loop thread after the pipe is drained.
  *
- * Ownership: the loop owns its timers and wakers (freed by evloop_destroy if
- * not before); registered fds stay the caller's. Single-threaded except for
- * writes to a waker's fd, which any thread may make. */
+ * Ownership: the loop owns its wakers (freed by evloop_destroy); timers
+ * stay their maker's (evloop_timer_free, before or after evloop_destroy), as
+ * do registered fds. Single-threaded except for writes to a waker's fd,
+ * which any thread may make. */
 #ifndef ZU_EVLOOP_H
 #define ZU_EVLOOP_H
 
@@ -35,7 +36,8 @@ typedef void evloop_waker_cb(void *ctx);
 
 /* NULL with errstr on failure. */
 evloop_t *evloop_new(char *errstr, size_t errstr_size);
-/* Frees the loop, its timers and wakers. Registered fds are not closed. NULL ok. */
+/* Frees the loop and its wakers; timers are disarmed and stay their makers'.
+ * Registered fds are not closed. NULL ok. */
 void evloop_destroy(evloop_t *el);
 
 /* Watches fd for events with cb, replacing an earlier registration;
@@ -43,7 +45,8 @@ void evloop_destroy(evloop_t *el);
 int evloop_fd_set(evloop_t *el, int fd, int events, evloop_fd_cb *cb, void *ctx, char *errstr,
                   size_t errstr_size);
 
-/* A timer, not armed. NULL on allocation failure. */
+/* A timer, not armed. NULL on allocation failure; arming it later never
+ * fails (the loop makes room for it here). */
 evloop_timer_t *evloop_timer_new(evloop_t *el, evloop_timer_cb *cb, void *ctx);
 /* Arms (or re-arms) the timer at due_us (monotonic microseconds; in the
  * past: at the next run). */

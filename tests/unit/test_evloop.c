@@ -21,7 +21,7 @@
 #include "tt.h"
 
 typedef struct rec {
-    int order[16];
+    int order[64];
     int n;
 } rec_t;
 
@@ -34,7 +34,7 @@ static void on_timer(void *ctx, int64_t now_us)
 {
     tctx_t *t = ctx;
     (void)now_us;
-    if (t->r->n < 16)
+    if (t->r->n < 64)
         t->r->order[t->r->n++] = t->id;
 }
 
@@ -92,6 +92,34 @@ static void test_timers(void)
     for (int i = 0; i < 5; i++)
         evloop_timer_free(el, t[i]);
     evloop_timer_free(el, NULL);
+    evloop_destroy(el);
+}
+
+/* More timers than the heap's first size, all armed: none fires while it is
+ * armed (arming never allocates, so never falls back to firing at once),
+ * and all fire in due order. */
+static void test_many_timers(void)
+{
+    char err[128];
+    evloop_t *el = evloop_new(err, sizeof(err));
+    rec_t r = {{0}, 0};
+    enum { N = 40 };
+    tctx_t c[N];
+    evloop_timer_t *t[N];
+    int64_t now = clock_mono_us();
+    for (int i = 0; i < N; i++) {
+        c[i] = (tctx_t){&r, i};
+        t[i] = evloop_timer_new(el, on_timer, &c[i]);
+        TT_CHECK(t[i] != NULL);
+    }
+    for (int i = 0; i < N; i++)
+        evloop_timer_at(el, t[i], now + 5000 + (N - i) * 200);
+    TT_EQ_INT(r.n, 0);
+    TT_EQ_INT(run_until(el, &r, N), N);
+    for (int i = 0; i < N; i++)
+        TT_EQ_INT(r.order[i], N - 1 - i);
+    for (int i = 0; i < N; i++)
+        evloop_timer_free(el, t[i]);
     evloop_destroy(el);
 }
 
@@ -289,6 +317,7 @@ static void test_no_pwait2(void)
 int main(void)
 {
     TT_RUN(test_timers);
+    TT_RUN(test_many_timers);
     TT_RUN(test_fds);
     TT_RUN(test_waker_from_thread);
     TT_RUN(test_idle_sleeps);
