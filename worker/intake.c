@@ -464,28 +464,27 @@ static int release_queue(intake_t *in, holdq_t *q)
         const frame_schema_t *fs = NULL;
         raw_t raw = {h->value, h->key, h->len, h->key_len};
 
-        if (consumer_gen(in->o.cons, q->tidx, q->partition) == job->gen) {
-            if (frame_parse(h->value, h->len, &id, &payload, &payload_len) &&
-                !(fs = schemareg_lookup(in->o.registry, id, now)))
-                return 0;
-        } else {
-            job = NULL; /* given up: the next owner processes it */
-        }
+        int ours = consumer_gen(in->o.cons, q->tidx, q->partition) == job->gen;
+        if (ours && frame_parse(h->value, h->len, &id, &payload, &payload_len) &&
+            !(fs = schemareg_lookup(in->o.registry, id, now)))
+            return 0;
         q->head = h->next;
         if (!q->head)
             q->tail = NULL;
+        if (!ours) {
+            held_free(h); /* given up: the next owner processes it */
+            continue;
+        }
         h->job = NULL;
-        if (job) {
-            parse_value(in, job, &raw, fs, id, payload, payload_len);
-            if (take_raw(in, &raw, job) == -1) {
-                job->bytes = 0;
-                h->job = job; /* freed untracked: processed again after a restart */
-                held_free(h);
-                return -1;
-            }
+        parse_value(in, job, &raw, fs, id, payload, payload_len);
+        if (take_raw(in, &raw, job) == -1) {
+            job->bytes = 0;
+            h->job = job; /* freed untracked: processed again after a restart */
+            held_free(h);
+            return -1;
         }
         held_free(h);
-        if (job && dispatch(in, job) == -1)
+        if (dispatch(in, job) == -1)
             return -1;
     }
     return 1;
