@@ -602,10 +602,16 @@ uint64_t consumer_gen(const consumer_t *c, size_t tidx, int32_t partition)
 int consumer_received(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
                       size_t bytes)
 {
-    if (offsets_received(c->offsets, tidx, partition, gen, offset, bytes) == -1)
-        return -1;
+    int rc = offsets_received(c->offsets, tidx, partition, gen, offset, bytes);
+    if (rc != 0)
+        return rc;
     flow_check(c, tidx, partition);
     return 0;
+}
+
+void consumer_hold_back(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset)
+{
+    offsets_hold_back(c->offsets, tidx, partition, gen, offset);
 }
 
 void consumer_done(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,

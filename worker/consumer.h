@@ -107,9 +107,14 @@ void consumer_pause(consumer_t *c, int pause);
 /* The generation the partition is assigned under; 0 when not assigned. */
 uint64_t consumer_gen(const consumer_t *c, size_t tidx, int32_t partition);
 /* An event was received that holds bytes until done. -1 when the partition
- * is not assigned under gen (or draining), or the offset is not new. */
+ * is not assigned under gen (or draining), or the offset is not new; -2
+ * when memory ran out (the offset is held back: offsets_hold_back). */
 int consumer_received(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
                       size_t bytes);
+/* An event of ours was dropped untracked (memory ran out): see
+ * offsets_hold_back. */
+void consumer_hold_back(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
+                        int64_t offset);
 /* The event is finished (result acknowledged, or ignored): its bytes are
  * released and the partition's watermark stored when it advanced. Late
  * completions of a revoked assignment are ignored. */

@@ -43,6 +43,7 @@ struct intake {
     scheduler_t *sched;
     publisher_t *pub;
     int stopping;
+    int out_of_memory;      /* a result could not be built: see intake_out_of_memory */
     int traceparent_warned; /* the first dropped traceparent is logged, the rest counted */
     intake_redrive_stats_t redrive;
     metric_family_t *m_events, *m_traceparent, *m_redrive;
@@ -204,7 +205,8 @@ static void on_final(void *ctx, job_t *job)
 {
     intake_t *in = ctx;
     job->completed_at_ms = clock_unix_ms();
-    publisher_publish(in->pub, job);
+    if (publisher_publish(in->pub, job) == -1)
+        in->out_of_memory = 1; /* its offset stays unfinished: the loop stops */
 }
 
 static void on_drop(void *ctx, job_t *job)
@@ -365,8 +367,7 @@ static int dispatch(intake_t *in, job_t *job)
     }
     if (job->ev_status != EVENT_OK) {
         consumer_touch(in->o.cons, job->tidx, job->partition, job->offset);
-        publisher_publish(in->pub, job);
-        return 0;
+        return publisher_publish(in->pub, job);
     }
     return scheduler_submit(in->sched, job);
 }
@@ -376,10 +377,11 @@ static int dispatch(intake_t *in, job_t *job)
 static int route(intake_t *in, job_t *job)
 {
     job->bytes = intake_job_bytes(job);
-    if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
-                          job->bytes) == -1) {
-        job_free(job); /* not ours any more: not tracked, not committed */
-        return 0;
+    int rc =
+        consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset, job->bytes);
+    if (rc != 0) {
+        job_free(job); /* not ours any more (-1), or no memory to track it (-2) */
+        return rc == -2 ? -1 : 0;
     }
     return dispatch(in, job);
 }
@@ -429,12 +431,13 @@ static int hold(intake_t *in, holdq_t *q, const raw_t *raw, job_t *job)
         return -1;
     }
     job->bytes = intake_job_bytes(job) + raw->len + raw->key_len;
-    if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
-                          job->bytes) == -1) {
-        held_free(h); /* not ours any more */
+    int rc =
+        consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset, job->bytes);
+    if (rc != 0) {
+        held_free(h); /* not ours any more (-1), or no memory to track it (-2) */
         if (!q->head)
             free(q);
-        return 0;
+        return rc == -2 ? -1 : 0;
     }
     if (!q->head && !q->tail && q != holdq_find(in, job->tidx, job->partition)) {
         q->tidx = job->tidx;
@@ -511,6 +514,11 @@ int intake_release(intake_t *in)
     return rc;
 }
 
+int intake_out_of_memory(const intake_t *in)
+{
+    return in->out_of_memory;
+}
+
 size_t intake_held(const intake_t *in)
 {
     size_t n = 0;
@@ -546,12 +554,14 @@ int intake_message(intake_t *in, rd_kafka_message_t *msg)
         if (taken == 0) {
             /* Skipped: finished at once, like an ignored event. */
             job->bytes = intake_job_bytes(job);
-            if (consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
-                                  job->bytes) == 0)
+            rc = consumer_received(in->o.cons, job->tidx, job->partition, job->gen, job->offset,
+                                   job->bytes);
+            if (rc == 0)
                 offset_done(in, job);
             else
                 job_free(job);
             job = NULL;
+            rc = rc == -2 ? -1 : 0;
             goto out;
         }
     } else if (in->o.registry) {
@@ -584,6 +594,10 @@ int intake_message(intake_t *in, rd_kafka_message_t *msg)
 oom:
     rc = -1;
 out:
+    /* Memory ran out: whether or not the event got tracked, nothing at or
+     * past it is committed, so it is processed again after a restart. */
+    if (rc == -1)
+        consumer_hold_back(in->o.cons, (size_t)tidx, msg->partition, gen, msg->offset);
     job_free(job);
     rd_kafka_message_destroy(msg);
     return rc;

@@ -92,6 +92,11 @@ int intake_message(intake_t *in, rd_kafka_message_t *msg);
 int intake_release(intake_t *in);
 /* Messages held now. */
 size_t intake_held(const intake_t *in);
+/* 1 once memory ran out building a finished event's result (from the
+ * scheduler's final callback, which cannot fail): its offset is never
+ * finished, so the partition commits nothing past it; the worker should
+ * stop, and the event is processed again after a restart. */
+int intake_out_of_memory(const intake_t *in);
 
 /* From now on messages are not taken (clean stop). */
 void intake_stop(intake_t *in);

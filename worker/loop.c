@@ -483,6 +483,8 @@ static int64_t turn(loop_t *l)
         begin_stop(l, "fatal kafka error", 1);
     if (l->sched)
         scheduler_run(l->sched, now);
+    if (intake_out_of_memory(l->intake))
+        begin_stop(l, "out of memory", 1);
     consumer_tick(l->cons, paused(l) != SCHED_PAUSE_NONE);
     const offsets_t *offs = consumer_offsets(l->cons);
     if (l->o->until_end && !l->stopping && offsets_reached_end(offs))

@@ -13,6 +13,8 @@ typedef struct part {
     size_t cap, head, len;
     int64_t last_received; /* -1 none */
     int64_t watermark;     /* offset to commit, -1 none */
+    int64_t held_back;     /* an offset dropped untracked: nothing at or past it is
+                            * committed in this assignment; -1 none */
     int64_t high_done;     /* highest done or touched offset, -1 none */
     int64_t cut;           /* stop or revoke cut, -1 none */
     int draining;          /* revoked: finishing what it started, taking nothing new */
@@ -85,6 +87,7 @@ static void part_reset(part_t *p, uint64_t gen)
     p->head = p->len = 0;
     p->last_received = -1;
     p->watermark = -1;
+    p->held_back = -1;
     p->high_done = -1;
     p->cut = -1;
     p->draining = 0;
@@ -166,14 +169,30 @@ static int ring_grow(part_t *p)
     return 0;
 }
 
+void offsets_hold_back(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset)
+{
+    part_t *p = part_current(o, tidx, partition, gen);
+    if (p && offset >= 0 && (p->held_back < 0 || offset < p->held_back))
+        p->held_back = offset;
+}
+
+/* What may be committed of watermark wm: not past an offset held back. */
+static int64_t committable(const part_t *p, int64_t wm)
+{
+    return p->held_back >= 0 && wm > p->held_back ? p->held_back : wm;
+}
+
 int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
                      size_t bytes)
 {
     part_t *p = part_current(o, tidx, partition, gen);
     if (!p || p->draining || offset < 0 || offset <= p->last_received)
         return -1;
-    if (p->len == p->cap && ring_grow(p) == -1)
-        return -1;
+    if (p->len == p->cap && ring_grow(p) == -1) {
+        offsets_hold_back(o, tidx, partition, gen, offset);
+        p->last_received = offset;
+        return -2;
+    }
     size_t i = ring_idx(p, p->len);
     p->offs[i] = offset;
     p->done[i] = 0;
@@ -226,14 +245,14 @@ int offsets_done(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int
         advanced = 1;
     }
     if (advanced && watermark)
-        *watermark = p->watermark;
+        *watermark = committable(p, p->watermark);
     return advanced;
 }
 
 int64_t offsets_watermark(const offsets_t *o, size_t tidx, int32_t partition)
 {
     part_t *p = part_get(o, tidx, partition);
-    return p && p->assigned ? p->watermark : -1;
+    return p && p->assigned ? committable(p, p->watermark) : -1;
 }
 
 size_t offsets_pending(const offsets_t *o, size_t tidx, int32_t partition)

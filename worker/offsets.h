@@ -45,10 +45,15 @@ void offsets_revoke(offsets_t *o, size_t tidx, int32_t partition);
 int offsets_is_current(const offsets_t *o, size_t tidx, int32_t partition, uint64_t gen);
 
 /* Records a received offset (strictly increasing per partition) whose
- * event holds bytes until it is done.
- * 0 ok, -1 when not current, not increasing, or allocation failed. */
+ * event holds bytes until it is done. 0 ok, -1 when not current or not
+ * increasing, -2 when allocation failed (the offset is then held back). */
 int offsets_received(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
                      size_t bytes);
+/* An event of the assignment was dropped without being tracked (memory ran
+ * out): nothing at or past its offset is committed while the assignment
+ * lasts (watermarks stop there), so it is processed again after a restart
+ * even when later offsets finish. No-op when gen is not current. */
+void offsets_hold_back(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset);
 
 /* Marks a received offset done and releases the bytes it held. Returns 1
  * when the watermark advanced (*watermark is then the offset to store), 0

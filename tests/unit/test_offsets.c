@@ -6,6 +6,20 @@
 
 #include "tests/unit/tt.h"
 
+/* The test binary is linked with --wrap=malloc: the next fail_mallocs
+ * allocations of the code under test fail. */
+static int fail_mallocs;
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_malloc(size_t n)
+{
+    if (fail_mallocs > 0) {
+        fail_mallocs--;
+        return NULL;
+    }
+    return __real_malloc(n);
+}
+
 static void test_in_order(void)
 {
     offsets_t *o = offsets_new(1);
@@ -275,6 +289,47 @@ static void test_bytes_and_lead(void)
     offsets_destroy(o);
 }
 
+/* An event dropped untracked (memory ran out) holds the partition's commits
+ * back at its offset, whatever finishes after it, until the assignment
+ * ends; a new assignment starts clean. */
+static void test_hold_back(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm = -1;
+    TT_EQ_INT(offsets_assign(o, 0, 0, 1), 0);
+    /* The ring's first allocation fails: offset 5 is not tracked. */
+    fail_mallocs = 1;
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, 5, 0), -2);
+    TT_EQ_INT(fail_mallocs, 0);
+    for (int64_t off = 6; off < 9; off++)
+        TT_EQ_INT(offsets_received(o, 0, 0, 1, off, 0), 0);
+    TT_EQ_INT(offsets_received(o, 0, 0, 1, 5, 0), -1); /* not new any more */
+    for (int64_t off = 6; off < 9; off++)
+        TT_CHECK(offsets_done(o, 0, 0, 1, off, 0, &wm) >= 0);
+    TT_EQ_INT(wm, 5); /* not 9: 5 is processed again after a restart */
+    TT_EQ_INT(offsets_watermark(o, 0, 0), 5);
+    /* Held back by the caller (intake dropped 10 untracked); a stale
+     * generation's call changes nothing. */
+    offsets_hold_back(o, 0, 0, 2, 1);
+    TT_EQ_INT(offsets_watermark(o, 0, 0), 5);
+    TT_EQ_INT(offsets_assign(o, 0, 0, 3), 0);
+    for (int64_t off = 9; off < 12; off++)
+        TT_EQ_INT(offsets_received(o, 0, 0, 3, off, 0), 0);
+    offsets_hold_back(o, 0, 0, 3, 10);
+    for (int64_t off = 9; off < 12; off++)
+        TT_CHECK(offsets_done(o, 0, 0, 3, off, 0, &wm) >= 0);
+    TT_EQ_INT(wm, 10);
+    TT_EQ_INT(offsets_watermark(o, 0, 0), 10);
+    /* A later, lower hold-back lowers it; a higher one does not raise it. */
+    offsets_hold_back(o, 0, 0, 3, 12);
+    TT_EQ_INT(offsets_watermark(o, 0, 0), 10);
+    TT_EQ_INT(offsets_assign(o, 0, 0, 4), 0);
+    TT_EQ_INT(offsets_received(o, 0, 0, 4, 12, 0), 0);
+    TT_EQ_INT(offsets_done(o, 0, 0, 4, 12, 0, &wm), 1);
+    TT_EQ_INT(wm, 13); /* the new assignment starts clean */
+    offsets_destroy(o);
+}
+
 int main(void)
 {
     TT_RUN(test_bytes_and_lead);
@@ -289,5 +344,6 @@ int main(void)
     TT_RUN(test_end_already_committed);
     TT_RUN(test_position);
     offsets_destroy(NULL);
+    TT_RUN(test_hold_back);
     TT_DONE();
 }
