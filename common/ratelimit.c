@@ -444,20 +444,20 @@ static void skip_add(ratelimit_t *rl, int64_t after_us, int64_t until_us)
     rl->nskip++;
 }
 
-void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us)
+void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t recorded_us, int64_t sent_us)
 {
     if (rl->grid_total > 0 && sent_us - started_us > LATE_SEND_US)
         skip_add(rl, sent_us, started_us + US_PER_S - RATELIMIT_JITTER_US / 2);
-    /* The newest recorded start at or before started_us is this call's. The
+    /* The newest recorded start at or before recorded_us is this call's. The
      * ring is in time order (acquires push the clock's time; this function
      * keeps the order), so a binary search finds it: the smallest k with
-     * ring_recent(k) <= started_us. */
-    if (rl->ring_len == 0 || ring_recent(rl, rl->ring_len) > started_us)
+     * ring_recent(k) <= recorded_us. */
+    if (rl->ring_len == 0 || ring_recent(rl, rl->ring_len) > recorded_us)
         return; /* before every recorded start: out of the ring */
     size_t lo = 1, hi = rl->ring_len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ring_recent(rl, mid) <= started_us)
+        if (ring_recent(rl, mid) <= recorded_us)
             hi = mid;
         else
             lo = mid + 1;

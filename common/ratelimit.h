@@ -47,16 +47,18 @@ double ratelimit_effective_rate(ratelimit_t *rl, int64_t now_us);
 int64_t ratelimit_acquire(ratelimit_t *rl, int64_t now_us);
 
 /* The call started at started_us (the time given to the acquire that took
- * its slot, or any time after it and before the next acquire) had its
- * request sent at sent_us. The first request on a new connection goes out
- * after the connection's set-up, later than its slot; the server counts it
- * then. Its recorded start moves to sent_us, so the window rule (rule 2)
- * keeps later starts at least one window after it; under the slot grid a
- * send more than half the margin late also leaves this replica's next own
- * slot in (sent_us, started_us + 990 ms) empty, for the windows the other
- * replicas fill. Earlier times, and starts already out of the ring, change
- * nothing. */
-void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t sent_us);
+ * its slot) had its request sent at sent_us. The first request on a new
+ * connection goes out after the connection's set-up, later than its slot;
+ * the server counts it then. Its recorded start moves from recorded_us to
+ * sent_us, so the window rule (rule 2) keeps later starts at least one
+ * window after it; under the slot grid a send more than half the margin
+ * late also leaves this replica's next own slot in (sent_us, started_us +
+ * 990 ms) empty, for the windows the other replicas fill. recorded_us is
+ * started_us, or for a request sent again (libcurl retrying on a fresh
+ * connection when a reused one turned out dead) the sent_us of the
+ * previous report, where that report moved it. Earlier times, and starts
+ * already out of the ring, change nothing. */
+void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t recorded_us, int64_t sent_us);
 
 /* Microseconds until a slot would be free, without taking it (0 = now). */
 int64_t ratelimit_wait_us(ratelimit_t *rl, int64_t now_us);

@@ -48,7 +48,8 @@ typedef struct zim_call {
     int delete_type;
     void *opaque;
     zim_api_t *api;     /* its owner, set when the call is made */
-    int64_t started_us; /* monotonic, at zim_api_start() */
+    int64_t started_us; /* monotonic, given to zim_api_start() */
+    int64_t sent_us;    /* when its request was last sent; 0 not yet */
     char errbuf[CURL_ERROR_SIZE];
 } zim_call_t;
 
@@ -67,7 +68,7 @@ struct zim_api {
     size_t success_codes_cnt;
     zim_api_done_cb *cb;
     void *cb_ctx;
-    void (*sent)(void *sent_ctx, int64_t started_us, int64_t sent_us);
+    void (*sent)(void *sent_ctx, int64_t started_us, int64_t recorded_us, int64_t sent_us);
     void *sent_ctx;
     log_t *log;
     zim_call_t *running; /* doubly linked */
@@ -445,8 +446,12 @@ static int call_prereq(void *clientp, char *primary_ip, char *local_ip, int prim
     (void)local_ip;
     (void)primary_port;
     (void)local_port;
+    int64_t now = clock_mono_us();
+    /* Sent again (a reused connection was dead): the start was moved to the
+     * previous send, if that was later. */
     if (c->api->sent)
-        c->api->sent(c->api->sent_ctx, c->started_us, clock_mono_us());
+        c->api->sent(c->api->sent_ctx, c->started_us, c->sent_us ? c->sent_us : c->started_us, now);
+    c->sent_us = now;
     return CURL_PREREQFUNC_OK;
 }
 
@@ -619,8 +624,8 @@ void zim_api_destroy(zim_api_t *api)
     free(api);
 }
 
-int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *opaque, char *errstr,
-                  size_t errstr_size)
+int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t started_us,
+                  void *opaque, char *errstr, size_t errstr_size)
 {
     char nonce[ZIM_NONCE_LEN + 1];
     char *url = NULL;
@@ -644,7 +649,8 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *op
     }
     c->delete_type = delete_type;
     c->opaque = opaque;
-    c->started_us = clock_mono_us();
+    c->started_us = started_us;
+    c->sent_us = 0;
     if (call_setup(api, c, url, errstr, errstr_size) != 0)
         goto out;
     mc = curl_multi_add_handle(api->multi, c->easy);

@@ -63,9 +63,10 @@ typedef struct zim_api_opts {
     size_t success_codes_cnt;
     /* Optional: told when a call's request is sent (after the connection's
      * set-up; again if libcurl re-sends it on a new connection), with the
-     * monotonic time zim_api_start() was called and the time now. The rate
-     * limiter counts a call from when the server sees it (ratelimit_sent). */
-    void (*sent)(void *sent_ctx, int64_t started_us, int64_t sent_us);
+     * started_us given to zim_api_start(), the previous report's sent_us
+     * (started_us on the first) and the time now. The rate limiter counts a
+     * call from when the server sees it (ratelimit_sent). */
+    void (*sent)(void *sent_ctx, int64_t started_us, int64_t recorded_us, int64_t sent_us);
     void *sent_ctx;
 } zim_api_opts_t;
 
@@ -84,10 +85,12 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
 /* Aborts calls still running (their callbacks are not invoked). NULL ok. */
 void zim_api_destroy(zim_api_t *api);
 
-/* Starts one signed DeleteAllFriends GET. user_id is copied. 0 ok, -1 with
- * errstr (allocation, CSPRNG or curl set-up failure). */
-int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, void *opaque, char *errstr,
-                  size_t errstr_size);
+/* Starts one signed DeleteAllFriends GET. user_id is copied; started_us is
+ * the monotonic time the caller counts the call from (its rate slot), handed
+ * back to opts.sent. 0 ok, -1 with errstr (allocation, CSPRNG or curl
+ * set-up failure). */
+int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t started_us,
+                  void *opaque, char *errstr, size_t errstr_size);
 
 /* 1 when no connection to ZIM could be made for this call (refused, no
  * route, the host name did not resolve): never one user's fault. */

@@ -60,18 +60,19 @@ typedef struct loop {
 
 /* ---- the API seam: the scheduler starts calls, the ZIM client ends them ---- */
 
-static int api_start(void *ctx, job_t *job, char *errstr, size_t errstr_size)
+static int api_start(void *ctx, job_t *job, int64_t now_us, char *errstr, size_t errstr_size)
 {
     loop_t *l = ctx;
-    return zim_api_start(l->api, job->ev.user_id, job->ev.delete_type, job, errstr, errstr_size);
+    return zim_api_start(l->api, job->ev.user_id, job->ev.delete_type, now_us, job, errstr,
+                         errstr_size);
 }
 
 /* A call's request went out: the limiter counts it from then (a new
  * connection's set-up makes it later than its slot). */
-static void api_sent(void *ctx, int64_t started_us, int64_t sent_us)
+static void api_sent(void *ctx, int64_t started_us, int64_t recorded_us, int64_t sent_us)
 {
     loop_t *l = ctx;
-    ratelimit_sent(l->rl, started_us, sent_us);
+    ratelimit_sent(l->rl, started_us, recorded_us, sent_us);
 }
 
 static void api_done(void *opaque, const zim_api_result_t *res, void *ctx)

@@ -41,10 +41,11 @@ static void on_final(void *ctx, job_t *job)
     ((once_ctx_t *)ctx)->done = job;
 }
 
-static int api_start(void *ctx, job_t *job, char *errstr, size_t errstr_size)
+static int api_start(void *ctx, job_t *job, int64_t now_us, char *errstr, size_t errstr_size)
 {
     once_ctx_t *o = ctx;
-    return zim_api_start(o->api, job->ev.user_id, job->ev.delete_type, job, errstr, errstr_size);
+    return zim_api_start(o->api, job->ev.user_id, job->ev.delete_type, now_us, job, errstr,
+                         errstr_size);
 }
 
 static void api_done(void *opaque, const zim_api_result_t *res, void *ctx)

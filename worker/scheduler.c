@@ -427,7 +427,7 @@ static void start_call(scheduler_t *s, job_t *job, int64_t now_us)
     s->in_flight++;
     m_set(s->m_in_flight, NULL, s->in_flight);
     job->user->state = USER_RUNNING;
-    if (s->api.start(s->api.ctx, job, err, sizeof(err)) == 0)
+    if (s->api.start(s->api.ctx, job, now_us, err, sizeof(err)) == 0)
         return;
     /* Could not even start (allocation, CSPRNG): a retryable failure. */
     zim_api_result_t res;

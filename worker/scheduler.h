@@ -76,11 +76,12 @@ typedef struct scheduler_cbs {
 } scheduler_cbs_t;
 
 /* The API: start one DeleteAllFriends call for job (job->ev.user_id,
- * job->ev.delete_type). 0 when started: its completion must come back later
- * through scheduler_done() (never from inside start). -1 with errstr when it
- * could not start (a retryable failure). */
+ * job->ev.delete_type) whose rate slot was taken at now_us (the time given
+ * to the limiter's acquire). 0 when started: its completion must come back
+ * later through scheduler_done() (never from inside start). -1 with errstr
+ * when it could not start (a retryable failure). */
 typedef struct sched_api {
-    int (*start)(void *ctx, job_t *job, char *errstr, size_t errstr_size);
+    int (*start)(void *ctx, job_t *job, int64_t now_us, char *errstr, size_t errstr_size);
     void *ctx;
 } sched_api_t;
 

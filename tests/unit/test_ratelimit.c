@@ -585,9 +585,9 @@ static void test_sent_late(void)
             }
             int64_t sent = now + (n % 7 == 0 && n < 100 ? 45000 : 0);
             if (report) {
-                ratelimit_sent(rl, -S, sent); /* before every recorded start: nothing */
-                ratelimit_sent(rl, now, sent);
-                ratelimit_sent(rl, now, sent - 1000); /* earlier: nothing */
+                ratelimit_sent(rl, -S, -S, sent); /* before every recorded start: nothing */
+                ratelimit_sent(rl, now, now, sent);
+                ratelimit_sent(rl, now, now, sent - 1000); /* earlier: nothing */
             }
             starts[n] = now;
             sends[n++] = sent;
@@ -601,6 +601,27 @@ static void test_sent_late(void)
         /* Each late send delays its window's starts once; after them the
          * starts are evenly spaced (51 ms) again. */
         TT_EQ_INT(starts[399] - starts[200], 199 * 51000);
+        ratelimit_destroy(rl);
+    }
+}
+
+/* A request sent again on a fresh connection (the reused one was dead)
+ * reaches the server at the second send: its report names the first send
+ * as where the start stands, and the next start waits a window after the
+ * second. At R = 1 nothing else is in the ring to take the move instead. */
+static void test_sent_again(void)
+{
+    for (int named = 0; named < 2; named++) {
+        ratelimit_t *rl = ratelimit_new(1, 0);
+        int64_t t = 5 * S;
+        TT_EQ_INT(ratelimit_acquire(rl, t), 0);
+        ratelimit_sent(rl, t, t, t + 100);
+        ratelimit_sent(rl, t, named ? t + 100 : t, t + 300000);
+        int64_t next = t + ratelimit_wait_us(rl, t);
+        if (named)
+            TT_CHECK(next >= t + 300000 + S);
+        else
+            TT_CHECK(next < t + 300000 + S); /* the second send went unseen */
         ratelimit_destroy(rl);
     }
 }
@@ -658,6 +679,7 @@ int main(void)
     TT_RUN(test_slow_down_backlog);
     TT_RUN(test_slow_down_settles);
     TT_RUN(test_sent_late);
+    TT_RUN(test_sent_again);
     TT_RUN(test_wait_us);
     TT_RUN(test_new_invalid);
     TT_DONE();

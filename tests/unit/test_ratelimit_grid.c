@@ -262,7 +262,7 @@ static int late_run(const late_case_t *lc, int *calls)
         int keep = 0;
         for (int p = 0; p < npend[i]; p++) {
             if (pend_sent[i][p] <= now) {
-                ratelimit_sent(sm.r[i].rl, pend_start[i][p], pend_sent[i][p]);
+                ratelimit_sent(sm.r[i].rl, pend_start[i][p], pend_start[i][p], pend_sent[i][p]);
             } else {
                 pend_start[i][keep] = pend_start[i][p];
                 pend_sent[i][keep++] = pend_sent[i][p];
@@ -358,7 +358,7 @@ static void test_grid_skip_survives_rebalance(void)
         while ((w = ratelimit_acquire(rl, t)) > 0)
             t += w;
         /* Sent 100 ms late; then the group rebalances (same partitions). */
-        ratelimit_sent(rl, t, t + 100000);
+        ratelimit_sent(rl, t, t, t + 100000);
         if (moved)
             TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, GRID_WALL_BASE), 0);
         int64_t now = t + 100000;
@@ -384,7 +384,7 @@ static void test_grid_skip_bounds(void)
     while ((w = ratelimit_acquire(rl, t)) > 0)
         t += w;
     /* 1.2 s late: the next own slot after the arrival is used. */
-    ratelimit_sent(rl, t, t + 1200000);
+    ratelimit_sent(rl, t, t, t + 1200000);
     int64_t now = t + 1200000, next = now + ratelimit_wait_us(rl, now);
     TT_CHECK(next - now < 51000);
     TT_EQ_INT(ratelimit_acquire(rl, next), 0);
@@ -392,7 +392,7 @@ static void test_grid_skip_bounds(void)
      * slots stays empty, then starts go on. */
     t = next;
     for (int i = 0; i < 100; i++)
-        ratelimit_sent(rl, t, t + 50000);
+        ratelimit_sent(rl, t, t, t + 50000);
     now = t + 50000;
     while ((w = ratelimit_acquire(rl, now)) > 0)
         now += w;

@@ -19,7 +19,8 @@ typedef struct fake {
     int ncalls;
     job_t *running[MAX_CALLS]; /* started, not completed */
     int nrunning;
-    int fail_start; /* the API refuses to start this many calls */
+    int fail_start;     /* the API refuses to start this many calls */
+    int64_t started_at; /* the slot time the last start was given */
     job_t *finals[MAX_CALLS];
     int nfinals;
     int dropped;
@@ -27,9 +28,10 @@ typedef struct fake {
     int drop_partition; /* gate: drop jobs of this partition (-1: none) */
 } fake_t;
 
-static int api_start(void *ctx, job_t *job, char *err, size_t errsz)
+static int api_start(void *ctx, job_t *job, int64_t now_us, char *err, size_t errsz)
 {
     fake_t *f = ctx;
+    f->started_at = now_us;
     if (f->fail_start > 0) {
         f->fail_start--;
         snprintf(err, errsz, "no memory");
@@ -201,6 +203,23 @@ static void test_per_user_order_and_cap(void)
             last_b = j->offset;
         }
     }
+    fake_free(&f);
+}
+
+/* A call is started with the time its rate slot was taken: the limiter
+ * matches the send report to that slot. */
+static void test_start_gets_slot_time(void)
+{
+    fake_t f;
+    fake_init(&f, 3, 8, 0);
+    submit(&f, "a", 0, 0);
+    f.now += 100000;
+    scheduler_run(f.s, f.now);
+    TT_EQ_INT(f.nrunning, 1);
+    TT_CHECK(f.started_at == f.now);
+    complete_all(&f, OK);
+    tick(&f, 1);
+    TT_EQ_INT(f.nfinals, 1);
     fake_free(&f);
 }
 
@@ -606,6 +625,7 @@ static void test_lone_last_attempt_yields(void)
 int main(void)
 {
     TT_RUN(test_per_user_order_and_cap);
+    TT_RUN(test_start_gets_slot_time);
     TT_RUN(test_retries_backoff_and_exhaustion);
     TT_RUN(test_due_retry_first);
     TT_RUN(test_coalesce);

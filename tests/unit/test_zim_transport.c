@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/clock.h"
 #include "common/zim_api.h"
 #include "common/zim_sign.h"
 #include "tests/unit/tt.h"
@@ -200,6 +201,8 @@ static void server_stop(server_t *s)
 typedef struct {
     int done, chain_left, chain_errors, in_flight_seen;
     int sent, sent_before_start; /* the sent hook: calls, and times out of order */
+    int resent;                  /* reports of a request sent again */
+    int64_t last_sent_us;        /* the last report's sent time */
     zim_api_t *api;
     zim_api_result_t res[128];
     intptr_t tag[128];
@@ -218,19 +221,27 @@ static void on_done(void *opaque, const zim_api_result_t *res, void *cb_ctx)
     c->in_flight_seen = zim_api_in_flight(c->api);
     if (c->chain_left > 0) { /* re-entrancy: start the next call from the callback */
         c->chain_left--;
-        if (zim_api_start(c->api, "chain", 0, (void *)(intptr_t)(1000 + c->chain_left), err,
-                          sizeof(err)) != 0)
+        if (zim_api_start(c->api, "chain", 0, clock_mono_us(),
+                          (void *)(intptr_t)(1000 + c->chain_left), err, sizeof(err)) != 0)
             c->chain_errors++;
     }
 }
 
-/* The sent hook: once per request, never before its call started. */
-static void on_sent(void *ctx, int64_t started_us, int64_t sent_us)
+/* The sent hook: once per request, never before its call started; a
+ * request sent again names the previous send as where its start stands. */
+static void on_sent(void *ctx, int64_t started_us, int64_t recorded_us, int64_t sent_us)
 {
     collect_t *c = ctx;
     c->sent++;
-    if (sent_us < started_us || started_us <= 0)
+    if (sent_us < started_us || started_us <= 0 || recorded_us < started_us ||
+        recorded_us > sent_us)
         c->sent_before_start++;
+    if (recorded_us != started_us) {
+        c->resent++;
+        if (recorded_us != c->last_sent_us)
+            c->sent_before_start++;
+    }
+    c->last_sent_us = sent_us;
 }
 
 /* The event loop the clients of this test run on (made in main). */
@@ -282,7 +293,7 @@ static void one_call(const char *endpoint, const char *ca_file, long timeout_ms,
     out->outcome = (zim_outcome_t)99;
     if (!make_api(endpoint, ca_file, timeout_ms, &col, NULL))
         return;
-    TT_EQ_INT(zim_api_start(col.api, "u1", 0, NULL, err, sizeof(err)), 0);
+    TT_EQ_INT(zim_api_start(col.api, "u1", 0, clock_mono_us(), NULL, err, sizeof(err)), 0);
     TT_EQ_INT(drive(col.api), 0);
     TT_EQ_INT(col.done, 1);
     *out = col.res[0];
@@ -304,7 +315,9 @@ static void test_transport_success_and_secrecy(void)
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/ok", s.port);
     if (!make_api(ep, NULL, 5000, &col, lg))
         goto out;
-    TT_EQ_INT(zim_api_start(col.api, "a&b=c", 1, (void *)(intptr_t)7, err, sizeof(err)), 0);
+    TT_EQ_INT(
+        zim_api_start(col.api, "a&b=c", 1, clock_mono_us(), (void *)(intptr_t)7, err, sizeof(err)),
+        0);
     TT_EQ_INT(zim_api_in_flight(col.api), 1);
     TT_EQ_INT(drive(col.api), 0);
     TT_EQ_INT(col.done, 1);
@@ -458,7 +471,7 @@ static void test_transport_concurrency_and_reuse(void)
         goto out;
     /* sequential calls, each started from the previous one's callback: one connection */
     col.chain_left = 9;
-    TT_EQ_INT(zim_api_start(col.api, "chain", 0, NULL, err, sizeof(err)), 0);
+    TT_EQ_INT(zim_api_start(col.api, "chain", 0, clock_mono_us(), NULL, err, sizeof(err)), 0);
     TT_EQ_INT(drive(col.api), 0);
     TT_EQ_INT(col.done, 10);
     TT_EQ_INT(col.chain_errors, 0);
@@ -469,7 +482,9 @@ static void test_transport_concurrency_and_reuse(void)
     for (int round = 0; round < 2; round++) {
         col.done = 0;
         for (intptr_t i = 0; i < MANY; i++)
-            TT_EQ_INT(zim_api_start(col.api, "many", (int)(i % 2), (void *)i, err, sizeof(err)), 0);
+            TT_EQ_INT(zim_api_start(col.api, "many", (int)(i % 2), clock_mono_us(), (void *)i, err,
+                                    sizeof(err)),
+                      0);
         TT_EQ_INT(zim_api_in_flight(col.api), MANY);
         TT_EQ_INT(drive(col.api), 0);
         TT_EQ_INT(col.done, MANY);
@@ -497,6 +512,111 @@ out:
     server_stop(&s);
 }
 
+/* ---- a keep-alive connection that dies under a reused request ---- */
+
+typedef struct {
+    int lfd;
+    unsigned port;
+    int answered, dropped;
+} dying_t;
+
+/* Reads one request's head (up to the blank line). 1 read, 0 closed. */
+static int read_head(int fd)
+{
+    char buf[4096];
+    size_t len = 0;
+    while (len < sizeof(buf) - 1) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            return 0;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n"))
+            return 1;
+    }
+    return 0;
+}
+
+static void answer(int fd)
+{
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 47\r\n\r\n"
+                               "{\"Code\":0,\"Message\":\"success\",\"RequestId\":\"r1\"}";
+    ssize_t n = write(fd, resp, sizeof(resp) - 1);
+    (void)n;
+}
+
+/* Answers the first request on its connection and keeps it open; reads the
+ * second on it and closes without an answer (as a server whose idle
+ * time-out hit just then); answers the request that comes again on a new
+ * connection. */
+static void *dying_serve(void *arg)
+{
+    dying_t *d = arg;
+    int c1 = accept(d->lfd, NULL, NULL);
+    if (c1 < 0)
+        return NULL;
+    if (read_head(c1)) {
+        answer(c1);
+        d->answered++;
+    }
+    if (read_head(c1))
+        d->dropped++;
+    close(c1);
+    int c2 = accept(d->lfd, NULL, NULL);
+    if (c2 >= 0) {
+        if (read_head(c2)) {
+            answer(c2);
+            d->answered++;
+        }
+        close(c2);
+    }
+    return NULL;
+}
+
+/* libcurl sends the second call's request again on a fresh connection: the
+ * sent hook hears of both sends, the second naming the first as where the
+ * call's start stands (so the limiter moves that start, not an older
+ * call's), and the call succeeds. */
+static void test_resent_on_dead_connection(void)
+{
+    dying_t d = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    pthread_t th;
+    collect_t col;
+    char ep[64], err[256] = "";
+
+    TT_CHECK(d.lfd >= 0 && bind(d.lfd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+             listen(d.lfd, 4) == 0 && getsockname(d.lfd, (struct sockaddr *)&a, &alen) == 0);
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/", (unsigned)ntohs(a.sin_port));
+    if (pthread_create(&th, NULL, dying_serve, &d) != 0) {
+        close(d.lfd);
+        TT_CHECK(0);
+        return;
+    }
+    if (make_api(ep, NULL, 5000, &col, NULL)) {
+        int64_t t1 = clock_mono_us();
+        TT_EQ_INT(zim_api_start(col.api, "first", 0, t1, NULL, err, sizeof(err)), 0);
+        TT_EQ_INT(drive(col.api), 0);
+        int64_t t2 = clock_mono_us();
+        TT_EQ_INT(zim_api_start(col.api, "second", 0, t2, NULL, err, sizeof(err)), 0);
+        TT_EQ_INT(drive(col.api), 0);
+        TT_EQ_INT(col.done, 2);
+        TT_EQ_INT(col.res[0].outcome, ZIM_SUCCESS);
+        TT_EQ_INT(col.res[1].outcome, ZIM_SUCCESS);
+        TT_EQ_INT(col.sent, 3);
+        TT_EQ_INT(col.resent, 1);
+        TT_EQ_INT(col.sent_before_start, 0);
+        zim_api_destroy(col.api);
+    }
+    shutdown(d.lfd, SHUT_RDWR);
+    pthread_join(th, NULL);
+    close(d.lfd);
+    TT_EQ_INT(d.answered, 2);
+    TT_EQ_INT(d.dropped, 1);
+}
+
 static void test_destroy_aborts_without_callbacks(void)
 {
     server_t s;
@@ -510,7 +630,7 @@ static void test_destroy_aborts_without_callbacks(void)
     if (!make_api(ep, NULL, 5000, &col, NULL))
         goto out;
     for (int i = 0; i < 3; i++)
-        TT_EQ_INT(zim_api_start(col.api, "u", 0, NULL, err, sizeof(err)), 0);
+        TT_EQ_INT(zim_api_start(col.api, "u", 0, clock_mono_us(), NULL, err, sizeof(err)), 0);
     TT_CHECK(evloop_run_once(loop, 0, err, sizeof(err)) >= 0);
     zim_api_destroy(col.api);
     TT_EQ_INT(col.done, 0);
@@ -549,12 +669,12 @@ static void test_api_errors(void)
     memset(&col, 0, sizeof(col));
     col.api = zim_api_new(&o, on_done, &col, NULL, loop, err, sizeof(err));
     TT_CHECK(col.api != NULL);
-    TT_EQ_INT(zim_api_start(col.api, "u", 5, NULL, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_start(col.api, "u", 5, clock_mono_us(), NULL, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "DeleteType") != NULL);
-    TT_EQ_INT(zim_api_start(col.api, "", 0, NULL, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_start(col.api, "", 0, clock_mono_us(), NULL, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "FromUserId") != NULL);
     TT_EQ_INT(zim_api_in_flight(col.api), 0);
-    TT_EQ_INT(zim_api_start(NULL, "u", 0, NULL, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_start(NULL, "u", 0, clock_mono_us(), NULL, err, sizeof(err)), -1);
     TT_EQ_INT(zim_api_in_flight(NULL), 0);
     zim_api_destroy(col.api);
     zim_api_destroy(NULL);
@@ -659,6 +779,7 @@ int main(void)
     TT_RUN(test_transport_answers);
     TT_RUN(test_transport_failures);
     TT_RUN(test_transport_concurrency_and_reuse);
+    TT_RUN(test_resent_on_dead_connection);
     TT_RUN(test_destroy_aborts_without_callbacks);
     TT_RUN(test_api_errors);
     TT_RUN(test_transport_tls_trust);
