@@ -27,11 +27,6 @@ int outage_failure(outage_t *o, uint64_t user, int64_t now_us)
     return o->nusers >= 2 && now_us - o->since_us >= o->window_us;
 }
 
-int64_t outage_since_us(const outage_t *o)
-{
-    return o->since_us;
-}
-
 int outage_users(const outage_t *o)
 {
     return o->nusers;

@@ -41,7 +41,5 @@ int outage_failure(outage_t *o, uint64_t user, int64_t now_us);
 /* Distinct users with retryable failures since the last answer (at most
  * OUTAGE_DISTINCT_USERS). */
 int outage_users(const outage_t *o);
-/* When the failures since the last answer began; -1 when there are none. */
-int64_t outage_since_us(const outage_t *o);
 
 #endif

@@ -50,16 +50,17 @@ typedef struct job {
     size_t bytes;        /* bytes this job holds, counted against worker.max_pending_bytes */
 
     /* Scheduler-owned while queued/in flight. */
-    struct job *next;    /* user FIFO link */
-    struct user *user;   /* the user's queue */
-    int riders;          /* head of a shared call: the jobs right behind it that it answers */
-    int attempts;        /* API calls made (for a rider: of the shared call) */
-    int counted;         /* calls counted against retry.max_attempts */
-    int64_t due_us;      /* retry due time */
-    int64_t failed_us;   /* when its last call failed retryably (outage refunds) */
-    uint64_t answers_at; /* the scheduler's answer count at its first counted failure */
-    int yielded;         /* its last attempt waits behind the users waiting to start */
-    int answered;        /* last is set */
+    struct job *next;        /* user FIFO link */
+    struct user *user;       /* the user's queue */
+    int riders;              /* head of a shared call: the jobs right behind it that it answers */
+    int attempts;            /* API calls made (for a rider: of the shared call) */
+    int counted;             /* calls counted against retry.max_attempts */
+    int64_t due_us;          /* retry due time */
+    int streak;              /* its counted failures since the scheduler last saw an answer */
+    uint64_t streak_answers; /* the scheduler's answer count when streak was counted */
+    uint64_t answers_at;     /* the scheduler's answer count at its first counted failure */
+    int yielded;             /* its last attempt waits behind the users waiting to start */
+    int answered;            /* last is set */
     zim_api_result_t last;
 
     /* Final state (set by whoever finishes it). */

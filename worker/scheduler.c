@@ -443,16 +443,22 @@ static void park(scheduler_t *s, job_t *job)
     list_push(&s->parked, job->user);
 }
 
-/* Attempts that failed since the outage began were the outage's, not the
- * events': they do not count toward max_attempts. */
+/* Attempts that failed since the outage began (since the last answer) were
+ * the outage's, not the events': they do not count toward max_attempts.
+ * Every user's head job is looked at, wherever it is: waiting for its
+ * retry, due, ready, or with its next attempt in flight. Each counted
+ * failure is taken back once; one never counted (a deferred last attempt)
+ * is not. */
 static void refund_outage(scheduler_t *s)
 {
-    int64_t since = outage_since_us(&s->outage);
-    for (size_t i = 0; since >= 0 && i < s->heap_len; i++) {
-        job_t *j = s->heap[i];
-        if (j->failed_us >= since && j->counted > 0)
-            j->counted--;
-    }
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (user_t *u = s->buckets[b]; u; u = u->hnext) {
+            job_t *j = u->head;
+            if (j && j->streak > 0 && j->streak_answers == s->answers) {
+                j->counted = j->counted > j->streak ? j->counted - j->streak : 0;
+                j->streak = 0;
+            }
+        }
 }
 
 static void log_pause(scheduler_t *s, const job_t *job, int first, const char *still_msg,
@@ -547,7 +553,6 @@ static void retry_later(scheduler_t *s, job_t *job, const zim_api_result_t *res,
     int64_t delay_ms =
         backoff_delay_ms(&s->rng, job->counted, s->opts.initial_backoff_ms, s->opts.max_backoff_ms);
     job->due_us = now_us + delay_ms * 1000;
-    job->failed_us = now_us;
     job->user->state = USER_WAITING;
     m_add(s->m_retries, NULL, 1);
     if (log_enabled(s->log, LOG_DEBUG)) {
@@ -613,7 +618,7 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
          * ZIM (or the way to it) is down for everyone. Either failure is
          * not counted. */
         if (s->paused == SCHED_PAUSE_NONE && !is_answer(res) &&
-            (outage_failure(&s->outage, (uint64_t)(uintptr_t)job->user, now_us) ||
+            (outage_failure(&s->outage, job->user->hash, now_us) ||
              (zim_api_unreachable(res) && job->counted + 1 >= s->opts.max_attempts))) {
             pause_enter(s, job, SCHED_PAUSE_OUTAGE, now_us, NULL);
             return;
@@ -678,6 +683,12 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
     if (job->counted + 1 == s->opts.max_attempts && !s->opts.systemic_final && !is_answer(res) &&
         s->answers == job->answers_at && !TAILQ_EMPTY(&s->ready))
         job->yielded = 1;
+    /* A counted failure: part of its streak since the last answer. */
+    if (job->streak_answers != s->answers) {
+        job->streak = 0;
+        job->streak_answers = s->answers;
+    }
+    job->streak++;
     retry_later(s, job, res, now_us);
 }
 

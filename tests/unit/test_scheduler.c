@@ -580,6 +580,107 @@ static void test_outage_before_exhaustion(void)
     fake_free(&f);
 }
 
+/* The failures that revealed an outage do not count, wherever the failing
+ * user's job is when the pause begins: waiting for its retry, or with the
+ * retry in flight (which then comes back unanswered and parks). After the
+ * pause it still has every attempt: max_attempts more calls while ZIM
+ * answers the others. */
+static void test_outage_refund_in_flight(void)
+{
+    for (int a_in_flight = 0; a_in_flight < 2; a_in_flight++) {
+        fake_t f;
+        fake_init(&f, 8, 3, 0);
+        submit(&f, "a", 0, 0);
+        tick(&f, 0);
+        complete_all(&f, NO_ANSWER); /* a's failure: counted */
+        if (a_in_flight)
+            tick(&f, 2000); /* its retry starts */
+        TT_EQ_INT(f.nrunning, a_in_flight);
+        submit(&f, "b", 0, 1);
+        submit(&f, "c", 0, 2);
+        tick(&f, 0);
+        for (int k = f.nrunning - 1; k >= 0; k--)
+            if (strcmp(f.running[k]->ev.user_id, "a") != 0)
+                complete(&f, f.running[k], NO_ANSWER);
+        TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
+        complete_all(&f, NO_ANSWER); /* a's retry comes back: parked */
+        for (int i = 0; i < 40 && scheduler_paused(f.s) != SCHED_PAUSE_NONE; i++) {
+            tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+            for (int k = f.nrunning - 1; k >= 0; k--)
+                complete(&f, f.running[k], strcmp(f.running[k]->ev.user_id, "a") ? OK : NO_ANSWER);
+        }
+        TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+        int a_calls = 0;
+        for (int i = 0; i < 40 && scheduler_jobs(f.s); i++) {
+            tick(&f, 2500);
+            for (int k = f.nrunning - 1; k >= 0; k--) {
+                int is_a = strcmp(f.running[k]->ev.user_id, "a") == 0;
+                a_calls += is_a;
+                complete(&f, f.running[k], is_a ? BUSY : OK);
+            }
+        }
+        TT_EQ_INT(scheduler_jobs(f.s), 0);
+        TT_EQ_INT(a_calls, 3);
+        for (int i = 0; i < f.nfinals; i++)
+            if (strcmp(f.finals[i]->ev.user_id, "a") == 0) {
+                TT_EQ_INT(f.finals[i]->error_class, RESULT_ERR_RETRIES_EXHAUSTED);
+                TT_EQ_INT(f.finals[i]->counted, 3);
+            }
+        fake_free(&f);
+    }
+}
+
+/* Every failure since the last answer is refunded when the outage is
+ * declared, once: a's two counted failures, but not its deferred last
+ * attempt (it failed while another user failed too, so it never counted).
+ * After the pause a has max_attempts calls again, not one more. */
+static void test_outage_refunds_streak(void)
+{
+    fake_t f;
+    fake_init(&f, 8, 3, 0);
+    submit(&f, "a", 0, 0);
+    tick(&f, 0);
+    complete_all(&f, NO_ANSWER); /* a: 1 */
+    tick(&f, 300);
+    complete_all(&f, NO_ANSWER); /* a: 2 */
+    submit(&f, "b", 0, 1);
+    tick(&f, 0);
+    complete_all(&f, NO_ANSWER); /* b: 1 */
+    tick(&f, 1500);
+    TT_CHECK(f.nrunning >= 1);
+    complete_all(&f, NO_ANSWER); /* a's last: deferred, not counted (b's 2nd) */
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    TT_EQ_INT(f.nfinals, 0);
+    submit(&f, "c", 0, 2);
+    tick(&f, 0);
+    for (int k = f.nrunning - 1; k >= 0; k--)
+        if (strcmp(f.running[k]->ev.user_id, "c") == 0)
+            complete(&f, f.running[k], NO_ANSWER);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
+    complete_all(&f, NO_ANSWER);
+    for (int i = 0; i < 40 && scheduler_paused(f.s) != SCHED_PAUSE_NONE; i++) {
+        tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+        for (int k = f.nrunning - 1; k >= 0; k--)
+            complete(&f, f.running[k], strcmp(f.running[k]->ev.user_id, "a") ? OK : NO_ANSWER);
+    }
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    int a_calls = 0;
+    for (int i = 0; i < 40 && scheduler_jobs(f.s); i++) {
+        tick(&f, 2500);
+        for (int k = f.nrunning - 1; k >= 0; k--) {
+            int is_a = strcmp(f.running[k]->ev.user_id, "a") == 0;
+            a_calls += is_a;
+            complete(&f, f.running[k], is_a ? BUSY : OK);
+        }
+    }
+    TT_EQ_INT(scheduler_jobs(f.s), 0);
+    TT_EQ_INT(a_calls, 3);
+    for (int i = 0; i < f.nfinals; i++)
+        if (strcmp(f.finals[i]->ev.user_id, "a") == 0)
+            TT_EQ_INT(f.finals[i]->counted, 3);
+    fake_free(&f);
+}
+
 /* One call at a time at the start of an outage: the first user's due
  * retries would take every slot, so it would reach its last attempt with
  * nobody else tried. Its last attempt waits behind the waiting users
@@ -637,6 +738,8 @@ int main(void)
     TT_RUN(test_outage_time_rule);
     TT_RUN(test_outage_before_exhaustion);
     TT_RUN(test_lone_last_attempt_yields);
+    TT_RUN(test_outage_refund_in_flight);
+    TT_RUN(test_outage_refunds_streak);
     scheduler_destroy(NULL);
     TT_DONE();
 }
