@@ -714,17 +714,63 @@ static user_t *next_user(scheduler_t *s, struct user_list **from)
     return TAILQ_FIRST(*from);
 }
 
+/* A new probe for a pause whose probe's partition was given up: the first
+ * parked, due or ready user's head (the gate decides on it next). */
+static job_t *probe_pick(scheduler_t *s)
+{
+    struct user_list *lists[3] = {&s->parked, &s->due, &s->ready};
+    for (int i = 0; i < 3; i++) {
+        user_t *u = TAILQ_FIRST(lists[i]);
+        if (u) {
+            list_remove(lists[i], u);
+            u->state = USER_PARKED;
+            return u->head;
+        }
+    }
+    return NULL;
+}
+
+/* The probe's partition was given up: its next owner processes the event,
+ * so this replica must not call for it again. */
+static void probe_drop(scheduler_t *s)
+{
+    job_t *job = s->probe;
+    user_t *u = job->user;
+    s->probe = NULL;
+    job->riders = 0;
+    user_pop(s, u);
+    s->cbs.drop(s->cbs.ctx, job);
+    user_next(s, u);
+}
+
+/* During a pause only the probe starts, when due, if the gate lets it. */
+static void run_probe(scheduler_t *s, int64_t now_us)
+{
+    if (!s->probe)
+        s->probe = probe_pick(s);
+    while (s->probe && !s->probe_running && now_us >= s->probe_due_us &&
+           s->in_flight < s->opts.max_in_flight) {
+        sched_gate_t g = s->cbs.gate ? s->cbs.gate(s->cbs.ctx, s->probe) : SCHED_START;
+        if (g == SCHED_DROP) {
+            probe_drop(s);
+            s->probe = probe_pick(s);
+            continue;
+        }
+        if (g == SCHED_START && ratelimit_acquire(s->rl, now_us) == 0) {
+            s->probe_running = 1;
+            start_call(s, s->probe, now_us);
+        }
+        return;
+    }
+}
+
 void scheduler_run(scheduler_t *s, int64_t now_us)
 {
     struct user_list *from;
     user_t *u;
     fire_timers(s, now_us);
     if (s->paused != SCHED_PAUSE_NONE) {
-        if (s->probe && !s->probe_running && now_us >= s->probe_due_us &&
-            s->in_flight < s->opts.max_in_flight && ratelimit_acquire(s->rl, now_us) == 0) {
-            s->probe_running = 1;
-            start_call(s, s->probe, now_us);
-        }
+        run_probe(s, now_us);
         return;
     }
     while (s->in_flight < s->opts.max_in_flight && (u = next_user(s, &from))) {

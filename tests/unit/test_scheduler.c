@@ -364,6 +364,42 @@ static void test_gate_hold_and_drop(void)
     fake_free(&f);
 }
 
+/* The probe's partition is given up during a pause: it is dropped (its
+ * next owner processes it) and never called again here; another user's
+ * job becomes the probe, and the answer to it ends the pause. */
+static void test_probe_partition_given_up(void)
+{
+    fake_t f;
+    fake_init(&f, 8, 3, 0);
+    submit(&f, "a", 0, 0);
+    submit(&f, "b", 1, 1);
+    submit(&f, "c", 2, 2);
+    tick(&f, 0);
+    complete_all(&f, SYSTEMIC);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_SYSTEMIC);
+    tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+    TT_EQ_INT(f.nrunning, 1);
+    int32_t probed = f.running[0]->partition;
+    complete_all(&f, SYSTEMIC);
+    f.drop_partition = probed;
+    int before = f.ncalls;
+    tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+    TT_EQ_INT(f.dropped, 1);
+    TT_EQ_INT(f.nrunning, 1);
+    TT_CHECK(f.ncalls == before + 1 && f.running[0]->partition != probed);
+    complete_all(&f, OK);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    for (int round = 0; round < 10 && scheduler_jobs(f.s); round++) {
+        tick(&f, 300);
+        complete_all(&f, OK);
+    }
+    TT_EQ_INT(scheduler_jobs(f.s), 0);
+    TT_EQ_INT(f.nfinals, 2);
+    for (int i = 0; i < f.ncalls; i++)
+        TT_CHECK(i < before || f.calls[i]->partition != probed);
+    fake_free(&f);
+}
+
 /* A systemic answer pauses everything: no failure, no counted attempt;
  * one probe backs off; an answer resumes all. */
 static void test_systemic_pause(void)
@@ -732,6 +768,7 @@ int main(void)
     TT_RUN(test_coalesce);
     TT_RUN(test_gate_hold_and_drop);
     TT_RUN(test_systemic_pause);
+    TT_RUN(test_probe_partition_given_up);
     TT_RUN(test_outage_pause);
     TT_RUN(test_single_user_exhausts);
     TT_RUN(test_unreachable_last_attempt_pauses);
