@@ -626,6 +626,12 @@ void consumer_done(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, 
     flow_check(c, tidx, partition);
 }
 
+int consumer_needed(const consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
+                    int64_t offset)
+{
+    return offsets_needed(c->offsets, tidx, partition, gen, offset);
+}
+
 consumer_gate_t consumer_gate(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
                               int64_t offset)
 {

@@ -120,6 +120,10 @@ void consumer_hold_back(consumer_t *c, size_t tidx, int32_t partition, uint64_t 
  * completions of a revoked assignment are ignored. */
 void consumer_done(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen, int64_t offset,
                    size_t bytes);
+/* 1 when the event lies within its partition's stop or drain cut: the
+ * stop or drain waits for it (offsets_needed). */
+int consumer_needed(const consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
+                    int64_t offset);
 /* Asked before an event's call starts; START notes it as started. */
 consumer_gate_t consumer_gate(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
                               int64_t offset);

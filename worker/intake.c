@@ -228,9 +228,16 @@ static sched_gate_t on_gate(void *ctx, const job_t *job)
     }
 }
 
+static int on_needed(void *ctx, const job_t *job)
+{
+    intake_t *in = ctx;
+    return consumer_needed(in->o.cons, job->tidx, job->partition, job->gen, job->offset);
+}
+
 scheduler_cbs_t intake_sched_cbs(intake_t *in)
 {
-    scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .gate = on_gate, .ctx = in};
+    scheduler_cbs_t cbs = {
+        .final = on_final, .drop = on_drop, .gate = on_gate, .needed = on_needed, .ctx = in};
     return cbs;
 }
 

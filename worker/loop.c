@@ -127,6 +127,8 @@ static void begin_stop(loop_t *l, const char *why, int exit_code)
     l->deadline_us = clock_mono_us() + (int64_t)l->cfg->shutdown_grace_ms * 1000;
     intake_stop(l->intake);
     consumer_stop_begin(l->cons);
+    if (l->sched)
+        scheduler_release_held(l->sched); /* held by a drain: the stop's cut decides now */
     consumer_pause(l->cons, 1);
     log_msg(l->log, exit_code ? LOG_ERROR : LOG_INFO, "stopping: finishing calls in flight",
             "reason", why, NULL);

@@ -328,6 +328,12 @@ int offsets_may_start(const offsets_t *o, size_t tidx, int32_t partition, int64_
     return p && p->assigned && offset <= p->cut;
 }
 
+int offsets_needed(const offsets_t *o, size_t tidx, int32_t partition, uint64_t gen, int64_t offset)
+{
+    part_t *p = part_current(o, tidx, partition, gen);
+    return p && (o->stopping || p->draining) && offset <= p->cut;
+}
+
 void offsets_drain_begin(offsets_t *o, size_t tidx, int32_t partition)
 {
     part_t *p = part_get(o, tidx, partition);

@@ -89,6 +89,10 @@ void offsets_touch(offsets_t *o, size_t tidx, int32_t partition, int64_t offset)
 void offsets_stop_begin(offsets_t *o);
 /* 1 when the offset may still be started: no stop, or offset <= cut. */
 int offsets_may_start(const offsets_t *o, size_t tidx, int32_t partition, int64_t offset);
+/* 1 when a stop or drain cut is fixed for the partition (assigned under gen)
+ * and the offset lies within it: the stop or drain waits for it. */
+int offsets_needed(const offsets_t *o, size_t tidx, int32_t partition, uint64_t gen,
+                   int64_t offset);
 /* 1 when every offset up to each cut is done. */
 int offsets_stop_drained(const offsets_t *o);
 /* Revoke drain of one partition: fixes its cut at its highest touched or

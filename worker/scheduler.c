@@ -743,6 +743,15 @@ static void probe_drop(scheduler_t *s)
     user_next(s, u);
 }
 
+/* 1 when a stop or revoke waits for a job behind head in its user's queue. */
+static int needed_behind(scheduler_t *s, const job_t *head)
+{
+    for (const job_t *j = head->next; s->cbs.needed && j; j = j->next)
+        if (s->cbs.needed(s->cbs.ctx, j))
+            return 1;
+    return 0;
+}
+
 /* During a pause only the probe starts, when due, if the gate lets it. */
 static void run_probe(scheduler_t *s, int64_t now_us)
 {
@@ -786,6 +795,8 @@ void scheduler_run(scheduler_t *s, int64_t now_us)
             user_next(s, u);
             continue;
         }
+        if (g == SCHED_HOLD && needed_behind(s, job))
+            g = SCHED_START; /* beyond its cut, but holding it would hold them */
         if (g == SCHED_HOLD) {
             list_remove(from, u);
             u->state = USER_HELD;

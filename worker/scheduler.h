@@ -72,6 +72,12 @@ typedef struct scheduler_cbs {
     void (*drop)(void *ctx, job_t *job);
     /* Asked before a job starts or rides on a call. NULL = always SCHED_START. */
     sched_gate_t (*gate)(void *ctx, const job_t *job);
+    /* 1 when a stop or revoke waits for the job (it lies within its
+     * partition's cut). A head the gate holds still starts when a job
+     * behind it in its user's queue is needed: a user's events can span
+     * partitions (two input topics, keys other than the user), and the one
+     * waited for must not wait behind one beyond its cut. NULL = never. */
+    int (*needed)(void *ctx, const job_t *job);
     void *ctx;
 } scheduler_cbs_t;
 

@@ -289,6 +289,31 @@ static void test_bytes_and_lead(void)
     offsets_destroy(o);
 }
 
+/* What a stop or a drain waits for: offsets within the fixed cut of a
+ * partition assigned under that generation. */
+static void test_needed(void)
+{
+    offsets_t *o = offsets_new(1);
+    TT_EQ_INT(offsets_assign(o, 0, 0, 1), 0);
+    TT_EQ_INT(offsets_assign(o, 0, 1, 1), 0);
+    for (int64_t off = 0; off < 10; off++) {
+        TT_EQ_INT(offsets_received(o, 0, 0, 1, off, 0), 0);
+        TT_EQ_INT(offsets_received(o, 0, 1, 1, off, 0), 0);
+    }
+    offsets_touch(o, 0, 0, 5);
+    offsets_touch(o, 0, 1, 3);
+    TT_EQ_INT(offsets_needed(o, 0, 0, 1, 2), 0); /* no cut yet */
+    offsets_drain_begin(o, 0, 1);
+    TT_EQ_INT(offsets_needed(o, 0, 1, 1, 3), 1);
+    TT_EQ_INT(offsets_needed(o, 0, 1, 1, 4), 0);
+    TT_EQ_INT(offsets_needed(o, 0, 0, 1, 2), 0); /* partition 0 not draining */
+    offsets_stop_begin(o);
+    TT_EQ_INT(offsets_needed(o, 0, 0, 1, 5), 1);
+    TT_EQ_INT(offsets_needed(o, 0, 0, 1, 6), 0);
+    TT_EQ_INT(offsets_needed(o, 0, 0, 2, 5), 0); /* another generation */
+    offsets_destroy(o);
+}
+
 /* An event dropped untracked (memory ran out) holds the partition's commits
  * back at its offset, whatever finishes after it, until the assignment
  * ends; a new assignment starts clean. */
@@ -345,5 +370,6 @@ int main(void)
     TT_RUN(test_position);
     offsets_destroy(NULL);
     TT_RUN(test_hold_back);
+    TT_RUN(test_needed);
     TT_DONE();
 }

@@ -24,8 +24,11 @@ typedef struct fake {
     job_t *finals[MAX_CALLS];
     int nfinals;
     int dropped;
-    int64_t hold_above; /* gate: hold offsets above this (-1: none) */
-    int drop_partition; /* gate: drop jobs of this partition (-1: none) */
+    int64_t hold_above;   /* gate: hold offsets above this (-1: none) */
+    int drop_partition;   /* gate: drop jobs of this partition (-1: none) */
+    int hold_partition;   /* gate: hold_above applies to this partition only (-1: all) */
+    int needed_partition; /* needed: jobs of this partition up to needed_upto (-1: none) */
+    int64_t needed_upto;
 } fake_t;
 
 static int api_start(void *ctx, job_t *job, int64_t now_us, char *err, size_t errsz)
@@ -60,9 +63,16 @@ static sched_gate_t on_gate(void *ctx, const job_t *job)
     fake_t *f = ctx;
     if (job->partition == f->drop_partition)
         return SCHED_DROP;
-    if (f->hold_above >= 0 && job->offset > f->hold_above)
+    if (f->hold_above >= 0 && job->offset > f->hold_above &&
+        (f->hold_partition < 0 || job->partition == f->hold_partition))
         return SCHED_HOLD;
     return SCHED_START;
+}
+
+static int on_needed(void *ctx, const job_t *job)
+{
+    fake_t *f = ctx;
+    return job->partition == f->needed_partition && job->offset <= f->needed_upto;
 }
 
 static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coalesce)
@@ -72,6 +82,8 @@ static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coales
     f->now = 1000000;
     f->hold_above = -1;
     f->drop_partition = -1;
+    f->hold_partition = -1;
+    f->needed_partition = -1;
     f->rl = ratelimit_new(100000.0, f->now);
     scheduler_opts_t so = {
         .max_in_flight = max_in_flight,
@@ -82,7 +94,8 @@ static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coales
         .seed = 42,
     };
     sched_api_t api = {.start = api_start, .ctx = f};
-    scheduler_cbs_t cbs = {.final = on_final, .drop = on_drop, .gate = on_gate, .ctx = f};
+    scheduler_cbs_t cbs = {
+        .final = on_final, .drop = on_drop, .gate = on_gate, .needed = on_needed, .ctx = f};
     f->s = scheduler_new(&so, &api, f->rl, NULL, NULL, &cbs, err, sizeof(err));
 }
 
@@ -398,6 +411,37 @@ static void test_probe_partition_given_up(void)
     for (int i = 0; i < f.ncalls; i++)
         TT_CHECK(i < before || f.calls[i]->partition != probed);
     fake_free(&f);
+}
+
+/* A user's events span two partitions and a stop's cuts fall between them:
+ * its head lies beyond its partition's cut, the event behind it within its
+ * own. The head starts anyway (else the stop would wait its whole grace
+ * for the other), then the one behind; with nothing needed behind it, a
+ * head beyond the cut waits. */
+static void test_needed_behind_held_head(void)
+{
+    for (int needed = 0; needed < 2; needed++) {
+        fake_t f;
+        fake_init(&f, 4, 3, 0);
+        f.hold_partition = 1; /* the stop's cut: partition 1 up to 99 */
+        f.hold_above = 99;
+        if (needed) {
+            f.needed_partition = 0; /* partition 0 up to 60 */
+            f.needed_upto = 60;
+        }
+        submit(&f, "d", 1, 100);
+        submit(&f, "d", 0, 50);
+        tick(&f, 0);
+        TT_EQ_INT(f.ncalls, needed);
+        complete_all(&f, OK);
+        tick(&f, 1);
+        TT_EQ_INT(f.ncalls, 2 * needed);
+        complete_all(&f, OK);
+        TT_EQ_INT(f.nfinals, 2 * needed);
+        if (needed)
+            TT_CHECK(f.finals[0]->offset == 100 && f.finals[1]->offset == 50);
+        fake_free(&f);
+    }
 }
 
 /* A systemic answer pauses everything: no failure, no counted attempt;
@@ -767,6 +811,7 @@ int main(void)
     TT_RUN(test_due_retry_first);
     TT_RUN(test_coalesce);
     TT_RUN(test_gate_hold_and_drop);
+    TT_RUN(test_needed_behind_held_head);
     TT_RUN(test_systemic_pause);
     TT_RUN(test_probe_partition_given_up);
     TT_RUN(test_outage_pause);
