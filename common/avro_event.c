@@ -46,6 +46,41 @@ static const char *avro_why(void)
     return e && e[0] ? e : "unknown error";
 }
 
+/* How many values a datum of s has at least, as libavro builds it: a
+ * record's fields all, a union's one branch (the largest counted), an
+ * array's or map's items none. Counting stops past limit, past the nesting
+ * limit (where decoding stops anyway) and when *work (schema nodes looked
+ * at) runs out: a union of the same record twice at each level would make
+ * the count itself exponential. Then the result is above limit. */
+static size_t expanded(avro_schema_t s, int depth, size_t limit, size_t *work)
+{
+    while (s && avro_typeof(s) == AVRO_LINK)
+        s = avro_schema_link_target(s);
+    if (!s || depth > AVRO_EVENT_MAX_DEPTH)
+        return 1;
+    if (*work == 0)
+        return limit + 1;
+    (*work)--;
+    size_t n = 1;
+    switch (avro_typeof(s)) {
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s) && n <= limit; i++)
+            n += expanded(avro_schema_record_field_get_by_index(s, (int)i), depth + 1, limit - n,
+                          work);
+        return n;
+    case AVRO_UNION: {
+        size_t most = 0;
+        for (size_t i = 0; i < avro_schema_union_size(s) && most <= limit; i++) {
+            size_t b = expanded(avro_schema_union_branch(s, (int)i), depth + 1, limit, work);
+            most = b > most ? b : most;
+        }
+        return n + most;
+    }
+    default:
+        return n;
+    }
+}
+
 avro_event_schema_t *avro_event_schema_new(const char *json, size_t len, char *errstr,
                                            size_t errstr_size)
 {
@@ -62,6 +97,12 @@ avro_event_schema_t *avro_event_schema_new(const char *json, size_t len, char *e
     if (avro_typeof(s->schema) != AVRO_RECORD) {
         seterr(errstr, errstr_size, "writer schema is %s, not a record",
                avro_schema_type_name(s->schema));
+        goto fail;
+    }
+    size_t work = 16 * (size_t)AVRO_EVENT_MAX_VALUES;
+    if (expanded(s->schema, 0, AVRO_EVENT_MAX_VALUES, &work) > AVRO_EVENT_MAX_VALUES) {
+        seterr(errstr, errstr_size, "writer schema: its record expands to more than %d values",
+               AVRO_EVENT_MAX_VALUES);
         goto fail;
     }
     if (!(s->iface = avro_generic_class_from_schema(s->schema))) {
@@ -90,7 +131,8 @@ void avro_event_schema_free(avro_event_schema_t *s)
 typedef struct walk {
     const unsigned char *p;
     size_t len, pos;
-    size_t items; /* array and map items so far */
+    size_t items;  /* array and map items so far */
+    size_t values; /* values so far */
     char *err;
     size_t errsz;
 } walk_t;
@@ -174,6 +216,8 @@ static int walk_value(walk_t *w, avro_schema_t s, int depth)
 
     if (depth > AVRO_EVENT_MAX_DEPTH)
         return wfail(w, "nested deeper than %d", AVRO_EVENT_MAX_DEPTH);
+    if (++w->values > AVRO_EVENT_MAX_VALUES)
+        return wfail(w, "more than %d values", AVRO_EVENT_MAX_VALUES);
     while (s && avro_typeof(s) == AVRO_LINK)
         s = avro_schema_link_target(s);
     if (!s)
@@ -323,7 +367,7 @@ static int map_field(json_t *obj, const char *name, avro_value_t *v, char *errst
 json_t *avro_event_decode(const avro_event_schema_t *s, const void *payload, size_t len,
                           char *errstr, size_t errstr_size)
 {
-    walk_t w = {payload, len, 0, 0, errstr, errstr_size};
+    walk_t w = {payload, len, 0, 0, 0, errstr, errstr_size};
     avro_reader_t rd = NULL;
     avro_value_t val;
     json_t *obj = NULL;

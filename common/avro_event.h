@@ -7,8 +7,12 @@
  * every length, count, union branch and enum index is checked against the
  * schema and the bytes left before libavro allocates anything, nesting is
  * limited to AVRO_EVENT_MAX_DEPTH and arrays and maps to
- * AVRO_EVENT_MAX_ITEMS items in all, and the datum must end exactly where
- * the payload ends. So any bytes are safe to decode.
+ * AVRO_EVENT_MAX_ITEMS items in all, a payload to AVRO_EVENT_MAX_VALUES
+ * values, and the datum must end exactly where the payload ends. So any
+ * bytes are safe to decode. A writer schema whose record expands to more
+ * than AVRO_EVENT_MAX_VALUES values (a named record used twice at each of
+ * many levels grows exponentially, and libavro builds every record field
+ * before reading) is refused when it is compiled.
  *
  * Mapping (by field name, as the JSON format reads them): the record's
  * fields type, user_id, event_id, delete_type, app_id and occurred_at
@@ -30,14 +34,16 @@
 
 #include <jansson.h>
 
-#define AVRO_EVENT_MAX_DEPTH 32    /* nested records, arrays, maps and unions */
-#define AVRO_EVENT_MAX_ITEMS 65536 /* array and map items in one payload */
+#define AVRO_EVENT_MAX_DEPTH  32    /* nested records, arrays, maps and unions */
+#define AVRO_EVENT_MAX_ITEMS  65536 /* array and map items in one payload */
+#define AVRO_EVENT_MAX_VALUES 65536 /* values in one payload, and in the schema's record */
 
 typedef struct avro_event_schema avro_event_schema_t;
 
 /* Compiles a writer schema (Avro JSON text, len bytes, not necessarily
  * NUL-terminated). NULL with errstr when it does not parse, is not a
- * record, or memory ran out. */
+ * record, expands to more than AVRO_EVENT_MAX_VALUES values, or memory ran
+ * out. */
 avro_event_schema_t *avro_event_schema_new(const char *json, size_t len, char *errstr,
                                            size_t errstr_size);
 /* NULL ok. */

@@ -75,6 +75,16 @@ static uint64_t uniform_below(backoff_rng_t *rng, uint64_t n)
     return r % n;
 }
 
+int64_t backoff_probe_delay_ms(backoff_rng_t *rng, int attempt, int64_t initial_ms, int64_t max_ms)
+{
+    int64_t cap = max_ms > BACKOFF_PROBE_MAX_MS   ? BACKOFF_PROBE_MAX_MS
+                  : max_ms < BACKOFF_PROBE_MIN_MS ? BACKOFF_PROBE_MIN_MS
+                                                  : max_ms;
+    int64_t base = initial_ms < BACKOFF_PROBE_MIN_MS ? BACKOFF_PROBE_MIN_MS : initial_ms;
+    int64_t c = backoff_ceiling_ms(attempt, base, cap);
+    return c / 2 + (int64_t)uniform_below(rng, (uint64_t)(c / 2) + 1);
+}
+
 int64_t backoff_delay_ms(backoff_rng_t *rng, int attempt, int64_t initial_ms, int64_t max_ms)
 {
     int64_t c = backoff_ceiling_ms(attempt, initial_ms, max_ms);

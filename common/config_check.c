@@ -78,9 +78,13 @@ int config_check_prop(const char *s, char *why, size_t n)
         p++;
     if (!eq || eq == s || p != eq) {
         if (config_prop_sensitive(s)) {
-            /* A credential's value is never echoed, even when malformed. */
+            /* A credential's value is never echoed, even when malformed
+             * ("name:value", "name value"): only the name's leading run. */
             char name[80];
-            snprintf(name, sizeof(name), "%.*s=***", (int)strcspn(s, "= \t"), s);
+            size_t len = 0;
+            while (s[len] && name_char(s[len]))
+                len++;
+            snprintf(name, sizeof(name), "%.*s=***", (int)len, s);
             return bad(name, "is not \"name=value\" with a property name", why, n);
         }
         return bad(s, "is not \"name=value\" with a property name", why, n);
@@ -110,16 +114,17 @@ static int loopback_host(const char *host, size_t len)
  * no_userinfo) credentials; plain http only to a loopback host. */
 static int check_url(const char *s, int no_userinfo, char *why, size_t n)
 {
+    /* Credentials in the URL are never echoed, nor sent from there. Any '@'
+     * is refused before anything quotes the URL: a password may hold '/'
+     * (base64) and so hide its '@' behind what looks like a path. */
+    if (no_userinfo && strchr(s, '@')) {
+        snprintf(why, n, "must not hold credentials ('@'): put them in basic_auth_user_info");
+        return -1;
+    }
     size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
     if (!skip || !s[skip] || s[skip] == '/')
         return bad(s, "must start with http:// or https:// and a host", why, n);
     const char *host = s + skip;
-    size_t alen = strcspn(host, "/");
-    if (no_userinfo && memchr(host, '@', alen)) {
-        /* Credentials in the URL are never echoed, nor sent from there. */
-        snprintf(why, n, "must not hold credentials: put them in basic_auth_user_info");
-        return -1;
-    }
     for (const char *p = s; *p; p++)
         if (*p == '?' || *p == '#' || (unsigned char)*p <= 0x20 || *p == 0x7F)
             return bad(s, "must not contain '?', '#' or spaces", why, n);

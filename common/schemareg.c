@@ -30,16 +30,20 @@
 
 #define SR_ACCEPT    "Accept: application/vnd.schemaregistry.v1+json"
 #define SR_SWEEP_MIN 64 /* entries before expired unknown ids are swept */
+/* An unknown-id answer reaches the event that waited for it within this,
+ * whatever the TTL; unread by then (its partition was given up), it expires
+ * as any other. */
+#define SR_FRESH_US (60 * 1000000LL)
 
 typedef enum { E_FETCHING, E_WAITING, E_DONE } entry_state_t;
 
 typedef struct entry {
     uint32_t id;
     entry_state_t state;
-    frame_schema_t fs;  /* E_DONE */
-    int unknown;        /* E_DONE by a 404: expires */
-    int64_t expires_us; /* unknown: when it is asked again */
-    int fresh;          /* unknown: answered and not read yet (read once even when expired) */
+    frame_schema_t fs;      /* E_DONE */
+    int unknown;            /* E_DONE by a 404: expires */
+    int64_t expires_us;     /* unknown: when it is asked again */
+    int64_t fresh_until_us; /* unknown: answered and not read yet: read once, even expired */
     struct entry *hnext, *wnext;
 } entry_t;
 
@@ -214,7 +218,8 @@ static void sweep(schemareg_t *sr, int64_t now_us)
         entry_t **pp = &sr->buckets[i];
         while (*pp) {
             entry_t *e = *pp;
-            if (e->state == E_DONE && e->unknown && !e->fresh && e->expires_us <= now_us) {
+            if (e->state == E_DONE && e->unknown && e->fresh_until_us <= now_us &&
+                e->expires_us <= now_us) {
                 *pp = e->hnext;
                 entry_free(e);
                 sr->nentries--;
@@ -372,13 +377,8 @@ static void pause_enter(schemareg_t *sr, entry_t *e, schemareg_pause_t cause, lo
     }
     if (first || cause == SCHEMAREG_PAUSE_SYSTEMIC)
         sr->paused = cause;
-    int64_t cap = sr->probe_max_ms, base = sr->probe_initial_ms;
-    if (cap < base)
-        cap = base;
-    int64_t ceil_ms = backoff_ceiling_ms(++sr->pause_attempt, base, cap);
-    /* Jitter in the upper half, as the scheduler's probes. */
-    int64_t delay_ms =
-        ceil_ms / 2 + (int64_t)(backoff_rng_next(&sr->rng) % (uint64_t)(ceil_ms / 2 + 1));
+    int64_t delay_ms = backoff_probe_delay_ms(&sr->rng, ++sr->pause_attempt, sr->probe_initial_ms,
+                                              sr->probe_max_ms);
     sr->probe = e;
     evloop_timer_at(sr->el, sr->probe_timer, now_us + delay_ms * 1000);
     log_pause(sr, first, e, status, why, delay_ms);
@@ -454,7 +454,7 @@ static void request_done(schemareg_t *sr, request_t *r, CURLcode cc)
     e->state = E_DONE;
     e->unknown = answer == SCHEMAREG_ANSWER_UNKNOWN_ID;
     e->expires_us = e->unknown ? now + sr->ttl_us : 0;
-    e->fresh = e->unknown; /* the event that waited for it gets it, whatever the TTL */
+    e->fresh_until_us = e->unknown ? now + SR_FRESH_US : 0; /* the waiting event gets it */
     log_msg(sr->log, e->unknown || e->fs.kind == FRAME_SCHEMA_UNUSABLE ? LOG_WARN : LOG_INFO,
             e->unknown ? "schema id unknown to the registry: its events are invalid"
             : e->fs.kind == FRAME_SCHEMA_UNUSABLE ? "schema cannot be used: its events are invalid"
@@ -567,8 +567,9 @@ const frame_schema_t *schemareg_lookup(schemareg_t *sr, uint32_t id, int64_t now
 {
     entry_t **pp = slot(sr, id), *e = *pp;
 
-    if (e && e->state == E_DONE && (!e->unknown || e->fresh || e->expires_us > now_us)) {
-        e->fresh = 0;
+    if (e && e->state == E_DONE &&
+        (!e->unknown || e->fresh_until_us > now_us || e->expires_us > now_us)) {
+        e->fresh_until_us = 0;
         return &e->fs;
     }
     if (e && e->state == E_FETCHING)

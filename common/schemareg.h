@@ -59,8 +59,8 @@ typedef struct schemareg_opts {
     int64_t cache_ttl_ms;  /* an unknown id (404) is asked again after this long */
     long request_timeout_ms;
     long connect_timeout_ms;
-    int64_t probe_initial_ms; /* first probe delay ceiling during a pause */
-    int64_t probe_max_ms;     /* probe delay cap */
+    int64_t probe_initial_ms; /* retry.initial_backoff_ms (backoff_probe_delay_ms) */
+    int64_t probe_max_ms;     /* retry.max_backoff_ms */
     uint64_t seed;            /* jitter */
 } schemareg_opts_t;
 

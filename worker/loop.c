@@ -303,9 +303,8 @@ static int setup(loop_t *l, char *err, size_t errsz)
             .connect_timeout_ms = cfg->connect_timeout_ms < cfg->registry_request_timeout_ms
                                       ? cfg->connect_timeout_ms
                                       : cfg->registry_request_timeout_ms,
-            .probe_initial_ms = cfg->initial_backoff_ms < 1000 ? 1000 : cfg->initial_backoff_ms,
-            .probe_max_ms =
-                cfg->max_backoff_ms < SCHED_PROBE_MAX_MS ? cfg->max_backoff_ms : SCHED_PROBE_MAX_MS,
+            .probe_initial_ms = cfg->initial_backoff_ms,
+            .probe_max_ms = cfg->max_backoff_ms,
             .seed = (uint64_t)now ^ ((uint64_t)getpid() << 16),
         };
         if (!(l->registry = schemareg_new(&ro, l->el, l->log, l->metrics, err, errsz)))

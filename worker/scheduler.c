@@ -491,15 +491,8 @@ static void pause_enter(scheduler_t *s, job_t *job, sched_pause_t cause, int64_t
                         const char *still_msg)
 {
     int first = s->paused == SCHED_PAUSE_NONE;
-    int64_t cap_ms =
-        s->opts.max_backoff_ms < SCHED_PROBE_MAX_MS ? s->opts.max_backoff_ms : SCHED_PROBE_MAX_MS;
-    int64_t base_ms = s->opts.initial_backoff_ms < 1000 ? 1000 : s->opts.initial_backoff_ms;
-    if (cap_ms < base_ms)
-        cap_ms = base_ms;
-    int64_t ceil_ms = backoff_ceiling_ms(++s->pause_attempt, base_ms, cap_ms);
-    /* Jitter in the upper half: never hammer, never stall much longer. */
-    int64_t delay_ms =
-        ceil_ms / 2 + (int64_t)(backoff_rng_next(&s->rng) % (uint64_t)(ceil_ms / 2 + 1));
+    int64_t delay_ms = backoff_probe_delay_ms(&s->rng, ++s->pause_attempt,
+                                              s->opts.initial_backoff_ms, s->opts.max_backoff_ms);
     if (first && cause == SCHED_PAUSE_OUTAGE)
         refund_outage(s);
     if (s->probe && s->probe != job) {

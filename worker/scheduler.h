@@ -106,7 +106,6 @@ typedef struct scheduler_opts {
 #define SCHED_OUTAGE_WINDOW_MS 5000
 /* Probes during a pause back off up to this (or retry.max_backoff_ms when
  * lower): an API that is back is noticed within seconds. */
-#define SCHED_PROBE_MAX_MS 10000
 
 typedef struct scheduler scheduler_t;
 

@@ -223,6 +223,101 @@ static void test_bad_schemas(void)
     TT_EQ_STR(err, "writer schema is int, not a record");
 }
 
+/* Writes a schema of depth levels on top of a record with the event's
+ * "type". twice: level k is a record of two fields of level k-1's named
+ * type (defined in the first, named in the second). Else: a record with a
+ * union of two records that each hold level k-1. Exponential when expanded
+ * or counted naively; a few KB of text. */
+static char *bomb_schema(int depth, int twice)
+{
+    size_t cap = 128 + (size_t)depth * 320, len = 0;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    len += (size_t)snprintf(s + len, cap - len,
+                            "{\"type\":\"record\",\"name\":\"Top\",\"fields\":["
+                            "{\"name\":\"type\",\"type\":\"string\"},{\"name\":\"x\",\"type\":");
+    for (int k = depth; k > 0; k--) {
+        len += (size_t)snprintf(s + len, cap - len,
+                                "{\"type\":\"record\",\"name\":\"R%d\",\"fields\":[", k);
+        if (twice)
+            len += (size_t)snprintf(s + len, cap - len, "{\"name\":\"a\",\"type\":");
+        else
+            len += (size_t)snprintf(s + len, cap - len,
+                                    "{\"name\":\"u\",\"type\":[{\"type\":\"record\",\"name\":"
+                                    "\"A%d\",\"fields\":[{\"name\":\"w\",\"type\":",
+                                    k);
+    }
+    len +=
+        (size_t)snprintf(s + len, cap - len, "{\"type\":\"record\",\"name\":\"R0\",\"fields\":[]}");
+    for (int k = 1; k <= depth; k++) {
+        if (twice)
+            len += (size_t)snprintf(s + len, cap - len, "},{\"name\":\"b\",\"type\":\"R%d\"}]}",
+                                    k - 1);
+        else
+            len += (size_t)snprintf(s + len, cap - len,
+                                    "}]},{\"type\":\"record\",\"name\":\"B%d\",\"fields\":["
+                                    "{\"name\":\"v\",\"type\":\"R%d\"}]}]}]}",
+                                    k, k - 1);
+    }
+    len += (size_t)snprintf(s + len, cap - len, "}]}");
+    TT_CHECK(len < cap);
+    return s;
+}
+
+/* A schema that reuses a record type twice at each level would make
+ * libavro build 2^depth values per event (and the walk visit them all): it
+ * is refused when compiled; a shallow one compiles. Unions of two records
+ * holding the level below are counted one branch at a time and within the
+ * nesting limit, so even 30 levels compile, and at once. */
+static void test_schema_bombs(void)
+{
+    char err[200] = "";
+    char *text = bomb_schema(30, 1);
+    avro_event_schema_t *s =
+        text ? avro_event_schema_new(text, strlen(text), err, sizeof(err)) : NULL;
+    TT_CHECK(s == NULL);
+    TT_EQ_STR(err, "writer schema: its record expands to more than 65536 values");
+    free(text);
+    for (int twice = 0; twice < 2; twice++) {
+        text = bomb_schema(twice ? 6 : 30, twice);
+        s = text ? schema(text) : NULL;
+        TT_CHECK(s != NULL);
+        avro_event_schema_free(s);
+        free(text);
+    }
+}
+
+/* A payload of many values that cost no bytes (an array of 40000 records of
+ * two nulls): refused by its value count, not decoded. */
+static void test_value_flood(void)
+{
+    static const char pairs[] =
+        "{\"type\":\"record\",\"name\":\"E\",\"fields\":["
+        "{\"name\":\"type\",\"type\":\"string\"},"
+        "{\"name\":\"xs\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"record\","
+        "\"name\":\"P\",\"fields\":[{\"name\":\"a\",\"type\":\"null\"},"
+        "{\"name\":\"b\",\"type\":\"null\"}]}}}]}";
+    avro_event_schema_t *s = schema(pairs);
+    enc_t e;
+    char err[200] = "";
+    memset(&e, 0, sizeof(e));
+    enc_str(&e, "account-deleted");
+    enc_long(&e, 40000);
+    enc_long(&e, 0);
+    TT_CHECK(avro_event_decode(s, e.b, e.len, err, sizeof(err)) == NULL);
+    TT_CHECK(strstr(err, "more than 65536 values") != NULL);
+    /* 100 of them decode. */
+    memset(&e, 0, sizeof(e));
+    enc_str(&e, "account-deleted");
+    enc_long(&e, 100);
+    enc_long(&e, 0);
+    json_t *o = avro_event_decode(s, e.b, e.len, err, sizeof(err));
+    TT_CHECK(o != NULL);
+    json_decref(o);
+    avro_event_schema_free(s);
+}
+
 int main(void)
 {
     TT_RUN(test_mapping);
@@ -230,5 +325,7 @@ int main(void)
     TT_RUN(test_bad_payloads);
     TT_RUN(test_depth);
     TT_RUN(test_bad_schemas);
+    TT_RUN(test_schema_bombs);
+    TT_RUN(test_value_flood);
     TT_DONE();
 }

@@ -133,6 +133,30 @@ static void test_delay_distribution(void)
         TT_CHECK(buckets[i] > n / 10 * 9 / 10 && buckets[i] < n / 10 * 11 / 10);
 }
 
+/* Pause probes: from max(initial, 1 s) up to min(max, 10 s), never beyond
+ * 10 s nor under 1 s, jittered in the ceiling's upper half. */
+static void test_probe_delay(void)
+{
+    backoff_rng_t rng;
+    backoff_rng_seed(&rng, 7);
+    static const struct {
+        int attempt;
+        int64_t initial, max, lo, hi;
+    } c[] = {
+        {1, 250, 30000, 500, 1000},      /* the start is 1 s */
+        {2, 250, 30000, 1000, 2000},     /* doubling */
+        {9, 250, 30000, 5000, 10000},    /* capped at 10 s */
+        {1, 60000, 120000, 5000, 10000}, /* a start above the cap starts at it */
+        {1, 1, 1, 500, 1000},            /* never under 1 s */
+        {3, 500, 3000, 1500, 3000},      /* max_backoff_ms below 10 s caps */
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        for (int k = 0; k < 1000; k++) {
+            int64_t d = backoff_probe_delay_ms(&rng, c[i].attempt, c[i].initial, c[i].max);
+            TT_CHECK(d >= c[i].lo && d <= c[i].hi);
+        }
+}
+
 int main(void)
 {
     TT_RUN(test_rng_vectors);
@@ -140,5 +164,6 @@ int main(void)
     TT_RUN(test_ceiling);
     TT_RUN(test_delay_bounds);
     TT_RUN(test_delay_distribution);
+    TT_RUN(test_probe_delay);
     TT_DONE();
 }

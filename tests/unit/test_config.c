@@ -590,7 +590,17 @@ static void test_schema_registry(void)
                ":3: schema_registry.url: \"ftp://r/\" must start with http:// or https:// and "
                "a host");
     EXPECT_ERR(mini("", "", "schema_registry: { url = \"https://u:TOPSECRET-url@r:8081\"; };\n"),
-               ":3: schema_registry.url: must not hold credentials: put them in "
+               ":3: schema_registry.url: must not hold credentials ('@'): put them in "
+               "basic_auth_user_info");
+    /* A password with '/' (base64) hides its '@' behind a "path". */
+    EXPECT_ERR(mini("", "", "schema_registry: { url = \"https://K:ab/TOPSECRET@r.example\"; };\n"),
+               ":3: schema_registry.url: must not hold credentials ('@'): put them in "
+               "basic_auth_user_info");
+    EXPECT_ERR(mini("", "", "schema_registry: { url = \"http://K:ab/TOPSECRET@r.example\"; };\n"),
+               ":3: schema_registry.url: must not hold credentials ('@'): put them in "
+               "basic_auth_user_info");
+    EXPECT_ERR(mini("", "", "schema_registry: { url = \"K:TOPSECRET@r.example\"; };\n"),
+               ":3: schema_registry.url: must not hold credentials ('@'): put them in "
                "basic_auth_user_info");
     EXPECT_ERR(mini("", "", "schema_registry: { url = \"https://r/?x=1\"; };\n"),
                ":3: schema_registry.url: \"https://r/?x=1\" must not contain '?', '#' or "

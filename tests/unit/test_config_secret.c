@@ -174,6 +174,10 @@ static void test_kafka_credentials(void)
     EXPECT_ERR(mini("consumer = [ \"ssl.key.pem TOPSECRET-k\" ];\n", "", ""),
                ":1: kafka.consumer: \"ssl.key.pem=***\" is not \"name=value\" with a property "
                "name");
+    /* Java's properties files also write "name:value". */
+    EXPECT_ERR(mini("consumer = [ \"sasl.password:TOPSECRET-c\" ];\n", "", ""),
+               ":1: kafka.consumer: \"sasl.password=***\" is not \"name=value\" with a property "
+               "name");
 }
 
 /* systemd credentials: $CREDENTIALS_DIRECTORY/zim-server-secret comes after

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/ratelimit.h"
 #include "tt.h"
 #include "worker/scheduler.h"
@@ -24,9 +25,10 @@ typedef struct fake {
     job_t *finals[MAX_CALLS];
     int nfinals;
     int dropped;
-    int64_t hold_above;   /* gate: hold offsets above this (-1: none) */
-    int drop_partition;   /* gate: drop jobs of this partition (-1: none) */
-    int hold_partition;   /* gate: hold_above applies to this partition only (-1: all) */
+    int64_t hold_above; /* gate: hold offsets above this (-1: none) */
+    int drop_partition; /* gate: drop jobs of this partition (-1: none) */
+    int hold_partition; /* gate: hold_above applies to this partition only (-1: all) */
+    int max_attempts;
     int needed_partition; /* needed: jobs of this partition up to needed_upto (-1: none) */
     int64_t needed_upto;
 } fake_t;
@@ -84,6 +86,7 @@ static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coales
     f->drop_partition = -1;
     f->hold_partition = -1;
     f->needed_partition = -1;
+    f->max_attempts = max_attempts;
     f->rl = ratelimit_new(100000.0, f->now);
     scheduler_opts_t so = {
         .max_in_flight = max_in_flight,
@@ -466,7 +469,7 @@ static void test_systemic_pause(void)
     int probes = 0;
     for (int i = 0; i < 6; i++) { /* the probe keeps meeting the error */
         int64_t d = scheduler_next_us(f.s, f.now);
-        TT_CHECK(d > 0 && d <= (int64_t)SCHED_PROBE_MAX_MS * 1000);
+        TT_CHECK(d > 0 && d <= (int64_t)BACKOFF_PROBE_MAX_MS * 1000);
         tick(&f, d / 1000 + 1);
         TT_EQ_INT(f.nrunning, 1);
         probes++;
@@ -660,6 +663,35 @@ static void test_outage_before_exhaustion(void)
     fake_free(&f);
 }
 
+/* The outage ends (the probe is answered unless it is user's) and ZIM
+ * answers everyone but user, whose calls keep failing until it exhausts.
+ * Returns user's calls after the pause; checks how its result ended. */
+static int calls_after_outage(fake_t *f, const char *user)
+{
+    for (int i = 0; i < 40 && scheduler_paused(f->s) != SCHED_PAUSE_NONE; i++) {
+        tick(f, scheduler_next_us(f->s, f->now) / 1000 + 1);
+        for (int k = f->nrunning - 1; k >= 0; k--)
+            complete(f, f->running[k], strcmp(f->running[k]->ev.user_id, user) ? OK : NO_ANSWER);
+    }
+    TT_EQ_INT(scheduler_paused(f->s), SCHED_PAUSE_NONE);
+    int calls = 0;
+    for (int i = 0; i < 40 && scheduler_jobs(f->s); i++) {
+        tick(f, 2500);
+        for (int k = f->nrunning - 1; k >= 0; k--) {
+            int mine = strcmp(f->running[k]->ev.user_id, user) == 0;
+            calls += mine;
+            complete(f, f->running[k], mine ? BUSY : OK);
+        }
+    }
+    TT_EQ_INT(scheduler_jobs(f->s), 0);
+    for (int i = 0; i < f->nfinals; i++)
+        if (strcmp(f->finals[i]->ev.user_id, user) == 0) {
+            TT_EQ_INT(f->finals[i]->error_class, RESULT_ERR_RETRIES_EXHAUSTED);
+            TT_EQ_INT(f->finals[i]->counted, f->max_attempts);
+        }
+    return calls;
+}
+
 /* The failures that revealed an outage do not count, wherever the failing
  * user's job is when the pause begins: waiting for its retry, or with the
  * retry in flight (which then comes back unanswered and parks). After the
@@ -684,28 +716,7 @@ static void test_outage_refund_in_flight(void)
                 complete(&f, f.running[k], NO_ANSWER);
         TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
         complete_all(&f, NO_ANSWER); /* a's retry comes back: parked */
-        for (int i = 0; i < 40 && scheduler_paused(f.s) != SCHED_PAUSE_NONE; i++) {
-            tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
-            for (int k = f.nrunning - 1; k >= 0; k--)
-                complete(&f, f.running[k], strcmp(f.running[k]->ev.user_id, "a") ? OK : NO_ANSWER);
-        }
-        TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
-        int a_calls = 0;
-        for (int i = 0; i < 40 && scheduler_jobs(f.s); i++) {
-            tick(&f, 2500);
-            for (int k = f.nrunning - 1; k >= 0; k--) {
-                int is_a = strcmp(f.running[k]->ev.user_id, "a") == 0;
-                a_calls += is_a;
-                complete(&f, f.running[k], is_a ? BUSY : OK);
-            }
-        }
-        TT_EQ_INT(scheduler_jobs(f.s), 0);
-        TT_EQ_INT(a_calls, 3);
-        for (int i = 0; i < f.nfinals; i++)
-            if (strcmp(f.finals[i]->ev.user_id, "a") == 0) {
-                TT_EQ_INT(f.finals[i]->error_class, RESULT_ERR_RETRIES_EXHAUSTED);
-                TT_EQ_INT(f.finals[i]->counted, 3);
-            }
+        TT_EQ_INT(calls_after_outage(&f, "a"), 3);
         fake_free(&f);
     }
 }
@@ -738,26 +749,7 @@ static void test_outage_refunds_streak(void)
             complete(&f, f.running[k], NO_ANSWER);
     TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
     complete_all(&f, NO_ANSWER);
-    for (int i = 0; i < 40 && scheduler_paused(f.s) != SCHED_PAUSE_NONE; i++) {
-        tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
-        for (int k = f.nrunning - 1; k >= 0; k--)
-            complete(&f, f.running[k], strcmp(f.running[k]->ev.user_id, "a") ? OK : NO_ANSWER);
-    }
-    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
-    int a_calls = 0;
-    for (int i = 0; i < 40 && scheduler_jobs(f.s); i++) {
-        tick(&f, 2500);
-        for (int k = f.nrunning - 1; k >= 0; k--) {
-            int is_a = strcmp(f.running[k]->ev.user_id, "a") == 0;
-            a_calls += is_a;
-            complete(&f, f.running[k], is_a ? BUSY : OK);
-        }
-    }
-    TT_EQ_INT(scheduler_jobs(f.s), 0);
-    TT_EQ_INT(a_calls, 3);
-    for (int i = 0; i < f.nfinals; i++)
-        if (strcmp(f.finals[i]->ev.user_id, "a") == 0)
-            TT_EQ_INT(f.finals[i]->counted, 3);
+    TT_EQ_INT(calls_after_outage(&f, "a"), 3);
     fake_free(&f);
 }
 
