@@ -281,8 +281,13 @@ static void assign(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int co
         rerr = rd_kafka_assign(c->rk, parts);
     assignment_error(c, error, rerr);
     c->assigned += parts->cnt;
+    /* librdkafka keeps a partition's pause across unassign: one paused
+     * before it went (its revoke drain, backpressure, a pause) would come
+     * back paused for good. */
     if (c->paused && parts->cnt)
         rd_kafka_pause_partitions(c->rk, parts);
+    else if (parts->cnt)
+        rd_kafka_resume_partitions(c->rk, parts);
     if (first)
         c->first_done = 1;
 }

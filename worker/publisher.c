@@ -124,6 +124,9 @@ void publisher_destroy(publisher_t *p)
 {
     if (!p)
         return;
+    /* Acknowledgements served from here on free their jobs instead of
+     * handing them back: the worker's consumer is gone by now. */
+    p->done = NULL;
     if (p->rk) {
         /* What is still queued or in flight is purged: the delivery reports
          * free those messages and their jobs (offsets stay uncommitted). */
@@ -149,6 +152,8 @@ size_t publisher_pending(const publisher_t *p)
     return p->pending;
 }
 
+#define PUB_QUEUE_FULL_RETRY_MS 20
+
 static void backlog_push(publisher_t *p, pub_msg_t *m, int64_t delay_ms)
 {
     m->retry_at_ms = clock_mono_us() / 1000 + delay_ms;
@@ -165,8 +170,12 @@ static void delivered(publisher_t *p, pub_msg_t *m)
     job_t *job = m->job;
     p->pending--;
     msg_free(m);
-    if (--job->deliveries_pending == 0)
-        p->done(p->ctx, job);
+    if (--job->deliveries_pending == 0) {
+        if (p->done)
+            p->done(p->ctx, job);
+        else
+            job_free(job); /* acknowledged during destroy: its offset stays uncommitted */
+    }
 }
 
 static int too_large(rd_kafka_resp_err_t err)
@@ -244,7 +253,10 @@ static void produce(publisher_t *p, pub_msg_t *m)
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         log_msg(p->log, LOG_ERROR, "produce refused; retrying", "topic", m->topic, "error",
                 rd_kafka_err2str(err), "event_id", m->job->ev.event_id, NULL);
-    backlog_push(p, m, err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? 0 : 1000);
+    /* A full queue empties as deliveries come back: tried again shortly
+     * (not on every turn, which would spin the loop while the cluster is
+     * away); any other refusal a second later. */
+    backlog_push(p, m, err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? PUB_QUEUE_FULL_RETRY_MS : 1000);
 }
 
 void publisher_retry(publisher_t *p)

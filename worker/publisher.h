@@ -37,8 +37,9 @@ typedef void(publisher_done_cb)(void *ctx, job_t *job);
  * producer property librdkafka rejects names it). */
 publisher_t *publisher_new(const config_t *cfg, const char *worker_id, log_t *log,
                            publisher_done_cb *done, void *ctx, char *errstr, size_t errstr_size);
-/* Purges what is not delivered yet (those jobs are freed, their offsets
- * stay uncommitted) and destroys the producer. NULL ok. */
+/* Purges what is not delivered yet and destroys the producer. Jobs not
+ * handed back yet are freed, never handed back (even those acknowledged
+ * meanwhile): their offsets stay uncommitted. NULL ok. */
 void publisher_destroy(publisher_t *p);
 
 /* The producer's queue, for the loop's wake-up (rd_kafka_queue_io_event_enable). */

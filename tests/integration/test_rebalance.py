@@ -20,6 +20,11 @@ zim-mock-kafka and zim-sandbox (driven with kcat).
                  1 s): A gives the partitions up when the grace expires, says
                  so, and B repeats what was unfinished; nothing is lost and
                  the repeats stay within what A had in flight.
+  given_back     B joins and takes partitions from A, then leaves and A gets
+                 them back: A fetches them again (a revoked partition was
+                 paused for its drain, and librdkafka keeps a partition's
+                 pause across unassign) and a backlog produced afterwards is
+                 done by A, every event once.
   during_pause   a revoke during a systemic pause (wrong secret) gives the
                  partitions up at once (nothing can finish); no failure
                  result; once the secret is right every event succeeds.
@@ -198,6 +203,34 @@ def test_leave():
               flush=True)
 
 
+def test_given_back():
+    n, users = 80, 16
+    with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
+        cfg = config(tmp, mk, sb, 40.0)
+
+        def assigned(w):
+            return sum(1 for r in w.logs() if r.get("msg") == "partition assigned")
+
+        with Worker(cfg).start() as a:
+            assert wait_for(lambda: assigned(a) >= PARTS or None, timeout=60), a.dump()
+            with Worker(cfg).start() as b:
+                assert wait_for(lambda: (assigned(b) > 0 and any(
+                    r.get("msg") == "partition revoked" for r in a.logs())) or None,
+                    timeout=60), "A:\n%s\nB:\n%s" % (a.dump(), b.dump())
+                moved = assigned(b)
+                assert b.terminate() == 0, b.dump()
+            assert wait_for(lambda: assigned(a) >= PARTS + moved or None, timeout=60), a.dump()
+            where, ends = backlog(mk.bootstrap, n, users, "g", PARTS)
+            got = wait_for(lambda: len(successes(values(mk.bootstrap))) >= n or None,
+                           timeout=60)
+            assert got, "%d of %d done; A:\n%s" % (len(successes(values(mk.bootstrap))), n,
+                                                   a.dump())
+            used, repeated, refused = check_run(where, ends, mk, sb, (a, b))
+            assert a.terminate() == 0, a.dump()
+    print("  %d partitions went to B and came back to A, which then did %d events of %d "
+          "users; %s" % (moved, n, used, repeats_note(repeated, refused)), flush=True)
+
+
 def test_grace_expired():
     n, users = 60, 30
     with cluster(topics=TOPICS, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
@@ -289,8 +322,8 @@ def test_commit_refused():
 def main():
     t = TestRun()
     only = set(sys.argv[1:])
-    for fn in (test_handover, test_leave, test_commit_refused, test_grace_expired,
-               test_during_pause):
+    for fn in (test_handover, test_leave, test_given_back, test_commit_refused,
+               test_grace_expired, test_during_pause):
         if not only or fn.__name__ in only:
             t.case(fn)
     t.finish()

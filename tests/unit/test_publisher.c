@@ -1,0 +1,163 @@
+/* test_publisher.c - the publisher against an in-process librdkafka mock
+ * cluster: a result is handed back once acknowledged, and never after
+ * publisher_destroy() began (the worker destroys its consumer first, so a
+ * late acknowledgement must not reach it). */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "tests/unit/tt.h"
+#include "worker/publisher.h"
+
+typedef struct done_rec {
+    int done;
+} done_rec_t;
+
+static void on_done(void *ctx, job_t *job)
+{
+    ((done_rec_t *)ctx)->done++;
+    job_free(job);
+}
+
+static job_t *result_job(const char *user, int64_t offset)
+{
+    job_t *j = job_new();
+    if (!j)
+        return NULL;
+    j->ev.user_id = strdup(user);
+    j->ev.event_id = strdup("e-1");
+    j->ev.type = strdup("account-deleted");
+    j->topic = "in";
+    j->offset = offset;
+    j->status = JOB_SUCCESS;
+    return j;
+}
+
+/* Serves nothing; waits (10 s guard) until the producer's queue holds an
+ * operation: the acknowledgement, not yet served. */
+static int wait_queued(publisher_t *p)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (rd_kafka_queue_length(publisher_queue(p)) > 0)
+            return 1;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+typedef struct fixture {
+    rd_kafka_t *mrk;
+    rd_kafka_mock_cluster_t *mc;
+    config_t cfg;
+    int loaded;
+    publisher_t *p;
+    done_rec_t rec;
+} fixture_t;
+
+/* A mock cluster with topic "out" and a publisher on it; producer_x goes
+ * into the kafka group. 0 ok (checked). */
+static int fixture_open(fixture_t *fx, const char *producer_x)
+{
+    char err[512] = "", path[] = "/tmp/zu-test-publisher-XXXXXX";
+    memset(fx, 0, sizeof(*fx));
+    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+    rd_kafka_conf_set(mconf, "log_level", "0", err, sizeof(err));
+    fx->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
+    fx->mc = fx->mrk ? rd_kafka_mock_cluster_new(fx->mrk, 1) : NULL;
+    TT_CHECK(fx->mc != NULL);
+    if (!fx->mc)
+        return -1;
+    rd_kafka_mock_topic_create(fx->mc, "out", 1, 1);
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    TT_CHECK(f != NULL);
+    if (!f)
+        return -1;
+    fprintf(f,
+            "kafka: { brokers = \"%s\"; input_topics = [ \"in\" ]; result_topic = \"out\"; %s "
+            "};\nzim: { app_id = 1; server_secret = \"s\"; };\n",
+            rd_kafka_mock_cluster_bootstraps(fx->mc), producer_x);
+    fclose(f);
+    fx->loaded = config_load(&fx->cfg, path, err, sizeof(err)) == 0;
+    unlink(path);
+    TT_CHECK(fx->loaded);
+    if (fx->loaded)
+        fx->p = publisher_new(&fx->cfg, "w-1", NULL, on_done, &fx->rec, err, sizeof(err));
+    TT_CHECK(fx->p != NULL);
+    return fx->p ? 0 : -1;
+}
+
+static void fixture_close(fixture_t *fx)
+{
+    publisher_destroy(fx->p);
+    if (fx->loaded)
+        config_free(&fx->cfg);
+    if (fx->mc)
+        rd_kafka_mock_cluster_destroy(fx->mc);
+    if (fx->mrk)
+        rd_kafka_destroy(fx->mrk);
+}
+
+/* Serves delivery reports until want jobs were handed back (10 s guard). */
+static void serve_until(fixture_t *fx, int want)
+{
+    for (int i = 0; i < 1000 && fx->rec.done < want; i++) {
+        publisher_poll(fx->p);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void test_no_done_after_destroy(void)
+{
+    fixture_t fx;
+    if (fixture_open(&fx, "") == 0) {
+        /* Acknowledged and served: handed back once. */
+        TT_EQ_INT(publisher_publish(fx.p, result_job("u-1", 1)), 0);
+        serve_until(&fx, 1);
+        TT_EQ_INT(fx.rec.done, 1);
+        /* Acknowledged, not served, then destroyed: freed, not handed back. */
+        TT_EQ_INT(publisher_publish(fx.p, result_job("u-2", 2)), 0);
+        TT_CHECK(wait_queued(fx.p));
+        publisher_destroy(fx.p);
+        fx.p = NULL;
+        TT_EQ_INT(fx.rec.done, 1);
+    }
+    fixture_close(&fx);
+}
+
+/* The producer's queue is full while the cluster is away: the result waits
+ * in the backlog, tried again a little later (not at once, every turn), and
+ * both results are delivered once the cluster is back. */
+static void test_queue_full(void)
+{
+    fixture_t fx;
+    if (fixture_open(&fx, "producer = [ \"queue.buffering.max.messages=1\" ];") == 0) {
+        rd_kafka_mock_broker_set_down(fx.mc, 1);
+        TT_EQ_INT(publisher_publish(fx.p, result_job("u-1", 1)), 0);
+        TT_EQ_INT(publisher_publish(fx.p, result_job("u-2", 2)), 0);
+        TT_EQ_INT(publisher_pending(fx.p), 2);
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int64_t now_us = (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+        TT_CHECK(publisher_next_retry_us(fx.p) > now_us);
+        rd_kafka_mock_broker_set_up(fx.mc, 1);
+        serve_until(&fx, 2);
+        TT_EQ_INT(fx.rec.done, 2);
+        TT_EQ_INT(publisher_pending(fx.p), 0);
+    }
+    fixture_close(&fx);
+}
+
+int main(void)
+{
+    TT_RUN(test_no_done_after_destroy);
+    TT_RUN(test_queue_full);
+    TT_DONE();
+}
