@@ -184,10 +184,9 @@ static int endpoint_check(const char *endpoint, int *needs_slash, char *errstr, 
     return 0;
 }
 
-/* zim_api_build_url, signing with signer (NULL: the stateless zim_sign_signature). */
-static int build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id,
-                     const char *secret, const char *user_id, int delete_type, const char *nonce,
-                     int64_t timestamp, char **out, char *errstr, size_t errstr_size)
+int zim_api_build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id,
+                      const char *secret, const char *user_id, int delete_type, const char *nonce,
+                      int64_t timestamp, char **out, char *errstr, size_t errstr_size)
 {
     char app_s[FMT_I64_MAX], ts_s[FMT_I64_MAX], dt_s[FMT_I64_MAX], sig[ZIM_SIGNATURE_LEN + 1];
     const char *names[8] = {"Action",           "AppId",     "SignatureNonce", "Timestamp",
@@ -255,14 +254,6 @@ static int build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id
     *p = '\0';
     *out = url;
     return 0;
-}
-
-int zim_api_build_url(const char *endpoint, uint32_t app_id, const char *secret,
-                      const char *user_id, int delete_type, const char *nonce, int64_t timestamp,
-                      char **out, char *errstr, size_t errstr_size)
-{
-    return build_url(NULL, endpoint, app_id, secret, user_id, delete_type, nonce, timestamp, out,
-                     errstr, errstr_size);
 }
 
 /* ---- response parsing and classification --------------------------------------------- */
@@ -639,8 +630,8 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t 
     }
     if (zim_signer_nonce(api->signer, nonce, errstr, errstr_size) != 0)
         goto out;
-    if (build_url(api->signer, api->endpoint, api->app_id, api->secret, user_id, delete_type, nonce,
-                  (int64_t)time(NULL), &url, errstr, errstr_size) != 0)
+    if (zim_api_build_url(api->signer, api->endpoint, api->app_id, api->secret, user_id,
+                          delete_type, nonce, (int64_t)time(NULL), &url, errstr, errstr_size) != 0)
         goto out;
     c = call_get(api);
     if (!c || !(c->user_id = strdup(user_id))) {

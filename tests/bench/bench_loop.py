@@ -11,10 +11,11 @@ instant zim-sandbox, with info logging, and prints:
   group join and the last commit included) and in steady state (from the
   first reading of the sandbox's call count at or above 10% of N to the
   last one below N, at least half of N later: the fixed costs left out);
-- http floor: the same number of calls through libcurl alone
+- http floor: the same number of signed calls through libcurl alone
   (bench_http_floor: one reused handle, no Kafka, no loop) against the same
   instant sandbox: CPU microseconds per call, the floor under the worker's
-  CPU per event;
+  CPU per event; and the same requests on a plain socket with no HTTP
+  library (the system calls and the loopback round trip alone);
 - latency: events produced one by one at low load with
   fetch.wait.max.ms=5 (the mock answers an empty fetch only after it):
   event-to-result p50 / p99 in ms (message timestamps: the input's, set by
@@ -157,8 +158,8 @@ def baseline(n):
 
 
 def http_floor(n):
-    """libcurl alone against the same instant sandbox (bench_http_floor): the
-    floor under the worker's CPU per event."""
+    """libcurl alone, then a plain socket, against the same instant sandbox
+    (bench_http_floor): the floors under the worker's CPU per event."""
     with Sandbox(qps=0).start() as sb:
         out = subprocess.run([binary("bench_http_floor"), sb.endpoint, str(n)],
                              capture_output=True, text=True, timeout=600)

@@ -80,7 +80,7 @@ static void fuzz_url(const uint8_t *data, size_t size)
         return;
     memcpy(uid, data, size);
     uid[size] = '\0';
-    if (zim_api_build_url("https://zim-api.zego.im/", 1, "secret", uid, 0, "0123456789abcdef",
+    if (zim_api_build_url(NULL, "https://zim-api.zego.im/", 1, "secret", uid, 0, "0123456789abcdef",
                           1700000000, &url, err, sizeof(err)) != 0)
         abort();
     if (strchr(url, '#') || strchr(url, ' ') || strchr(strchr(url, '?') + 1, '?'))

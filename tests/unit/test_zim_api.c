@@ -99,8 +99,9 @@ static void check_url_for(const char *user_id, int delete_type)
 {
     char names[8][32], values[8][128], *url = NULL, err[256] = "", sig[33];
 
-    TT_EQ_INT(zim_api_build_url("https://zim-api.zego.im/", APP_ID, SECRET, user_id, delete_type,
-                                "0123456789abcdef", 1700000000, &url, err, sizeof(err)),
+    TT_EQ_INT(zim_api_build_url(NULL, "https://zim-api.zego.im/", APP_ID, SECRET, user_id,
+                                delete_type, "0123456789abcdef", 1700000000, &url, err,
+                                sizeof(err)),
               0);
     if (!url)
         return;
@@ -121,6 +122,17 @@ static void check_url_for(const char *user_id, int delete_type)
     TT_EQ_STR(values[5], sig);
     TT_EQ_STR(values[6], user_id);
     TT_EQ_STR(values[7], delete_type ? "1" : "0");
+    /* Signed with a signer (the worker's path): the same URL. */
+    zim_signer_t *signer = zim_signer_new(err, sizeof(err));
+    char *again = NULL;
+    TT_CHECK(signer != NULL);
+    TT_EQ_INT(zim_api_build_url(signer, "https://zim-api.zego.im/", APP_ID, SECRET, user_id,
+                                delete_type, "0123456789abcdef", 1700000000, &again, err,
+                                sizeof(err)),
+              0);
+    TT_EQ_STR(again ? again : "", url);
+    free(again);
+    zim_signer_destroy(signer);
     free(url);
 }
 
@@ -146,7 +158,7 @@ static void test_url_exact_encoding(void)
 {
     char *url = NULL, err[256];
 
-    TT_EQ_INT(zim_api_build_url("http://127.0.0.1:8080", 4294967295u, "k", "a&b=c ~._-%+/", 1,
+    TT_EQ_INT(zim_api_build_url(NULL, "http://127.0.0.1:8080", 4294967295u, "k", "a&b=c ~._-%+/", 1,
                                 "ffffffffffffffff", 0, &url, err, sizeof(err)),
               0);
     /* no path: "/" is added; uppercase %XX; unreserved left alone */
@@ -161,7 +173,7 @@ static void test_url_exact_encoding(void)
     free(url);
     url = NULL;
     /* a path is kept as it is */
-    TT_EQ_INT(zim_api_build_url("https://zim-api-fra.zego.im/v2/x", 1, "k", "u", 0,
+    TT_EQ_INT(zim_api_build_url(NULL, "https://zim-api-fra.zego.im/v2/x", 1, "k", "u", 0,
                                 "0000000000000000", 1, &url, err, sizeof(err)),
               0);
     TT_CHECK(url && strncmp(url, "https://zim-api-fra.zego.im/v2/x?Action=", 40) == 0);
@@ -174,24 +186,33 @@ static void test_url_errors(void)
     const char *n = "0123456789abcdef";
 
     err[0] = '\0';
-    TT_EQ_INT(zim_api_build_url("ftp://x/", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
-    TT_CHECK(strstr(err, "http://") != NULL);
-    TT_EQ_INT(zim_api_build_url("https://x/?a=b", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
+    TT_EQ_INT(zim_api_build_url(NULL, "ftp://x/", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
               -1);
+    TT_CHECK(strstr(err, "http://") != NULL);
+    TT_EQ_INT(
+        zim_api_build_url(NULL, "https://x/?a=b", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
+        -1);
     TT_CHECK(strstr(err, "query") != NULL);
-    TT_EQ_INT(zim_api_build_url("https:///p", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_build_url(NULL, "https:///p", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
+              -1);
     TT_CHECK(strstr(err, "no host") != NULL);
-    TT_EQ_INT(zim_api_build_url(NULL, 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
-    TT_EQ_INT(zim_api_build_url("https://x/", 1, "k", "", 0, n, 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_build_url(NULL, NULL, 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "", 0, n, 1, &url, err, sizeof(err)),
+              -1);
     TT_CHECK(strstr(err, "FromUserId") != NULL);
-    TT_EQ_INT(zim_api_build_url("https://x/", 1, "k", NULL, 0, n, 1, &url, err, sizeof(err)), -1);
-    TT_EQ_INT(zim_api_build_url("https://x/", 1, "k", "u", 2, n, 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", NULL, 0, n, 1, &url, err, sizeof(err)),
+              -1);
+    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "u", 2, n, 1, &url, err, sizeof(err)),
+              -1);
     TT_CHECK(strstr(err, "DeleteType") != NULL);
-    TT_EQ_INT(zim_api_build_url("https://x/", 1, "k", "u", 0, "", 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "u", 0, "", 1, &url, err, sizeof(err)),
+              -1);
     TT_CHECK(strstr(err, "SignatureNonce") != NULL);
-    TT_EQ_INT(zim_api_build_url("https://x/", 1, "k", "u", 0, n, -5, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "u", 0, n, -5, &url, err, sizeof(err)),
+              -1);
     TT_CHECK(strstr(err, "Timestamp") != NULL);
-    TT_EQ_INT(zim_api_build_url("https://x/", 1, NULL, "u", 0, n, 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, NULL, "u", 0, n, 1, &url, err, sizeof(err)),
+              -1);
     TT_CHECK(strstr(err, "secret") != NULL);
     TT_CHECK(url == NULL);
 }
