@@ -707,8 +707,10 @@ static user_t *next_user(scheduler_t *s, struct user_list **from)
     return TAILQ_FIRST(*from);
 }
 
-/* A new probe for a pause whose probe's partition was given up: the first
- * parked, due or ready user's head (the gate decides on it next). */
+/* A new probe for a pause whose probe's partition was given up (or whose
+ * probe lies beyond a stop's cut): the first parked, due or ready user's
+ * head, else the retry due first (the pause's backoff times the probe, not
+ * the retry's own); the gate decides on it next. NULL: nothing waits. */
 static job_t *probe_pick(scheduler_t *s)
 {
     struct user_list *lists[3] = {&s->parked, &s->due, &s->ready};
@@ -719,6 +721,12 @@ static job_t *probe_pick(scheduler_t *s)
             u->state = USER_PARKED;
             return u->head;
         }
+    }
+    if (s->heap_len) {
+        job_t *job = heap_pop(s);
+        job->yielded = 0; /* a probe's attempt is not counted */
+        job->user->state = USER_PARKED;
+        return job;
     }
     return NULL;
 }
@@ -745,7 +753,11 @@ static int needed_behind(scheduler_t *s, const job_t *head)
     return 0;
 }
 
-/* During a pause only the probe starts, when due, if the gate lets it. */
+/* During a pause only the probe starts, when due, if the gate lets it. A
+ * probe the gate drops goes (its partition's next owner has it); one it
+ * holds (beyond a stop's cut, with nothing needed behind it) waits with the
+ * held users. Either way another waiting job becomes the probe, so that
+ * events within the cut can still be answered when ZIM is back. */
 static void run_probe(scheduler_t *s, int64_t now_us)
 {
     if (!s->probe)
@@ -753,12 +765,20 @@ static void run_probe(scheduler_t *s, int64_t now_us)
     while (s->probe && !s->probe_running && now_us >= s->probe_due_us &&
            s->in_flight < s->opts.max_in_flight) {
         sched_gate_t g = s->cbs.gate ? s->cbs.gate(s->cbs.ctx, s->probe) : SCHED_START;
+        if (g == SCHED_HOLD && needed_behind(s, s->probe))
+            g = SCHED_START;
         if (g == SCHED_DROP) {
             probe_drop(s);
             s->probe = probe_pick(s);
             continue;
         }
-        if (g == SCHED_START && ratelimit_acquire(s->rl, now_us) == 0) {
+        if (g == SCHED_HOLD) {
+            s->probe->user->state = USER_HELD;
+            list_push(&s->held, s->probe->user);
+            s->probe = probe_pick(s);
+            continue;
+        }
+        if (ratelimit_acquire(s->rl, now_us) == 0) {
             s->probe_running = 1;
             start_call(s, s->probe, now_us);
         }

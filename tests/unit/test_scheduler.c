@@ -77,7 +77,8 @@ static int on_needed(void *ctx, const job_t *job)
     return job->partition == f->needed_partition && job->offset <= f->needed_upto;
 }
 
-static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coalesce)
+static void fake_init_backoff(fake_t *f, int max_in_flight, int max_attempts, int coalesce,
+                              int64_t initial_backoff_ms, int64_t max_backoff_ms)
 {
     char err[256];
     memset(f, 0, sizeof(*f));
@@ -91,8 +92,8 @@ static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coales
     scheduler_opts_t so = {
         .max_in_flight = max_in_flight,
         .max_attempts = max_attempts,
-        .initial_backoff_ms = 100,
-        .max_backoff_ms = 2000,
+        .initial_backoff_ms = initial_backoff_ms,
+        .max_backoff_ms = max_backoff_ms,
         .coalesce = coalesce,
         .seed = 42,
     };
@@ -100,6 +101,11 @@ static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coales
     scheduler_cbs_t cbs = {
         .final = on_final, .drop = on_drop, .gate = on_gate, .needed = on_needed, .ctx = f};
     f->s = scheduler_new(&so, &api, f->rl, NULL, NULL, &cbs, err, sizeof(err));
+}
+
+static void fake_init(fake_t *f, int max_in_flight, int max_attempts, int coalesce)
+{
+    fake_init_backoff(f, max_in_flight, max_attempts, coalesce, 100, 2000);
 }
 
 static void fake_free(fake_t *f)
@@ -413,6 +419,76 @@ static void test_probe_partition_given_up(void)
     TT_EQ_INT(f.nfinals, 2);
     for (int i = 0; i < f.ncalls; i++)
         TT_CHECK(i < before || f.calls[i]->partition != probed);
+    fake_free(&f);
+}
+
+/* The probe's partition is given up while the only other waiting job
+ * waits for its own retry: that retry becomes the probe (else nothing
+ * would ever wake the paused worker: no probe, no timer asked for). */
+static void test_probe_from_retry_heap(void)
+{
+    fake_t f;
+    fake_init_backoff(&f, 8, 8, 0, 60000, 60000);
+    submit(&f, "b", 5, 0);
+    tick(&f, 0);
+    complete_all(&f, BUSY); /* b waits for its retry, up to 60 s */
+    submit(&f, "a", 0, 1);
+    tick(&f, 0);
+    TT_EQ_INT(f.ncalls, 2);
+    complete_all(&f, SYSTEMIC);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_SYSTEMIC);
+    int64_t probe_in = scheduler_next_us(f.s, f.now);
+    TT_CHECK(probe_in >= 5000000 && probe_in <= 10000000);
+    f.drop_partition = 0;
+    tick(&f, probe_in / 1000 + 1);
+    TT_EQ_INT(f.dropped, 1);
+    /* b's own retry is not due yet (with this seed it falls after the
+     * probe's time): it probes now, taken from the retry timers. */
+    TT_EQ_INT(f.ncalls, 3);
+    TT_EQ_INT(f.nrunning, 1);
+    if (f.nrunning == 1)
+        TT_EQ_STR(f.running[0]->ev.user_id, "b");
+    complete_all(&f, OK);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    TT_EQ_INT(f.nfinals, 1);
+    TT_EQ_INT(scheduler_jobs(f.s), 0);
+    TT_EQ_INT(scheduler_next_us(f.s, f.now), -1);
+    fake_free(&f);
+}
+
+/* A stop during a pause whose probe lies beyond the stop's cut: the probe
+ * waits with the held users and a job within the cut probes instead (no
+ * busy loop on a probe that can never start). */
+static void test_probe_beyond_cut(void)
+{
+    fake_t f;
+    fake_init(&f, 8, 3, 0);
+    submit(&f, "a", 1, 100);
+    tick(&f, 0);
+    complete_all(&f, SYSTEMIC);
+    submit(&f, "c", 0, 5);
+    f.hold_partition = 1; /* the stop's cut: partition 1 up to 99 */
+    f.hold_above = 99;
+    int64_t probe_in = scheduler_next_us(f.s, f.now);
+    TT_CHECK(probe_in > 0);
+    tick(&f, probe_in / 1000 + 1);
+    TT_EQ_INT(f.ncalls, 2);
+    if (f.nrunning == 1)
+        TT_EQ_STR(f.running[0]->ev.user_id, "c");
+    /* Nothing else may start while c probes: no timer at all. */
+    TT_EQ_INT(scheduler_next_us(f.s, f.now), -1);
+    complete_all(&f, OK);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    tick(&f, 1);
+    TT_EQ_INT(f.ncalls, 2); /* a stays held */
+    TT_EQ_INT(f.nfinals, 1);
+    f.hold_above = -1;
+    scheduler_release_held(f.s);
+    tick(&f, 0);
+    TT_EQ_INT(f.ncalls, 3);
+    complete_all(&f, OK);
+    TT_EQ_INT(f.nfinals, 2);
+    TT_EQ_INT(scheduler_jobs(f.s), 0);
     fake_free(&f);
 }
 
@@ -806,6 +882,8 @@ int main(void)
     TT_RUN(test_needed_behind_held_head);
     TT_RUN(test_systemic_pause);
     TT_RUN(test_probe_partition_given_up);
+    TT_RUN(test_probe_from_retry_heap);
+    TT_RUN(test_probe_beyond_cut);
     TT_RUN(test_outage_pause);
     TT_RUN(test_single_user_exhausts);
     TT_RUN(test_unreachable_last_attempt_pauses);
