@@ -82,7 +82,8 @@ int64_t backoff_probe_delay_ms(backoff_rng_t *rng, int attempt, int64_t initial_
                                                   : max_ms;
     int64_t base = initial_ms < BACKOFF_PROBE_MIN_MS ? BACKOFF_PROBE_MIN_MS : initial_ms;
     int64_t c = backoff_ceiling_ms(attempt, base, cap);
-    return c / 2 + (int64_t)uniform_below(rng, (uint64_t)(c / 2) + 1);
+    int64_t lo = c / 2 < BACKOFF_PROBE_MIN_MS ? BACKOFF_PROBE_MIN_MS : c / 2;
+    return lo + (int64_t)uniform_below(rng, (uint64_t)(c - lo) + 1);
 }
 
 int64_t backoff_delay_ms(backoff_rng_t *rng, int attempt, int64_t initial_ms, int64_t max_ms)

@@ -28,8 +28,8 @@ int64_t backoff_ceiling_ms(int attempt, int64_t initial_ms, int64_t max_ms);
 /* The probes of a pause (ZIM's or the schema registry's): the ceiling grows
  * from max(initial_ms, 1 s) by doubling up to max_ms, but never beyond 10 s
  * nor under 1 s (a start above the cap starts at the cap), and the delay is
- * jittered in the ceiling's upper half: never hammering, never stalling much
- * longer. attempt 1 is the pause's first probe. */
+ * jittered in the ceiling's upper half, never under 1 s: never hammering,
+ * never stalling much longer. attempt 1 is the pause's first probe. */
 #define BACKOFF_PROBE_MIN_MS 1000
 #define BACKOFF_PROBE_MAX_MS 10000
 int64_t backoff_probe_delay_ms(backoff_rng_t *rng, int attempt, int64_t initial_ms, int64_t max_ms);

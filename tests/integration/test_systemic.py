@@ -88,8 +88,8 @@ def assert_paused(w, mk, sb, answer, t_first):
         [r for r in reqs if not answer(r)][:3])
     # The calls: those started before the first systemic answer arrived (the
     # limiter spaces starts 1/QPS apart and the sandbox answers at once: 1,
-    # at most a few) then one probe per 0.5..1 s (backoff capped at 1 s, jitter
-    # in the upper half): about 5..10 in 5 s. Not hundreds.
+    # at most a few) then one probe per second (backoff capped at 1 s, and a
+    # probe never comes sooner): about 5 in 5 s. Not hundreds.
     print("  paused: %d sandbox calls in %.1f s (max_in_flight %d, qps %g, max_backoff_ms %d)"
           % (len(reqs), time.monotonic() - t_first, MAX_IN_FLIGHT, QPS, MAX_BACKOFF_MS),
           flush=True)

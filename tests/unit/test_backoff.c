@@ -134,7 +134,8 @@ static void test_delay_distribution(void)
 }
 
 /* Pause probes: from max(initial, 1 s) up to min(max, 10 s), never beyond
- * 10 s nor under 1 s, jittered in the ceiling's upper half. */
+ * 10 s nor under 1 s, jittered in the ceiling's upper half but not under
+ * 1 s (the first probe is exactly 1 s away). */
 static void test_probe_delay(void)
 {
     backoff_rng_t rng;
@@ -143,11 +144,11 @@ static void test_probe_delay(void)
         int attempt;
         int64_t initial, max, lo, hi;
     } c[] = {
-        {1, 250, 30000, 500, 1000},      /* the start is 1 s */
+        {1, 250, 30000, 1000, 1000},     /* the start is 1 s */
         {2, 250, 30000, 1000, 2000},     /* doubling */
         {9, 250, 30000, 5000, 10000},    /* capped at 10 s */
         {1, 60000, 120000, 5000, 10000}, /* a start above the cap starts at it */
-        {1, 1, 1, 500, 1000},            /* never under 1 s */
+        {1, 1, 1, 1000, 1000},           /* never under 1 s */
         {3, 500, 3000, 1500, 3000},      /* max_backoff_ms below 10 s caps */
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
