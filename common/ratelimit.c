@@ -444,10 +444,27 @@ static void skip_add(ratelimit_t *rl, int64_t after_us, int64_t until_us)
     rl->nskip++;
 }
 
+/* The own slot a start at started_us took: the latest own slot at or before
+ * it (a start is made at most MAX_SLOT_LAG_US after its slot). Exact while
+ * slots are longer than that lag (below about 100 calls/s); above, it may
+ * name the next own slot, at most one slot later than the one taken. */
+static int64_t grid_slot_of(const ratelimit_t *rl, int64_t started_us)
+{
+    int64_t len = grid_len_us(rl, rl->rate), wall = started_us + rl->grid_wall_offset_us;
+    int64_t k = wall / len; /* wall time is after 1970, as in grid_next */
+    for (int i = 0; i < rl->grid_total && k > 0 && !rl->grid_owned[k % rl->grid_total]; i++)
+        k--;
+    return k * len - rl->grid_wall_offset_us;
+}
+
 void ratelimit_sent(ratelimit_t *rl, int64_t started_us, int64_t recorded_us, int64_t sent_us)
 {
-    if (rl->grid_total > 0 && sent_us - started_us > LATE_SEND_US)
-        skip_add(rl, sent_us, started_us + US_PER_S - RATELIMIT_JITTER_US / 2);
+    if (rl->grid_total > 0 && rl->grid_owned_cnt > 0) {
+        /* Late from its slot, not from the moment the slot was taken. */
+        int64_t slot = grid_slot_of(rl, started_us);
+        if (sent_us - slot > LATE_SEND_US)
+            skip_add(rl, sent_us, slot + US_PER_S - RATELIMIT_JITTER_US / 2);
+    }
     /* The newest recorded start at or before recorded_us is this call's. The
      * ring is in time order (acquires push the clock's time; this function
      * keeps the order), so a binary search finds it: the smallest k with
@@ -496,6 +513,19 @@ void ratelimit_slow_down(ratelimit_t *rl, int64_t now_us)
     rl->holdoff_us = spacing > SLOW_HOLDOFF_US ? spacing : SLOW_HOLDOFF_US;
 }
 
+void ratelimit_set_wall_offset(ratelimit_t *rl, int64_t wall_offset_us)
+{
+    /* A step back of more than a slot puts the last slot taken in the new
+     * clock's future: forget it, or no start would come until the clock got
+     * there again. Slots of the new timeline are new slots in real time, and
+     * rule 1 still spaces the starts. Smaller changes keep it (each slot is
+     * taken once). */
+    if (rl->grid_last_k >= 0 &&
+        rl->grid_wall_offset_us - wall_offset_us > grid_len_us(rl, rl->rate))
+        rl->grid_last_k = -1;
+    rl->grid_wall_offset_us = wall_offset_us;
+}
+
 int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, size_t owned_cnt,
                        int total, int64_t wall_offset_us)
 {
@@ -516,9 +546,9 @@ int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, siz
     rl->grid_owned = flags;
     rl->grid_owned_cnt = cnt;
     rl->grid_total = total;
-    rl->grid_wall_offset_us = wall_offset_us;
     /* Rules 1 and 2 run at the AppId-wide rate: a safety net under the grid. */
     ratelimit_set_rate(rl, appid_rate, 0);
+    ratelimit_set_wall_offset(rl, wall_offset_us);
     return 0;
 }
 

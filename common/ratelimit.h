@@ -72,6 +72,11 @@ int64_t ratelimit_wait_us(ratelimit_t *rl, int64_t now_us);
  * total or rate or no memory. */
 int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, size_t owned_cnt,
                        int total, int64_t wall_offset_us);
+/* The wall clock's offset from the monotonic one, read again (the loop does
+ * so every turn): after a step of the wall clock (NTP, a resumed virtual
+ * machine) the grid follows the new wall time, as the other replicas' grids
+ * do. */
+void ratelimit_set_wall_offset(ratelimit_t *rl, int64_t wall_offset_us);
 /* Back to the plain limiter at its rate. */
 void ratelimit_clear_grid(ratelimit_t *rl);
 /* This replica's share under the grid in calls/s (the rate without one). */

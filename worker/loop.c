@@ -483,8 +483,12 @@ static int64_t turn(loop_t *l)
      * just made the error fatal, and nothing else would wake the loop. */
     if (!l->stopping && fatal_kafka(l))
         begin_stop(l, "fatal kafka error", 1);
-    if (l->sched)
+    if (l->sched) {
+        /* The grid follows the wall clock through a step (NTP, a resumed VM). */
+        int64_t mono = clock_mono_us();
+        ratelimit_set_wall_offset(l->rl, clock_unix_us() - mono);
         scheduler_run(l->sched, now);
+    }
     if (intake_out_of_memory(l->intake))
         begin_stop(l, "out of memory", 1);
     consumer_tick(l->cons, paused(l) != SCHED_PAUSE_NONE);

@@ -348,6 +348,20 @@ static void test_grid_connection_storms(void)
     }
 }
 
+/* A limiter at 20 calls/s owning every slot of a 2-partition grid, and the
+ * time of its first start (a slot's own time: the clock is moved to it). */
+static ratelimit_t *grid_at_first_start(int64_t *t)
+{
+    static const int all[2] = {0, 1};
+    ratelimit_t *rl = ratelimit_new(20.0, 0);
+    int64_t w;
+    TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, GRID_WALL_BASE), 0);
+    *t = 0;
+    while ((w = ratelimit_acquire(rl, *t)) > 0)
+        *t += w;
+    return rl;
+}
+
 /* A skip owed for a late send survives a rebalance: the new grid's own
  * slots lie in the same windows, so the first own slot after the late
  * arrival still stays empty. */
@@ -355,11 +369,8 @@ static void test_grid_skip_survives_rebalance(void)
 {
     static const int all[2] = {0, 1};
     for (int moved = 0; moved < 2; moved++) {
-        ratelimit_t *rl = ratelimit_new(20.0, 0);
-        TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, GRID_WALL_BASE), 0);
-        int64_t t = 0, w;
-        while ((w = ratelimit_acquire(rl, t)) > 0)
-            t += w;
+        int64_t t;
+        ratelimit_t *rl = grid_at_first_start(&t);
         /* Sent 100 ms late; then the group rebalances (same partitions). */
         ratelimit_sent(rl, t, t, t + 100000);
         if (moved)
@@ -380,12 +391,8 @@ static void test_grid_skip_survives_rebalance(void)
  * repeats of one start beyond what a second of starts can owe. */
 static void test_grid_skip_bounds(void)
 {
-    static const int all[2] = {0, 1};
-    ratelimit_t *rl = ratelimit_new(20.0, 0);
-    TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, GRID_WALL_BASE), 0);
-    int64_t t = 0, w;
-    while ((w = ratelimit_acquire(rl, t)) > 0)
-        t += w;
+    int64_t t, w;
+    ratelimit_t *rl = grid_at_first_start(&t);
     /* 1.2 s late: the next own slot after the arrival is used. */
     ratelimit_sent(rl, t, t, t + 1200000);
     int64_t now = t + 1200000, next = now + ratelimit_wait_us(rl, now);
@@ -418,6 +425,57 @@ static void test_grid_late_send_rebalance(void)
     }
 }
 
+/* A start made late in its slot's lag (8 ms) and sent 5 ms later reaches
+ * the server 13 ms after its slot: a late send, though only 5 ms after the
+ * slot was taken. The next own slot stays empty. */
+static void test_grid_late_from_slot(void)
+{
+    int64_t t;
+    ratelimit_t *rl = grid_at_first_start(&t);
+    int64_t slot = t + 51000; /* the next one: slots are 51 ms apart */
+    TT_EQ_INT(ratelimit_acquire(rl, slot + 8000), 0);
+    ratelimit_sent(rl, slot + 8000, slot + 8000, slot + 13000);
+    int64_t now = slot + 13000, next = now + ratelimit_wait_us(rl, now);
+    TT_EQ_INT(next - slot, 2 * 51000);
+    /* 2 ms after the start, 10 ms after its slot: not late. */
+    TT_EQ_INT(ratelimit_acquire(rl, next), 0);
+    slot = next + 51000;
+    TT_EQ_INT(ratelimit_acquire(rl, slot + 8000), 0);
+    ratelimit_sent(rl, slot + 8000, slot + 8000, slot + 10000);
+    now = slot + 10000;
+    TT_EQ_INT(now + ratelimit_wait_us(rl, now) - slot, 51000);
+    ratelimit_destroy(rl);
+}
+
+/* The wall clock steps (NTP, a resumed virtual machine). Back by 120 s: the
+ * grid follows the new time at once, whether the step is read on the next
+ * turn or at a rebalance (the last slot taken, 120 s in the new clock's
+ * future, is forgotten). Forward, or back by a few microseconds: no slot
+ * is taken twice and starts stay spaced. */
+static void test_grid_wall_step(void)
+{
+    static const int all[2] = {0, 1};
+    static const int64_t steps[] = {-120000000, 120000000, -5};
+    for (int by_rebalance = 0; by_rebalance < 2; by_rebalance++)
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+            int64_t t;
+            ratelimit_t *rl = grid_at_first_start(&t);
+            int64_t off = GRID_WALL_BASE + steps[i];
+            if (by_rebalance)
+                TT_EQ_INT(ratelimit_set_grid(rl, 20.0, all, 2, 2, off), 0);
+            else
+                ratelimit_set_wall_offset(rl, off);
+            int64_t wait = ratelimit_wait_us(rl, t);
+            /* The next start is one spacing (51 ms) on, give or take the
+             * new grid's phase: never 120 s, never the same slot again. */
+            TT_CHECK(wait >= 51000 - 5 && wait < 2 * 51000);
+            if (!(wait >= 51000 - 5 && wait < 2 * 51000))
+                fprintf(stderr, "  step %lld us (rebalance %d): next start in %lld us\n",
+                        (long long)steps[i], by_rebalance, (long long)wait);
+            ratelimit_destroy(rl);
+        }
+}
+
 int main(void)
 {
     TT_RUN(test_grid_shares);
@@ -428,5 +486,7 @@ int main(void)
     TT_RUN(test_grid_skip_survives_rebalance);
     TT_RUN(test_grid_skip_bounds);
     TT_RUN(test_grid_late_send_rebalance);
+    TT_RUN(test_grid_late_from_slot);
+    TT_RUN(test_grid_wall_step);
     TT_DONE();
 }
