@@ -110,15 +110,16 @@ static int loopback_host(const char *host, size_t len)
     return dots == 3;
 }
 
-/* An http(s) URL with a host, without query, fragment, spaces or (when
- * no_userinfo) credentials; plain http only to a loopback host. */
-static int check_url(const char *s, int no_userinfo, char *why, size_t n)
+/* An http(s) URL with a host, without query, fragment, spaces or '@';
+ * plain http only to a loopback host. at_why says why '@' is refused. */
+static int check_url(const char *s, const char *at_why, char *why, size_t n)
 {
-    /* Credentials in the URL are never echoed, nor sent from there. Any '@'
-     * is refused before anything quotes the URL: a password may hold '/'
-     * (base64) and so hide its '@' behind what looks like a path. */
-    if (no_userinfo && strchr(s, '@')) {
-        snprintf(why, n, "must not hold credentials ('@'): put them in basic_auth_user_info");
+    /* Any '@' is refused before anything quotes the URL: credentials are
+     * never echoed (a password may hold '/', base64, and so hide its '@'
+     * behind what looks like a path), and "http://127.0.0.1:80@host/" names
+     * host, not the loopback address the check below would see. */
+    if (strchr(s, '@')) {
+        snprintf(why, n, "%s", at_why);
         return -1;
     }
     size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
@@ -138,12 +139,14 @@ static int check_url(const char *s, int no_userinfo, char *why, size_t n)
 
 int config_check_endpoint(const char *s, char *why, size_t n)
 {
-    return check_url(s, 0, why, n);
+    return check_url(s, "must not contain '@' (ZIM takes no credentials in the URL)", why, n);
 }
 
 int config_check_registry_url(const char *s, char *why, size_t n)
 {
-    return s[0] ? check_url(s, 1, why, n) : 0;
+    return s[0] ? check_url(s, "must not hold credentials ('@'): put them in basic_auth_user_info",
+                            why, n)
+                : 0;
 }
 
 int config_check_user_info(const char *s, char *why, size_t n)

@@ -483,6 +483,16 @@ static void test_strings(void)
     EXPECT_OK(mini("", "endpoint = \"http://127.9.8.7/\";", ""));
     EXPECT_OK(mini("", "endpoint = \"http://localhost:1/\";", ""));
     EXPECT_OK(mini("", "endpoint = \"http://[::1]:8080/x\";", ""));
+    /* A loopback "host" that is userinfo: the request would go to the host
+     * after the '@', in clear. */
+    const char *at_eps[] = {"http://127.0.0.1:80@zim.example/", "http://localhost:x@zim.example/",
+                            "https://u@zim-api.zego.im/", "https://zim-api.zego.im/a@b"};
+    for (size_t i = 0; i < sizeof(at_eps) / sizeof(at_eps[0]); i++) {
+        char text[200];
+        snprintf(text, sizeof(text), "endpoint = \"%s\";", at_eps[i]);
+        EXPECT_ERR(mini("", text, ""),
+                   ":2: zim.endpoint: must not contain '@' (ZIM takes no credentials in the URL)");
+    }
 
     const char *lw = "\" must be \"\" or host:port (host an IPv4 address, localhost or [IPv6 "
                      "address]; port 0..65535)";
