@@ -89,6 +89,22 @@ int config_check_prop(const char *s, char *why, size_t n)
         }
         return bad(s, "is not \"name=value\" with a property name", why, n);
     }
+    /* Properties with a key (or flag) of their own: a copy here would
+     * silently win over --group or KAFKA_BROKERS (a replay job committing
+     * in the production group). */
+    static const struct {
+        const char *name, *instead;
+    } own[] = {
+        {"group.id", "set kafka.group_id (or --group) instead"},
+        {"bootstrap.servers", "set kafka.brokers (or KAFKA_BROKERS) instead"},
+        {"metadata.broker.list", "set kafka.brokers (or KAFKA_BROKERS) instead"},
+    };
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if ((size_t)(eq - s) == strlen(own[i].name) &&
+            strncmp(s, own[i].name, (size_t)(eq - s)) == 0) {
+            snprintf(why, n, "\"%s\" is not allowed here: %s", own[i].name, own[i].instead);
+            return -1;
+        }
     return 0;
 }
 

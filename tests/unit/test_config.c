@@ -454,6 +454,18 @@ static void test_strings(void)
     EXPECT_ERR(mini("producer = [ \"\" ];", "", ""),
                ":1: kafka.producer: entries must not be empty");
     EXPECT_OK(mini("producer = [ \"client.id=\" ];", "", ""));
+    /* Properties with a key of their own would win over --group and
+     * KAFKA_BROKERS. */
+    EXPECT_ERR(mini("consumer = [ \"group.id=zim-unfriend\" ];", "", ""),
+               ":1: kafka.consumer: \"group.id\" is not allowed here: set kafka.group_id (or "
+               "--group) instead");
+    EXPECT_ERR(mini("producer = [ \"bootstrap.servers=b:9092\" ];", "", ""),
+               ":1: kafka.producer: \"bootstrap.servers\" is not allowed here: set kafka.brokers "
+               "(or KAFKA_BROKERS) instead");
+    EXPECT_ERR(mini("consumer = [ \"metadata.broker.list=b:9092\" ];", "", ""),
+               ":1: kafka.consumer: \"metadata.broker.list\" is not allowed here: set "
+               "kafka.brokers (or KAFKA_BROKERS) instead");
+    EXPECT_OK(mini("consumer = [ \"group.id.x=1\", \"group.instance.id=r1\" ];", "", ""));
 
     const char *ep = ":2: zim.endpoint: \"";
     snprintf(exp, sizeof(exp), "%sftp://x/\" must start with http:// or https:// and a host", ep);
