@@ -412,15 +412,19 @@ static const json_t *read_envelope(const json_t *root, problem_t *pre, problem_t
 
 /* Starts an event: zeroed, delete_type unknown, the default event_id.
  * 0 ok, -1 out of memory (error set). */
+char *event_default_id(char *out, size_t size, const char *topic, int32_t partition, int64_t offset)
+{
+    snprintf(out, size, "%s/%" PRId32 "/%" PRId64, topic ? topic : "", partition, offset);
+    return out;
+}
+
 static int ev_init(event_t *ev, const char *topic, int32_t partition, int64_t offset)
 {
-    char idbuf[512];
+    char idbuf[EVENT_DEFAULT_ID_SIZE];
 
     memset(ev, 0, sizeof(*ev));
     ev->delete_type = -1;
-    snprintf(idbuf, sizeof(idbuf), "%s/%" PRId32 "/%" PRId64, topic ? topic : "", partition,
-             offset);
-    ev->event_id = strdup(idbuf);
+    ev->event_id = strdup(event_default_id(idbuf, sizeof(idbuf), topic, partition, offset));
     if (!ev->event_id) {
         ev_error(ev, "out of memory while parsing the event");
         return -1;

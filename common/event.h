@@ -36,6 +36,14 @@ typedef struct event {
     char error[256];   /* why it is invalid / unknown; "" when valid */
 } event_t;
 
+/* The event_id of an event that has none: "<topic>/<partition>/<offset>"
+ * (NULL topic: ""), cut to fit out[size]. A topic name may be 249
+ * characters, so the default may be longer than an event's own event_id
+ * may be (EVENT_ID_MAX). Returns out. */
+#define EVENT_DEFAULT_ID_SIZE 512
+char *event_default_id(char *out, size_t size, const char *topic, int32_t partition,
+                       int64_t offset);
+
 /* Parses and validates one message value against the configuration
  * (events.*, zim.app_id). Fields that could be read are filled even when the
  * event is invalid, so the failure result can carry them. Returns the status;

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "common/event.h"
 #include "common/result.h"
 
 void redrive_rec_clear(redrive_rec_t *rec)
@@ -48,6 +49,18 @@ static void source_of(json_t *res, redrive_rec_t *rec)
     rec->src_offset = (int64_t)json_integer_value(o);
 }
 
+/* 1 when the result's event_id is the default its event got from its
+ * source (the event had none): the event is taken without one, and gets
+ * the same default again from the same source (see redrive.h). */
+static int is_default_id(json_t *res, const redrive_rec_t *rec)
+{
+    const char *id = json_string_value(json_object_get(res, "event_id"));
+    char buf[EVENT_DEFAULT_ID_SIZE];
+    return id && rec->src_topic &&
+           strcmp(id, event_default_id(buf, sizeof(buf), rec->src_topic, rec->src_partition,
+                                       rec->src_offset)) == 0;
+}
+
 redrive_verdict_t redrive_parse(const config_t *cfg, const void *value, size_t len,
                                 redrive_rec_t *rec)
 {
@@ -71,9 +84,10 @@ redrive_verdict_t redrive_parse(const config_t *cfg, const void *value, size_t l
         v = REDRIVE_SKIP_CLASS;
         goto out;
     }
+    source_of(res, rec);
     if (!(ev = json_object()) || copy_field(ev, res, "event_type", "type") == -1 ||
         copy_field(ev, res, "user_id", "user_id") == -1 ||
-        copy_field(ev, res, "event_id", "event_id") == -1 ||
+        (!is_default_id(res, rec) && copy_field(ev, res, "event_id", "event_id") == -1) ||
         copy_field(ev, res, "delete_type", "delete_type") == -1 ||
         copy_field(ev, res, "occurred_at", "occurred_at") == -1 ||
         !(rec->event_json = json_dumps(ev, JSON_COMPACT))) {
@@ -82,7 +96,6 @@ redrive_verdict_t redrive_parse(const config_t *cfg, const void *value, size_t l
         goto out;
     }
     rec->event_len = strlen(rec->event_json);
-    source_of(res, rec);
     rec->why[0] = '\0';
     v = REDRIVE_TAKE;
 out:

@@ -5,7 +5,10 @@
  * error_class among the configured ones (redrive.error_classes). Its
  * event_type, user_id, event_id, delete_type and occurred_at become a plain
  * JSON event again (event_json), to be validated by event_parse() like any
- * input event; its "source" is kept for the new result.
+ * input event; its "source" is kept for the new result. An event_id that is
+ * the default one of that source (the event had none) is left out: parsed
+ * with the source's topic, partition and offset, the event gets the same
+ * default again, which may be longer than an event's own event_id may be.
  *
  * Pure and thread-safe. Ownership: the strings in redrive_rec_t are
  * malloc'ed and owned by it; redrive_rec_clear() frees them. */

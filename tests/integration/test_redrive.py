@@ -22,7 +22,11 @@ from zu_harness import (cluster, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, TestRun, 
                         Worker, event, produce, wait_for, write_config)
 from zu_kafka import consume_all  # noqa: E402
 
-TOPICS = {INPUT_TOPIC: 2, RESULT_TOPIC: 2, DLQ_TOPIC: 1}
+# A second input topic with a long name: an event there without an
+# event_id gets a default one ("<topic>/<partition>/<offset>") longer than an
+# event's own may be (128), and keeps it through the redrive.
+LONG_TOPIC = "zu-input-" + "l" * 191
+TOPICS = {INPUT_TOPIC: 2, LONG_TOPIC: 1, RESULT_TOPIC: 2, DLQ_TOPIC: 1}
 
 
 def results(bootstrap):
@@ -46,7 +50,8 @@ def test_redrive():
                            # in between: two users failing alone with nobody
                            # answered in between would look like an outage.
                            retry={"max_attempts": 3, "initial_backoff_ms": 400,
-                                  "max_backoff_ms": 800})
+                                  "max_backoff_ms": 800},
+                           kafka={"input_topics": [INPUT_TOPIC, LONG_TOPIC]})
         # One user's two events exhaust their retries (one user failing
         # alone: never taken for an outage).
         sb.fault("code:660000001", count=6, user="bad-1")
@@ -54,10 +59,17 @@ def test_redrive():
         msgs = []
         for i in range(20):
             uid = {3: "bad-1", 8: "bad-1", 12: "rej"}.get(i, "ok-%02d" % i)
+            if i == 8:
+                continue
             msgs.append({"key": uid.encode(),
                          "value": event(user_id=uid, event_id="r-%02d" % i,
-                                        delete_type="one-way" if i == 8 else "two-way")})
+                                        delete_type="two-way")})
         produce(mk.bootstrap, INPUT_TOPIC, msgs)
+        # Event 8 has no event_id, on the long-named topic.
+        produce(mk.bootstrap, LONG_TOPIC, [{"key": b"bad-1",
+                                            "value": event(user_id="bad-1",
+                                                           delete_type="one-way")}])
+        long_id = LONG_TOPIC + "/0/0"
         # Not a result record: counted as unparseable by the redrive.
         produce(mk.bootstrap, RESULT_TOPIC, [{"key": b"x", "value": b"not a result"}])
         with Worker(cfg).start() as w:
@@ -66,7 +78,8 @@ def test_redrive():
         first = results(mk.bootstrap)
         failed = {v["event_id"]: (m, v) for m, v in first if v["status"] == "failure"}
         assert sorted((k, v["error_class"]) for k, (m, v) in failed.items()) == \
-            [("r-03", "retries_exhausted"), ("r-08", "retries_exhausted"), ("r-12", "rejected")]
+            sorted([("r-03", "retries_exhausted"), (long_id, "retries_exhausted"),
+                    ("r-12", "rejected")])
         calls_before = len(sb.requests())
 
         # Redrive the default classes: exactly the two exhausted events.
@@ -76,7 +89,7 @@ def test_redrive():
             assert summary(w) == {"redriven": 2, "skipped_success": 17,
                                   "skipped_other_class": 1, "unparseable": 1}, summary(w)
         calls = sb.requests()[calls_before:]
-        assert [(r["user_id"], r["delete_type"]) for r in calls] == \
+        assert sorted((r["user_id"], r["delete_type"]) for r in calls) == \
             [("bad-1", 0), ("bad-1", 1)], calls
         now = results(mk.bootstrap)
         old_keys = {(m["partition"], m["offset"]) for m, _ in first}
@@ -109,8 +122,9 @@ def test_redrive():
         last = [v for _, v in results(mk.bootstrap) if v["event_id"] == "r-12"][-1]
         assert "redrive_of" in last and last["status"] == "success" and \
             last["source"] == failed["r-12"][1]["source"], last
-        print("  first run: 2 exhausted, 1 rejected of 20; redrive: 2 calls, 2 new results with "
-              "redrive_of; rejected redriven only when listed", flush=True)
+        print("  first run: 2 exhausted (one with a %d-character default event_id), 1 rejected "
+              "of 20; redrive: 2 calls, 2 new results with redrive_of; rejected redriven only "
+              "when listed" % len(long_id), flush=True)
 
 
 def test_redrive_needs_until_end():

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/event.h"
 #include "common/redrive.h"
 #include "tests/unit/config_fixture.h"
 
@@ -33,6 +34,38 @@ static void test_verdicts(void)
     TT_EQ_INT(rec.src_offset, 42);
     redrive_rec_clear(&rec);
     TT_CHECK(rec.event_json == NULL);
+
+    /* An event that had no event_id: its default (here longer than an
+     * event_id may be, from a 200-character topic) is left out, and the
+     * event parsed from its source gets it again. */
+    char topic[201], longres[1024], want[300];
+    memset(topic, 't', 200);
+    topic[200] = '\0';
+    snprintf(want, sizeof(want), "%s/7/123456789", topic);
+    snprintf(longres, sizeof(longres),
+             RESULT_HEAD "\"status\":\"failure\",\"event_id\":\"%s\",\"event_type\":"
+                         "\"account-deleted\",\"user_id\":\"u\",\"delete_type\":0,"
+                         "\"error_class\":\"retries_exhausted\",\"source\":{\"topic\":\"%s\","
+                         "\"partition\":7,\"offset\":123456789}}",
+             want, topic);
+    TT_EQ_INT(judge(&cfg, longres, &rec), REDRIVE_TAKE);
+    TT_EQ_STR(rec.event_json, "{\"type\":\"account-deleted\",\"user_id\":\"u\",\"delete_type\":0}");
+    event_t ev;
+    TT_EQ_INT(event_parse(&cfg, rec.event_json, rec.event_len, rec.src_topic, rec.src_partition,
+                          rec.src_offset, &ev),
+              EVENT_OK);
+    TT_EQ_STR(ev.event_id, want);
+    event_clear(&ev);
+    redrive_rec_clear(&rec);
+    /* The same id with another source is the event's own: kept. */
+    snprintf(longres, sizeof(longres),
+             RESULT_HEAD "\"status\":\"failure\",\"event_id\":\"in/1/2\",\"event_type\":"
+                         "\"account-deleted\",\"user_id\":\"u\",\"error_class\":"
+                         "\"retries_exhausted\",\"source\":{\"topic\":\"in\",\"partition\":1,"
+                         "\"offset\":3}}");
+    TT_EQ_INT(judge(&cfg, longres, &rec), REDRIVE_TAKE);
+    TT_CHECK(strstr(rec.event_json, "\"event_id\":\"in/1/2\"") != NULL);
+    redrive_rec_clear(&rec);
 
     /* No source (a result of --once): taken, source stays unknown. */
     TT_EQ_INT(judge(&cfg,
