@@ -122,21 +122,25 @@ static int first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *part
     return 0;
 }
 
+/* --until-end: notes the end offset of each partition assigned for the
+ * first time in this job (one that comes back keeps the end it had; one
+ * that moves here later, from a replica that left, gets its end now). */
 static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
 {
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
         int64_t lo = 0, hi = 0;
         int tidx = consumer_topic_index(c, p->topic);
+        if (tidx < 0 || offsets_end(c->offsets, (size_t)tidx, p->partition) >= 0)
+            continue;
         rd_kafka_resp_err_t err =
             rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 10000);
-        if (tidx < 0)
-            continue;
         if (err) {
-            /* Unknown end: wait for the end-of-partition event instead. */
+            /* Unknown end: the end-of-partition event, with nothing pending. */
             log_part(c, LOG_WARN, "end offset unknown; replay ends at end of partition", p, "error",
                      rd_kafka_err2str(err));
-            hi = 0;
+            offsets_set_end(c->offsets, (size_t)tidx, p->partition, OFFSETS_END_AT_EOF);
+            continue;
         }
         offsets_set_end(c->offsets, (size_t)tidx, p->partition, hi);
         log_msg(c->log, LOG_INFO, "replay until end offset", "topic", p->topic, "#partition",
@@ -273,7 +277,7 @@ static void assign(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int co
     }
     /* Ends before the assignment: once fetching starts, each query would wait
      * behind a long-polling fetch on the broker connection. */
-    if (first && c->opts.until_end)
+    if (c->opts.until_end)
         note_ends(c, parts);
     if (cooperative)
         error = rd_kafka_incremental_assign(c->rk, parts);

@@ -91,7 +91,8 @@ static void part_reset(part_t *p, uint64_t gen)
     p->high_done = -1;
     p->cut = -1;
     p->draining = 0;
-    p->end = -1;
+    /* end is kept: a replay's end for the partition holds for the whole
+     * job, through a revoke and a later assignment. */
     p->eof_pos = -1;
     p->bytes = 0;
     p->flow_paused = 0;
@@ -111,8 +112,11 @@ int offsets_assign(offsets_t *o, size_t tidx, int32_t partition, uint64_t gen)
         tp->v = v;
         tp->n = n;
     }
-    if (!tp->v[partition] && !(tp->v[partition] = calloc(1, sizeof(part_t))))
-        return -1;
+    if (!tp->v[partition]) {
+        if (!(tp->v[partition] = calloc(1, sizeof(part_t))))
+            return -1;
+        tp->v[partition]->end = -1;
+    }
     o->pending -= tp->v[partition]->len;
     o->bytes -= tp->v[partition]->bytes;
     part_reset(tp->v[partition], gen);
@@ -372,6 +376,12 @@ void offsets_set_end(offsets_t *o, size_t tidx, int32_t partition, int64_t end)
         p->end = end;
 }
 
+int64_t offsets_end(const offsets_t *o, size_t tidx, int32_t partition)
+{
+    const part_t *p = part_get(o, tidx, partition);
+    return p ? p->end : -1;
+}
+
 void offsets_set_eof(offsets_t *o, size_t tidx, int32_t partition, int64_t position)
 {
     part_t *p = part_get(o, tidx, partition);
@@ -398,6 +408,13 @@ int offsets_reached_end(const offsets_t *o)
             if (!p || !p->assigned || p->end < 0)
                 continue;
             any = 1;
+            if (p->end == OFFSETS_END_AT_EOF) {
+                /* Unknown end: the end of the partition, once reached with
+                 * nothing pending. */
+                if (p->eof_pos >= 0 && p->len == 0)
+                    continue;
+                return 0;
+            }
             if (p->watermark >= p->end)
                 continue;
             /* Nothing pending below end, and the consumer stood at or past it. */

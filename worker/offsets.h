@@ -102,12 +102,19 @@ void offsets_drain_begin(offsets_t *o, size_t tidx, int32_t partition);
 int offsets_drained(const offsets_t *o, size_t tidx, int32_t partition);
 
 /* Replay end (--until-end): the partition is finished once its watermark or
- * its consumed position reaches end. */
+ * its consumed position reaches end; OFFSETS_END_AT_EOF (the end offset
+ * could not be read) once the consumer reaches end-of-partition with nothing
+ * pending. An end holds for the whole job: a revoke and a later assignment
+ * keep it. */
+#define OFFSETS_END_AT_EOF INT64_MAX
 void offsets_set_end(offsets_t *o, size_t tidx, int32_t partition, int64_t end);
+/* The partition's replay end; -1 when none was set. */
+int64_t offsets_end(const offsets_t *o, size_t tidx, int32_t partition);
 /* Notes the consumer reached end-of-partition at position. */
 void offsets_set_eof(offsets_t *o, size_t tidx, int32_t partition, int64_t position);
-/* 1 when at least one end was set and every such partition has nothing
- * pending and a watermark (or an end-of-partition position) >= its end. */
+/* 1 when at least one assigned partition has an end and every such
+ * partition has nothing pending and a watermark (or an end-of-partition
+ * position) >= its end. */
 int offsets_reached_end(const offsets_t *o);
 
 /* Where the worker stands on the partition, for the consumer lag: the

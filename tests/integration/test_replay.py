@@ -8,6 +8,9 @@ and zim-sandbox (driven with kcat).
                             events and exits 0 by itself with the committed
                             offsets at the ends; --until-end alone with
                             nothing new then exits 0 with no new result.
+  replica_leaves_mid_replay two replicas replay with --until-end; one is
+                            killed: the other replays its partition too
+                            (noting its end when it arrives) and exits 0.
   from_end                  --from-end skips what is on the topic and
                             processes what arrives after the assignment.
   until_end_empty           --until-end on an empty topic exits 0.
@@ -26,6 +29,7 @@ Env: ZU_BUILD_DIR (binaries), ZU_SOURCE_DIR (unused). python3 stdlib only.
 """
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -157,6 +161,38 @@ def from_beginning_until_end():
         assert mk.committed(GROUP, INPUT_TOPIC) == end
         print("  replay of 50 events: %.2f s; --until-end with nothing new: %.2f s"
               % (replay_s, idle_s), flush=True)
+
+
+def replica_leaves_mid_replay():
+    """Two replicas replay with --until-end and one is killed (-9) partway: the
+    other takes its partition when its session times out, notes that
+    partition's end then, replays it too, and only then exits 0 with every
+    event answered and the group committed at the ends (a partition given
+    back keeps the end it had)."""
+    with replay_setup() as (mk, sb, cfg):
+        produced = evs("lv", 100)  # 300 events: 15 s at 20 calls/s
+        produce(mk.bootstrap, INPUT_TOPIC, produced)
+        end = ends(mk)
+        group = "zu-replay-leave"
+        args = ["--group", group, "--from-beginning", "--until-end"]
+        with Worker(cfg, args=args).start() as a, Worker(cfg, args=args).start() as b:
+            def holds(w):
+                return any(r.get("msg") == "partition assigned" for r in w.logs())
+            assert wait_for(lambda: holds(a) and holds(b), timeout=60), a.dump() + b.dump()
+            assert wait_for(lambda: len(sb.requests()) >= 40, timeout=60), b.dump()
+            b.kill9()
+            rc = a.wait(timeout=120)
+            assert rc == 0, "replay exit %s:\n%s" % (rc, a.dump())
+            noted = {int(r["partition"]) for r in a.logs()
+                     if r.get("msg") == "replay until end offset"}
+        got = {r["event_id"] for _, r in results(mk.bootstrap)}
+        want = {json.loads(m["value"])["event_id"] for m in produced}
+        assert got == want, "%d events never answered, e.g. %s" % (
+            len(want - got), sorted(want - got)[:3])
+        assert mk.committed(group, INPUT_TOPIC) == end, (mk.committed(group, INPUT_TOPIC), end)
+        assert noted == set(range(PARTS)), noted
+        print("  %d events, a replica killed after %d calls: the other replayed all and "
+              "exited 0 (%d calls in all)" % (len(produced), 40, len(sb.requests())), flush=True)
 
 
 def start_then_new(cfg, mk, args, prefix, per_partition=1, settle_s=0.0):
@@ -322,8 +358,8 @@ def metrics_readyz():
 def main():
     t = TestRun()
     only = set(sys.argv[1:])  # optional case names, for debugging
-    for fn in (from_beginning_until_end, from_end, until_end_empty, from_timestamp,
-               from_timestamp_lookup_fails, metrics_readyz):
+    for fn in (from_beginning_until_end, replica_leaves_mid_replay, from_end, until_end_empty,
+               from_timestamp, from_timestamp_lookup_fails, metrics_readyz):
         if not only or fn.__name__ in only:
             t.case(fn)
     t.finish()

@@ -213,6 +213,42 @@ static void test_reached_end(void)
     offsets_destroy(o);
 }
 
+/* A replay's end holds for the whole job: a partition revoked and given
+ * back (a lost session) keeps it; one whose end could not be read ends at
+ * end-of-partition with nothing pending, not after its first event. */
+static void test_end_kept_and_unknown(void)
+{
+    offsets_t *o = offsets_new(1);
+    int64_t wm;
+    offsets_assign(o, 0, 0, 1);
+    TT_EQ_INT(offsets_end(o, 0, 0), -1);
+    TT_EQ_INT(offsets_end(o, 0, 9), -1); /* never assigned */
+    offsets_set_end(o, 0, 0, 10);
+    offsets_revoke(o, 0, 0);
+    TT_CHECK(!offsets_reached_end(o)); /* nothing assigned */
+    offsets_assign(o, 0, 0, 2);
+    TT_EQ_INT(offsets_end(o, 0, 0), 10);
+    for (int64_t i = 0; i < 10; i++)
+        offsets_received(o, 0, 0, 2, i, 0);
+    for (int64_t i = 0; i < 9; i++)
+        offsets_done(o, 0, 0, 2, i, 0, &wm);
+    TT_CHECK(!offsets_reached_end(o));
+    offsets_done(o, 0, 0, 2, 9, 0, &wm);
+    TT_CHECK(offsets_reached_end(o));
+
+    offsets_assign(o, 0, 1, 3);
+    offsets_set_end(o, 0, 1, OFFSETS_END_AT_EOF);
+    offsets_received(o, 0, 1, 3, 0, 0);
+    offsets_received(o, 0, 1, 3, 1, 0);
+    offsets_done(o, 0, 1, 3, 0, 0, &wm);
+    TT_CHECK(!offsets_reached_end(o)); /* before: an end of 0 ended it here */
+    offsets_set_eof(o, 0, 1, 2);
+    TT_CHECK(!offsets_reached_end(o)); /* offset 1 is pending */
+    offsets_done(o, 0, 1, 3, 1, 0, &wm);
+    TT_CHECK(offsets_reached_end(o));
+    offsets_destroy(o);
+}
+
 static void test_end_already_committed(void)
 {
     /* Committed position already at the end: the end-of-partition event
@@ -367,6 +403,7 @@ int main(void)
     TT_RUN(test_revoke_drain);
     TT_RUN(test_reached_end);
     TT_RUN(test_end_already_committed);
+    TT_RUN(test_end_kept_and_unknown);
     TT_RUN(test_position);
     offsets_destroy(NULL);
     TT_RUN(test_hold_back);
