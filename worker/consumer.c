@@ -652,6 +652,11 @@ consumer_gate_t consumer_gate(consumer_t *c, size_t tidx, int32_t partition, uin
     return CONSUMER_GATE_START;
 }
 
+int consumer_may_start(const consumer_t *c, size_t tidx, int32_t partition, int64_t offset)
+{
+    return offsets_may_start(c->offsets, tidx, partition, offset);
+}
+
 void consumer_touch(consumer_t *c, size_t tidx, int32_t partition, int64_t offset)
 {
     offsets_touch(c->offsets, tidx, partition, offset);

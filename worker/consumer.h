@@ -127,6 +127,9 @@ int consumer_needed(const consumer_t *c, size_t tidx, int32_t partition, uint64_
 /* Asked before an event's call starts; START notes it as started. */
 consumer_gate_t consumer_gate(consumer_t *c, size_t tidx, int32_t partition, uint64_t gen,
                               int64_t offset);
+/* 1 when an event at offset may start now: no stop or drain, or it lies
+ * within the cut (what consumer_gate would not hold; nothing is noted). */
+int consumer_may_start(const consumer_t *c, size_t tidx, int32_t partition, int64_t offset);
 /* Notes an event as started without a gate (a result about to be published). */
 void consumer_touch(consumer_t *c, size_t tidx, int32_t partition, int64_t offset);
 /* Clean stop: fixes every partition's cut (see offsets.h). */

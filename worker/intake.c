@@ -481,6 +481,12 @@ static int release_queue(intake_t *in, holdq_t *q)
         raw_t raw = {h->value, h->key, h->len, h->key_len};
 
         int ours = consumer_gen(in->o.cons, q->tidx, q->partition) == job->gen;
+        /* A partition being drained for a revoke takes nothing new: what
+         * waits here lies beyond its cut and stays, to be let go when the
+         * partition is given up (its next owner processes it). Released,
+         * an invalid event's result would be published here and there. */
+        if (ours && !consumer_may_start(in->o.cons, q->tidx, q->partition, job->offset))
+            return 0;
         if (ours && frame_parse(h->value, h->len, &id, &payload, &payload_len) &&
             !(fs = schemareg_lookup(in->o.registry, id, now)))
             return 0;
