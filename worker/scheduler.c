@@ -2,7 +2,6 @@
  * pauses (see scheduler.h). */
 #include "worker/scheduler.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +11,8 @@
 #include "common/backoff.h"
 #include "common/fmt.h"
 #include "common/outage.h"
-#include "common/siphash.h"
-
-typedef enum { USER_READY, USER_RUNNING, USER_WAITING, USER_PARKED, USER_HELD } user_state_t;
-
-typedef struct user {
-    char *id;
-    job_t *head, *tail; /* FIFO; head is the only job ever started */
-    user_state_t state;
-    uint64_t hash;          /* siphash24 of id under the scheduler's key */
-    struct user *hnext;     /* hash chain */
-    TAILQ_ENTRY(user) link; /* due / ready / held / parked list */
-} user_t;
+#include "worker/retryheap.h"
+#include "worker/usertab.h"
 
 TAILQ_HEAD(user_list, user);
 
@@ -35,9 +24,7 @@ struct scheduler {
     log_t *log;
     backoff_rng_t rng;
 
-    user_t **buckets;
-    size_t nbuckets, nusers;
-    unsigned char hash_key[SIPHASH_KEY_LEN]; /* random: ids cannot be chosen to collide */
+    usertab_t *users;
     size_t njobs;
     int in_flight;
     uint64_t answers; /* calls answered so far (any user) */
@@ -47,8 +34,7 @@ struct scheduler {
     struct user_list held;   /* gate said hold (clean stop) */
     struct user_list parked; /* pause: their calls came back unanswered */
 
-    job_t **heap; /* retry timers, min-heap on due_us */
-    size_t heap_len, heap_cap;
+    retryheap_t *retries; /* jobs waiting for their retry */
 
     outage_t outage;
     sched_pause_t paused;
@@ -89,7 +75,7 @@ static void pause_metric(scheduler_t *s)
     m_set(s->m_pause, "cause=\"outage\"", s->paused == SCHED_PAUSE_OUTAGE);
 }
 
-/* ---- user lists and hash ---- */
+/* ---- user lists ---- */
 
 static void list_push(struct user_list *l, user_t *u)
 {
@@ -99,91 +85,6 @@ static void list_push(struct user_list *l, user_t *u)
 static void list_remove(struct user_list *l, user_t *u)
 {
     TAILQ_REMOVE(l, u, link);
-}
-
-static uint64_t hash_id(const scheduler_t *s, const char *id)
-{
-    return siphash24(s->hash_key, id, strlen(id));
-}
-
-static user_t **user_slot(scheduler_t *s, const char *id, uint64_t h)
-{
-    user_t **pp = &s->buckets[h & (s->nbuckets - 1)];
-    while (*pp && ((*pp)->hash != h || strcmp((*pp)->id, id) != 0))
-        pp = &(*pp)->hnext;
-    return pp;
-}
-
-static int rehash(scheduler_t *s)
-{
-    size_t n = s->nbuckets * 2;
-    user_t **b = calloc(n, sizeof(*b));
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        user_t *u = s->buckets[i], *next;
-        for (; u; u = next) {
-            next = u->hnext;
-            size_t k = u->hash & (n - 1);
-            u->hnext = b[k];
-            b[k] = u;
-        }
-    }
-    free(s->buckets);
-    s->buckets = b;
-    s->nbuckets = n;
-    return 0;
-}
-
-static void user_remove(scheduler_t *s, user_t *u)
-{
-    user_t **pp = user_slot(s, u->id, u->hash);
-    if (*pp == u)
-        *pp = u->hnext;
-    s->nusers--;
-    free(u->id);
-    free(u);
-}
-
-/* ---- retry heap ---- */
-
-static int heap_push(scheduler_t *s, job_t *job)
-{
-    if (s->heap_len == s->heap_cap) {
-        size_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
-        job_t **h = realloc(s->heap, cap * sizeof(*h));
-        if (!h)
-            return -1;
-        s->heap = h;
-        s->heap_cap = cap;
-    }
-    size_t i = s->heap_len++;
-    while (i > 0 && s->heap[(i - 1) / 2]->due_us > job->due_us) {
-        s->heap[i] = s->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    s->heap[i] = job;
-    return 0;
-}
-
-static job_t *heap_pop(scheduler_t *s)
-{
-    job_t *top = s->heap[0], *last = s->heap[--s->heap_len];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= s->heap_len)
-            break;
-        if (c + 1 < s->heap_len && s->heap[c + 1]->due_us < s->heap[c]->due_us)
-            c++;
-        if (s->heap[c]->due_us >= last->due_us)
-            break;
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (s->heap_len)
-        s->heap[i] = last;
-    return top;
 }
 
 /* ---- life cycle ---- */
@@ -228,16 +129,12 @@ scheduler_t *scheduler_new(const scheduler_opts_t *opts, const sched_api_t *api,
     TAILQ_INIT(&s->parked);
     outage_init(&s->outage, (int64_t)SCHED_OUTAGE_WINDOW_MS * 1000);
     backoff_rng_seed(&s->rng, opts->seed);
-    s->nbuckets = 1024;
-    s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
-    if (!s->buckets) {
-        snprintf(errstr, errstr_size, "scheduler: out of memory");
+    if (!(s->users = usertab_new(errstr, errstr_size))) {
         scheduler_destroy(s);
         return NULL;
     }
-    if (siphash_random_key(s->hash_key) != 0) {
-        snprintf(errstr, errstr_size, "scheduler: no random key for the user table: %s",
-                 strerror(errno));
+    if (!(s->retries = retryheap_new())) {
+        snprintf(errstr, errstr_size, "scheduler: out of memory");
         scheduler_destroy(s);
         return NULL;
     }
@@ -277,21 +174,8 @@ void scheduler_destroy(scheduler_t *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
-        user_t *u = s->buckets[i], *un;
-        for (; u; u = un) {
-            un = u->hnext;
-            job_t *j = u->head, *jn;
-            for (; j; j = jn) {
-                jn = j->next;
-                job_free(j);
-            }
-            free(u->id);
-            free(u);
-        }
-    }
-    free(s->buckets);
-    free(s->heap);
+    usertab_destroy(s->users); /* and the jobs still queued */
+    retryheap_destroy(s->retries);
     free(s);
 }
 
@@ -312,23 +196,12 @@ sched_pause_t scheduler_paused(const scheduler_t *s)
 
 int scheduler_submit(scheduler_t *s, job_t *job)
 {
-    if (s->nusers >= s->nbuckets && rehash(s) == -1)
+    int created;
+    user_t *u = usertab_get(s->users, job->ev.user_id, &created);
+    if (!u)
         goto oom;
-    uint64_t h = hash_id(s, job->ev.user_id);
-    user_t **pp = user_slot(s, job->ev.user_id, h);
-    user_t *u = *pp;
-    if (!u) {
-        u = calloc(1, sizeof(*u));
-        if (!u || !(u->id = strdup(job->ev.user_id))) {
-            free(u);
-            goto oom;
-        }
-        u->hash = h;
-        *pp = u;
-        s->nusers++;
-        u->state = USER_READY;
+    if (created)
         list_push(&s->ready, u);
-    }
     job->next = NULL;
     job->user = u;
     if (u->tail)
@@ -364,7 +237,7 @@ static void user_next(scheduler_t *s, user_t *u)
         u->state = USER_READY;
         list_push(&s->ready, u);
     } else {
-        user_remove(s, u);
+        usertab_remove(s->users, u);
     }
 }
 
@@ -449,16 +322,19 @@ static void park(scheduler_t *s, job_t *job)
  * retry, due, ready, or with its next attempt in flight. Each counted
  * failure is taken back once; one never counted (a deferred last attempt)
  * is not. */
+static void refund_one(user_t *u, void *ctx)
+{
+    const scheduler_t *s = ctx;
+    job_t *j = u->head;
+    if (j && j->streak > 0 && j->streak_answers == s->answers) {
+        j->counted = j->counted > j->streak ? j->counted - j->streak : 0;
+        j->streak = 0;
+    }
+}
+
 static void refund_outage(scheduler_t *s)
 {
-    for (size_t b = 0; b < s->nbuckets; b++)
-        for (user_t *u = s->buckets[b]; u; u = u->hnext) {
-            job_t *j = u->head;
-            if (j && j->streak > 0 && j->streak_answers == s->answers) {
-                j->counted = j->counted > j->streak ? j->counted - j->streak : 0;
-                j->streak = 0;
-            }
-        }
+    usertab_each(s->users, refund_one, s);
 }
 
 static void log_pause(scheduler_t *s, const job_t *job, int first, const char *still_msg,
@@ -555,7 +431,7 @@ static void retry_later(scheduler_t *s, job_t *job, const zim_api_result_t *res,
                 "#attempts", LOG_NUM(job->attempts), "#delay_ms", LOG_NUM(delay_ms), "outcome",
                 zim_outcome_name(res->outcome), "message", res->message, NULL);
     }
-    if (heap_push(s, job) == -1) {
+    if (retryheap_push(s->retries, job) == -1) {
         /* No memory for the timer: retry right away rather than lose it. */
         job->user->state = USER_READY;
         list_push(&s->due, job->user);
@@ -688,8 +564,8 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
 /* Moves due retries to the due list (dispatched before new work). */
 static void fire_timers(scheduler_t *s, int64_t now_us)
 {
-    while (s->heap_len && s->heap[0]->due_us <= now_us) {
-        job_t *job = heap_pop(s);
+    job_t *job;
+    while ((job = retryheap_pop_due(s->retries, now_us))) {
         job->user->state = USER_READY;
         if (job->yielded) {
             job->yielded = 0; /* behind the users waiting to start */
@@ -722,8 +598,8 @@ static job_t *probe_pick(scheduler_t *s)
             return u->head;
         }
     }
-    if (s->heap_len) {
-        job_t *job = heap_pop(s);
+    job_t *job = retryheap_pop_due(s->retries, INT64_MAX);
+    if (job) {
         job->yielded = 0; /* a probe's attempt is not counted */
         job->user->state = USER_PARKED;
         return job;
@@ -855,8 +731,9 @@ int64_t scheduler_next_us(scheduler_t *s, int64_t now_us)
         }
         return next;
     }
-    if (s->heap_len)
-        next = s->heap[0]->due_us > now_us ? s->heap[0]->due_us - now_us : 0;
+    int64_t due = retryheap_next_us(s->retries);
+    if (due >= 0)
+        next = due > now_us ? due - now_us : 0;
     if ((!TAILQ_EMPTY(&s->due) || !TAILQ_EMPTY(&s->ready)) &&
         s->in_flight < s->opts.max_in_flight) {
         int64_t d = ratelimit_wait_us(s->rl, now_us);
