@@ -131,8 +131,9 @@ void avro_event_schema_free(avro_event_schema_t *s)
 typedef struct walk {
     const unsigned char *p;
     size_t len, pos;
-    size_t items;  /* array and map items so far */
-    size_t values; /* values so far */
+    size_t items;   /* array and map items so far */
+    size_t entries; /* map entries so far */
+    size_t values;  /* values so far */
     char *err;
     size_t errsz;
 } walk_t;
@@ -200,6 +201,10 @@ static int walk_blocks(walk_t *w, avro_schema_t items, int map, int depth)
         if ((uint64_t)count > AVRO_EVENT_MAX_ITEMS - w->items)
             return wfail(w, "more than %d array and map items", AVRO_EVENT_MAX_ITEMS);
         w->items += (size_t)count;
+        if (map && (uint64_t)count > AVRO_EVENT_MAX_MAP_ENTRIES - w->entries)
+            return wfail(w, "more than %d map entries", AVRO_EVENT_MAX_MAP_ENTRIES);
+        if (map)
+            w->entries += (size_t)count;
         for (int64_t i = 0; i < count; i++) {
             int64_t klen;
             if (map && (walk_long(w, &klen, "map key") != 0 || walk_skip(w, klen, "map key") != 0))
@@ -367,7 +372,7 @@ static int map_field(json_t *obj, const char *name, avro_value_t *v, char *errst
 json_t *avro_event_decode(const avro_event_schema_t *s, const void *payload, size_t len,
                           char *errstr, size_t errstr_size)
 {
-    walk_t w = {payload, len, 0, 0, 0, errstr, errstr_size};
+    walk_t w = {.p = payload, .len = len, .err = errstr, .errsz = errstr_size};
     avro_reader_t rd = NULL;
     avro_value_t val;
     json_t *obj = NULL;

@@ -7,7 +7,8 @@
  * every length, count, union branch and enum index is checked against the
  * schema and the bytes left before libavro allocates anything, nesting is
  * limited to AVRO_EVENT_MAX_DEPTH and arrays and maps to
- * AVRO_EVENT_MAX_ITEMS items in all, a payload to AVRO_EVENT_MAX_VALUES
+ * AVRO_EVENT_MAX_ITEMS items in all (maps to AVRO_EVENT_MAX_MAP_ENTRIES
+ * entries), a payload to AVRO_EVENT_MAX_VALUES
  * values, and the datum must end exactly where the payload ends. So any
  * bytes are safe to decode. A writer schema whose record expands to more
  * than AVRO_EVENT_MAX_VALUES values (a named record used twice at each of
@@ -37,6 +38,10 @@
 #define AVRO_EVENT_MAX_DEPTH  32    /* nested records, arrays, maps and unions */
 #define AVRO_EVENT_MAX_ITEMS  65536 /* array and map items in one payload */
 #define AVRO_EVENT_MAX_VALUES 65536 /* values in one payload, and in the schema's record */
+/* Map entries in one payload: libavro files map keys in a hash table whose
+ * string hash is fixed and easy to collide, so n chosen keys cost n^2 / 2
+ * comparisons (8192 of them: 0.3 s per event); 1024 cost milliseconds. */
+#define AVRO_EVENT_MAX_MAP_ENTRIES 1024
 
 typedef struct avro_event_schema avro_event_schema_t;
 

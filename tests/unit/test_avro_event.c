@@ -318,6 +318,37 @@ static void test_value_flood(void)
     avro_event_schema_free(s);
 }
 
+/* Map entries are capped (libavro's map key hash is easy to collide: n
+ * chosen keys cost n^2 / 2 comparisons), across all maps of a payload. */
+static void test_map_entries(void)
+{
+    static const char maps[] = "{\"type\":\"record\",\"name\":\"E\",\"fields\":["
+                               "{\"name\":\"type\",\"type\":\"string\"},"
+                               "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"null\"}},"
+                               "{\"name\":\"n\",\"type\":{\"type\":\"map\",\"values\":\"null\"}}]}";
+    avro_event_schema_t *s = schema(maps);
+    char err[200] = "";
+    for (int over = 0; over < 2; over++) {
+        enc_t e;
+        memset(&e, 0, sizeof(e));
+        enc_str(&e, "account-deleted");
+        enc_long(&e, 1000); /* m: 1000 entries, keys "" */
+        for (int i = 0; i < 1000; i++)
+            enc_long(&e, 0);
+        enc_long(&e, 0);
+        enc_long(&e, 24 + over); /* n: 24, or 25 (1025 in all) */
+        for (int i = 0; i < 24 + over; i++)
+            enc_long(&e, 0);
+        enc_long(&e, 0);
+        json_t *o = avro_event_decode(s, e.b, e.len, err, sizeof(err));
+        TT_CHECK((o != NULL) == !over);
+        if (over)
+            TT_EQ_STR(err, "byte 1020: more than 1024 map entries");
+        json_decref(o);
+    }
+    avro_event_schema_free(s);
+}
+
 int main(void)
 {
     TT_RUN(test_mapping);
@@ -327,5 +358,6 @@ int main(void)
     TT_RUN(test_bad_schemas);
     TT_RUN(test_schema_bombs);
     TT_RUN(test_value_flood);
+    TT_RUN(test_map_entries);
     TT_DONE();
 }
