@@ -95,6 +95,7 @@
 #define CAP_EPSILON     1e-9               /* floor(19.9999999999) from f arithmetic is 20 */
 #define MAX_SLOT_LAG_US 10000              /* a start this late (at most T / 2) keeps its slot */
 #define LATE_SEND_US    (RATELIMIT_JITTER_US / 2) /* later than this is a late send */
+#define WALL_STEP_US    1000 /* a wall clock offset change this big is a step */
 
 struct ratelimit {
     double rate;          /* configured R, calls/s */
@@ -513,17 +514,29 @@ void ratelimit_slow_down(ratelimit_t *rl, int64_t now_us)
     rl->holdoff_us = spacing > SLOW_HOLDOFF_US ? spacing : SLOW_HOLDOFF_US;
 }
 
-void ratelimit_set_wall_offset(ratelimit_t *rl, int64_t wall_offset_us)
+/* Moves the grid to a new wall clock offset. A step back of more than a
+ * slot puts the last slot taken in the new clock's future: forget it, or no
+ * start would come until the clock got there again. Slots of the new
+ * timeline are new slots in real time, and rule 1 still spaces the starts.
+ * Smaller changes keep it (each slot is taken once). */
+static void wall_offset_apply(ratelimit_t *rl, int64_t wall_offset_us)
 {
-    /* A step back of more than a slot puts the last slot taken in the new
-     * clock's future: forget it, or no start would come until the clock got
-     * there again. Slots of the new timeline are new slots in real time, and
-     * rule 1 still spaces the starts. Smaller changes keep it (each slot is
-     * taken once). */
     if (rl->grid_last_k >= 0 &&
         rl->grid_wall_offset_us - wall_offset_us > grid_len_us(rl, rl->rate))
         rl->grid_last_k = -1;
     rl->grid_wall_offset_us = wall_offset_us;
+}
+
+void ratelimit_set_wall_offset(ratelimit_t *rl, int64_t wall_offset_us)
+{
+    /* Two clock readings are never simultaneous, and NTP slews: changes
+     * under WALL_STEP_US are that, not a step, and leave the grid where it
+     * is (so the slot a start took is found again when its send is
+     * reported). */
+    int64_t d = wall_offset_us - rl->grid_wall_offset_us;
+    if (d > -WALL_STEP_US && d < WALL_STEP_US)
+        return;
+    wall_offset_apply(rl, wall_offset_us);
 }
 
 int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, size_t owned_cnt,
@@ -548,7 +561,7 @@ int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, siz
     rl->grid_total = total;
     /* Rules 1 and 2 run at the AppId-wide rate: a safety net under the grid. */
     ratelimit_set_rate(rl, appid_rate, 0);
-    ratelimit_set_wall_offset(rl, wall_offset_us);
+    wall_offset_apply(rl, wall_offset_us);
     return 0;
 }
 

@@ -75,7 +75,7 @@ int ratelimit_set_grid(ratelimit_t *rl, double appid_rate, const int *owned, siz
 /* The wall clock's offset from the monotonic one, read again (the loop does
  * so every turn): after a step of the wall clock (NTP, a resumed virtual
  * machine) the grid follows the new wall time, as the other replicas' grids
- * do. */
+ * do. Changes under 1 ms (two readings, slewing) leave it where it is. */
 void ratelimit_set_wall_offset(ratelimit_t *rl, int64_t wall_offset_us);
 /* Back to the plain limiter at its rate. */
 void ratelimit_clear_grid(ratelimit_t *rl);

@@ -385,8 +385,13 @@ int64_t offsets_end(const offsets_t *o, size_t tidx, int32_t partition)
 void offsets_set_eof(offsets_t *o, size_t tidx, int32_t partition, int64_t position)
 {
     part_t *p = part_get(o, tidx, partition);
-    if (p)
-        p->eof_pos = position;
+    if (!p)
+        return;
+    p->eof_pos = position;
+    /* An end that could not be read is where the partition first ended:
+     * what arrives later is live traffic, not the replay's. */
+    if (p->end == OFFSETS_END_AT_EOF)
+        p->end = position;
 }
 
 int64_t offsets_position(const offsets_t *o, size_t tidx, int32_t partition)
@@ -408,13 +413,6 @@ int offsets_reached_end(const offsets_t *o)
             if (!p || !p->assigned || p->end < 0)
                 continue;
             any = 1;
-            if (p->end == OFFSETS_END_AT_EOF) {
-                /* Unknown end: the end of the partition, once reached with
-                 * nothing pending. */
-                if (p->eof_pos >= 0 && p->len == 0)
-                    continue;
-                return 0;
-            }
             if (p->watermark >= p->end)
                 continue;
             /* Nothing pending below end, and the consumer stood at or past it. */

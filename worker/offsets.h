@@ -102,9 +102,9 @@ void offsets_drain_begin(offsets_t *o, size_t tidx, int32_t partition);
 int offsets_drained(const offsets_t *o, size_t tidx, int32_t partition);
 
 /* Replay end (--until-end): the partition is finished once its watermark or
- * its consumed position reaches end; OFFSETS_END_AT_EOF (the end offset
- * could not be read) once the consumer reaches end-of-partition with nothing
- * pending. An end holds for the whole job: a revoke and a later assignment
+ * its consumed position reaches end. OFFSETS_END_AT_EOF (the end offset
+ * could not be read) becomes the position of the first end-of-partition
+ * event. An end holds for the whole job: a revoke and a later assignment
  * keep it. */
 #define OFFSETS_END_AT_EOF INT64_MAX
 void offsets_set_end(offsets_t *o, size_t tidx, int32_t partition, int64_t end);

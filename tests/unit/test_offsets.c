@@ -243,7 +243,14 @@ static void test_end_kept_and_unknown(void)
     offsets_done(o, 0, 1, 3, 0, 0, &wm);
     TT_CHECK(!offsets_reached_end(o)); /* before: an end of 0 ended it here */
     offsets_set_eof(o, 0, 1, 2);
-    TT_CHECK(!offsets_reached_end(o)); /* offset 1 is pending */
+    TT_EQ_INT(offsets_end(o, 0, 1), 2); /* where it first ended */
+    TT_CHECK(!offsets_reached_end(o));  /* offset 1 is pending */
+    /* Live events after that end are not the replay's: they need not
+     * finish first. */
+    offsets_received(o, 0, 1, 3, 2, 0);
+    offsets_received(o, 0, 1, 3, 3, 0);
+    offsets_set_eof(o, 0, 1, 4);
+    TT_EQ_INT(offsets_end(o, 0, 1), 2);
     offsets_done(o, 0, 1, 3, 1, 0, &wm);
     TT_CHECK(offsets_reached_end(o));
     offsets_destroy(o);

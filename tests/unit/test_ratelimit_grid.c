@@ -476,6 +476,22 @@ static void test_grid_wall_step(void)
         }
 }
 
+/* The loop's readings of the wall clock's offset jitter by a microsecond
+ * or so: a start made right on its slot, then a reading 1 us lower, must
+ * not pin the start to the slot before (its send 2 ms on would count as
+ * late and skip a slot for nothing). */
+static void test_grid_offset_jitter(void)
+{
+    int64_t t;
+    ratelimit_t *rl = grid_at_first_start(&t);
+    ratelimit_set_wall_offset(rl, GRID_WALL_BASE - 1);
+    ratelimit_sent(rl, t, t, t + 2000);
+    TT_EQ_INT(ratelimit_wait_us(rl, t + 2000), 51000 - 2000);
+    ratelimit_set_wall_offset(rl, GRID_WALL_BASE + 999);
+    TT_EQ_INT(ratelimit_wait_us(rl, t + 2000), 51000 - 2000);
+    ratelimit_destroy(rl);
+}
+
 int main(void)
 {
     TT_RUN(test_grid_shares);
@@ -488,5 +504,6 @@ int main(void)
     TT_RUN(test_grid_late_send_rebalance);
     TT_RUN(test_grid_late_from_slot);
     TT_RUN(test_grid_wall_step);
+    TT_RUN(test_grid_offset_jitter);
     TT_DONE();
 }
