@@ -677,9 +677,10 @@ out:
 
 int zim_api_unreachable(const zim_api_result_t *res)
 {
-    return res->curl_code == CURLE_COULDNT_CONNECT ||
-           res->curl_code == CURLE_COULDNT_RESOLVE_HOST ||
-           res->curl_code == CURLE_COULDNT_RESOLVE_PROXY;
+    /* A connect that times out (SYNs dropped) is CURLE_OPERATION_TIMEDOUT,
+     * like a slow answer: what tells them apart is whether the request was
+     * sent (CURLOPT_PREREQFUNCTION runs once a connection is up). */
+    return res->curl_code != CURLE_OK && !res->sent;
 }
 
 int zim_api_in_flight(const zim_api_t *api)
@@ -699,6 +700,7 @@ static void call_result(zim_api_t *api, zim_call_t *c, CURLcode cc, zim_api_resu
     res->curl_code = (int)cc;
     res->http_status = status;
     res->elapsed_us = (int64_t)total_us;
+    res->sent = c->sent_us != 0;
     if (cc != CURLE_OK) {
         snprintf(res->message, sizeof(res->message), "%s",
                  c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));

@@ -51,6 +51,7 @@ typedef struct zim_api_result {
     char message[256];    /* ZIM Message, or the transport error (curl's error buffer) */
     char request_id[128]; /* ZIM RequestId; "" when none */
     int64_t elapsed_us;
+    int sent; /* the request went out on a connection to ZIM (0: none was made) */
 } zim_api_result_t;
 
 typedef struct zim_api_opts {
@@ -93,8 +94,10 @@ void zim_api_destroy(zim_api_t *api);
 int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t started_us,
                   void *opaque, char *errstr, size_t errstr_size);
 
-/* 1 when no connection to ZIM could be made for this call (refused, no
- * route, the host name did not resolve): never one user's fault. */
+/* 1 when the call failed before its request went out: no connection (or
+ * TLS session) to ZIM could be made - refused, no route, a name that did not
+ * resolve, a connect or handshake that timed out or broke. Never one user's
+ * fault. */
 int zim_api_unreachable(const zim_api_result_t *res);
 
 /* Calls running now. */

@@ -411,10 +411,14 @@ static void pause_leave(scheduler_t *s, const job_t *answered)
 }
 
 /* The answer shows ZIM serves requests (as opposed to a retryable failure:
- * transport error, HTTP error, no Code, busy). */
+ * transport error, HTTP error, no Code, busy). "Signature expired"
+ * (100000004) does not: only this host's clock causes it, never the user,
+ * so when every user gets it the worker pauses as in an outage instead of
+ * failing them all as retries_exhausted. */
 static int is_answer(const zim_api_result_t *res)
 {
-    return res->outcome != ZIM_RETRY && res->outcome != ZIM_SYSTEMIC;
+    return res->outcome != ZIM_RETRY && res->outcome != ZIM_SYSTEMIC &&
+           res->outcome != ZIM_RETRY_CLOCK;
 }
 
 static void retry_later(scheduler_t *s, job_t *job, const zim_api_result_t *res, int64_t now_us)

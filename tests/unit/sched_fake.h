@@ -189,5 +189,6 @@ static inline void complete_all(fake_t *f, zim_api_result_t res)
 #define REJECTED     answer(ZIM_REJECTED, 1, 660000002)
 #define SYSTEMIC     answer(ZIM_SYSTEMIC, 1, 100000005)
 #define RATE_LIMITED answer(ZIM_RETRY_SLOWDOWN, 1, 660300005)
+#define CLOCK_SKEW   answer(ZIM_RETRY_CLOCK, 1, 100000004)
 
 #endif

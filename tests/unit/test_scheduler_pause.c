@@ -459,6 +459,43 @@ static void test_lone_last_attempt_yields(void)
     }
 }
 
+/* Every user's calls are answered "signature expired" (this host's clock
+ * is off): no user is at fault, so the worker pauses as in an outage rather
+ * than failing them all; once the clock is right the probe is answered and
+ * everyone succeeds. */
+static void test_clock_skew_pauses(void)
+{
+    fake_t f;
+    fake_init(&f, 8, 3, 0);
+    for (int i = 0; i < 4; i++) {
+        char u[8];
+        snprintf(u, sizeof(u), "c%d", i);
+        submit(&f, u, 0, i);
+    }
+    for (int round = 0; round < 20 && scheduler_paused(f.s) == SCHED_PAUSE_NONE; round++) {
+        tick(&f, 300);
+        complete_all(&f, CLOCK_SKEW);
+    }
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
+    complete_all(&f, CLOCK_SKEW);
+    for (int i = 0; i < 10; i++) { /* a long skew: probes only, nobody fails */
+        tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+        complete_all(&f, CLOCK_SKEW);
+    }
+    TT_EQ_INT(f.nfinals, 0);
+    tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+    complete_all(&f, OK); /* the clock is right again */
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    for (int round = 0; round < 10 && scheduler_jobs(f.s); round++) {
+        tick(&f, 300);
+        complete_all(&f, OK);
+    }
+    TT_EQ_INT(f.nfinals, 4);
+    for (int i = 0; i < f.nfinals; i++)
+        TT_EQ_INT(f.finals[i]->status, JOB_SUCCESS);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_systemic_pause);
@@ -473,5 +510,6 @@ int main(void)
     TT_RUN(test_lone_last_attempt_yields);
     TT_RUN(test_outage_refund_in_flight);
     TT_RUN(test_outage_refunds_streak);
+    TT_RUN(test_clock_skew_pauses);
     TT_DONE();
 }

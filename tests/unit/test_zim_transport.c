@@ -435,6 +435,26 @@ static void test_transport_failures(void)
     TT_EQ_INT(r.http_status, 0);
     TT_EQ_INT(r.has_code, 0);
     TT_CHECK(r.message[0] != '\0');
+    TT_CHECK(zim_api_unreachable(&r));
+    /* A listener whose accept queue is full drops the SYNs: the connect
+     * times out (CURLE_OPERATION_TIMEDOUT, as a slow answer does), and the
+     * request never went out: unreachable. */
+    int backlog[4] = {-1, -1, -1, -1};
+    TT_CHECK(listen(sock, 0) == 0);
+    for (int i = 0; i < 4; i++) {
+        backlog[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (backlog[i] >= 0)
+            (void)connect(backlog[i], (struct sockaddr *)&sa, sizeof(sa));
+    }
+    usleep(100000);
+    one_call(ep, NULL, 500, &r);
+    TT_EQ_INT(r.outcome, ZIM_RETRY);
+    TT_EQ_INT(r.curl_code, CURLE_OPERATION_TIMEDOUT);
+    TT_EQ_INT(r.sent, 0);
+    TT_CHECK(zim_api_unreachable(&r));
+    for (int i = 0; i < 4; i++)
+        if (backlog[i] >= 0)
+            close(backlog[i]);
     close(sock);
 
     if (server_start(&s, NULL, NULL) != 0)
@@ -444,6 +464,7 @@ static void test_transport_failures(void)
     TT_EQ_INT(r.outcome, ZIM_RETRY);
     TT_EQ_INT(r.curl_code, CURLE_GOT_NOTHING);
     TT_CHECK(strstr(r.message, "Empty reply") != NULL);
+    TT_CHECK(r.sent && !zim_api_unreachable(&r)); /* it reached a server */
 
     s.slow_ms = 1500;
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/slow", s.port);
@@ -451,6 +472,7 @@ static void test_transport_failures(void)
     TT_EQ_INT(r.outcome, ZIM_RETRY);
     TT_EQ_INT(r.curl_code, CURLE_OPERATION_TIMEDOUT);
     TT_CHECK(strstr(r.message, "timed out") != NULL);
+    TT_CHECK(r.sent && !zim_api_unreachable(&r)); /* sent, no answer in time */
 out:
     server_stop(&s);
 }
