@@ -10,8 +10,14 @@
 
 #include "common/clock.h"
 
+/* Transfers whose socket the loop could not watch, failed once curl
+ * returns (at most this many per curl call; more make curl fail them all). */
+#define CURLEV_MAX_UNWATCHED 16
+
 struct curlev {
     CURLM *multi;
+    CURL *unwatched[CURLEV_MAX_UNWATCHED];
+    size_t nunwatched;
     evloop_t *el;
     evloop_timer_t *timer; /* curl's timeout */
     log_t *log;
@@ -36,6 +42,19 @@ static void collect(curlev_t *cm)
     }
 }
 
+/* Ends the transfers whose socket could not be watched (CURLE_OUT_OF_MEMORY:
+ * the loop's table or the kernel's epoll set could not take it). Each is
+ * taken out of the multi handle first, which also drops any message curl
+ * queued for it, so it is handed over once. */
+static void fail_unwatched(curlev_t *cm)
+{
+    while (cm->nunwatched > 0) {
+        CURL *easy = cm->unwatched[--cm->nunwatched];
+        curl_multi_remove_handle(cm->multi, easy);
+        cm->done(cm->ctx, easy, CURLE_OUT_OF_MEMORY);
+    }
+}
+
 static void socket_action(curlev_t *cm, curl_socket_t fd, int mask)
 {
     int running = 0;
@@ -43,6 +62,7 @@ static void socket_action(curlev_t *cm, curl_socket_t fd, int mask)
     if (mc != CURLM_OK)
         log_msg(cm->log, LOG_ERROR, "curl_multi_socket_action", "client", cm->name, "error",
                 curl_multi_strerror(mc), NULL);
+    fail_unwatched(cm);
     collect(cm);
 }
 
@@ -66,14 +86,22 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 {
     curlev_t *cm = userp;
     char err[160];
-    (void)easy;
     (void)socketp;
     int events = what == CURL_POLL_REMOVE ? 0
                                           : (what & CURL_POLL_IN ? EVLOOP_READ : 0) |
                                                 (what & CURL_POLL_OUT ? EVLOOP_WRITE : 0);
     if (evloop_fd_set(cm->el, s, events, on_socket, cm, err, sizeof(err)) != 0) {
         log_msg(cm->log, LOG_ERROR, "http client socket", "client", cm->name, "error", err, NULL);
-        return -1;
+        if (!events)
+            return 0; /* nothing is watched for it any more either way */
+        /* That transfer fails alone, once curl returns: -1 here would mark
+         * the multi handle dead for good (every later transfer aborted). */
+        for (size_t i = 0; i < cm->nunwatched; i++)
+            if (cm->unwatched[i] == easy)
+                return 0;
+        if (cm->nunwatched == CURLEV_MAX_UNWATCHED)
+            return -1;
+        cm->unwatched[cm->nunwatched++] = easy;
     }
     return 0;
 }

@@ -4,15 +4,32 @@
 #include "common/curlev.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "tests/unit/tt.h"
+
+/* The test binary is linked with --wrap=epoll_ctl: the next fail_adds
+ * EPOLL_CTL_ADDs fail with ENOMEM. */
+static int fail_adds;
+int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    if (op == EPOLL_CTL_ADD && fail_adds > 0) {
+        fail_adds--;
+        errno = ENOMEM;
+        return -1;
+    }
+    return __real_epoll_ctl(epfd, op, fd, ev);
+}
 
 typedef struct done {
     int calls;
@@ -121,6 +138,52 @@ static void test_transfers(void)
     TT_EQ_INT(d.result, CURLE_COULDNT_CONNECT);
 }
 
+/* A transfer whose socket the loop cannot watch (epoll_ctl fails) ends
+ * alone with CURLE_OUT_OF_MEMORY, once; the next transfer on the same multi
+ * handle works (a socket callback returning -1 kills the handle for good). */
+static void test_unwatched_socket(void)
+{
+    char err[128], url[64];
+    done_t d = {0, CURLE_OK, NULL};
+    /* Round 0's connection lands in a listener nobody serves (it would be
+     * the first the server thread accepts). */
+    int port0 = 0, ls0 = listener(&port0), port = 0, ls = listener(&port);
+    pthread_t t;
+    evloop_t *el = evloop_new(err, sizeof(err));
+    curlev_t *cm = curlev_new(el, NULL, "client", on_done, &d, err, sizeof(err));
+    TT_CHECK(ls0 >= 0 && ls >= 0 && el && cm);
+    if (ls0 < 0 || ls < 0 || !el || !cm)
+        return;
+    for (int round = 0; round < 2; round++) {
+        CURL *e = curl_easy_init();
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", round == 0 ? port0 : port);
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+        if (round == 1)
+            TT_EQ_INT(pthread_create(&t, NULL, serve_once, &ls), 0);
+        fail_adds = round == 0;
+        memset(&d, 0, sizeof(d));
+        TT_CHECK(curl_multi_add_handle(curlev_multi(cm), e) == CURLM_OK);
+        int64_t end = clock_mono_us() + 5000000;
+        while (d.calls == 0 && clock_mono_us() < end)
+            TT_CHECK(evloop_run_once(el, 100000, err, sizeof(err)) >= 0);
+        for (int i = 0; i < 5; i++) /* no second report for it */
+            TT_CHECK(evloop_run_once(el, 10000, err, sizeof(err)) >= 0);
+        TT_EQ_INT(d.calls, 1);
+        TT_CHECK(d.easy == e);
+        TT_EQ_INT(d.result, round == 0 ? CURLE_OUT_OF_MEMORY : CURLE_OK);
+        curl_multi_remove_handle(curlev_multi(cm), e);
+        curl_easy_cleanup(e);
+        if (round == 1)
+            pthread_join(t, NULL);
+    }
+    close(ls0);
+    close(ls);
+    curlev_destroy(cm);
+    evloop_destroy(el);
+}
+
 /* The capped body: grows as needed up to max, drops what comes after and
  * says so; reset keeps a small buffer and frees a large one. */
 static void test_body(void)
@@ -154,5 +217,6 @@ int main(void)
     TT_RUN(test_setup_errors);
     TT_RUN(test_body);
     TT_RUN(test_transfers);
+    TT_RUN(test_unwatched_socket);
     TT_DONE();
 }
