@@ -442,6 +442,8 @@ static void retry_later(scheduler_t *s, job_t *job, const zim_api_result_t *res,
     }
 }
 
+static void probe_rotate(scheduler_t *s);
+
 void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int64_t now_us)
 {
     char label[48];
@@ -473,17 +475,21 @@ void scheduler_done(scheduler_t *s, job_t *job, const zim_api_result_t *res, int
                 pause_enter(s, job, SCHED_PAUSE_SYSTEMIC, now_us, "systemic error persists");
             else
                 park(s, job);
+            if (was_probe)
+                probe_rotate(s);
             return;
         }
         /* During a pause a failure without an answer shows nothing about
          * whether the API is back: the probe backs off, others park. Neither
          * counts against max_attempts (the event is not at fault). */
         if (s->paused != SCHED_PAUSE_NONE && !is_answer(res)) {
-            if (was_probe)
+            if (was_probe) {
                 pause_enter(s, job, s->paused, now_us,
                             "still paused: the probe got no answer from ZIM");
-            else
+                probe_rotate(s);
+            } else {
                 park(s, job);
+            }
             return;
         }
         /* An outage by the detector's rules, or a last attempt that could
@@ -609,6 +615,20 @@ static job_t *probe_pick(scheduler_t *s)
         return job;
     }
     return NULL;
+}
+
+/* The probe got no answer: the next probe is another waiting user's (the
+ * one parked longest, else one not tried yet), and this one waits parked
+ * behind the others. One user's own failures (a user id that makes ZIM
+ * fail) then cannot hold everyone paused while ZIM answers the rest: the
+ * next probe's answer ends the pause. Alone, it probes again. */
+static void probe_rotate(scheduler_t *s)
+{
+    job_t *failed = s->probe, *next;
+    s->probe = NULL;
+    next = probe_pick(s);
+    park(s, failed);
+    s->probe = next ? next : probe_pick(s);
 }
 
 /* The probe's partition was given up: its next owner processes the event,

@@ -45,12 +45,13 @@ static void test_probe_partition_given_up(void)
     submit(&f, "b", 1, 1);
     submit(&f, "c", 2, 2);
     tick(&f, 0);
-    complete_all(&f, SYSTEMIC);
+    complete_all(&f, SYSTEMIC); /* a's answer pauses; b and c park, in order */
     TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_SYSTEMIC);
     tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
     TT_EQ_INT(f.nrunning, 1);
-    int32_t probed = f.running[0]->partition;
-    complete_all(&f, SYSTEMIC);
+    TT_EQ_STR(f.running[0]->ev.user_id, "a");
+    complete_all(&f, SYSTEMIC); /* a's probe failed: b, parked longest, probes next */
+    int32_t probed = 1;         /* b's partition, given up now */
     f.drop_partition = probed;
     int before = f.ncalls;
     tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
@@ -496,6 +497,48 @@ static void test_clock_skew_pauses(void)
     fake_free(&f);
 }
 
+/* An outage pause whose probe is a user ZIM fails on its own (its id makes
+ * ZIM answer 500, say): the next probe is another user's, whose answer
+ * ends the pause; the failing user then uses its attempts and exhausts
+ * while everyone else succeeds. Before, it probed alone for ever and held
+ * every user paused. */
+static void test_probe_rotates(void)
+{
+    fake_t f;
+    fake_init(&f, 8, 3, 0);
+    submit(&f, "x", 0, 0);
+    submit(&f, "y", 1, 1);
+    submit(&f, "poison", 0, 2);
+    submit(&f, "z", 2, 3);
+    tick(&f, 0);
+    /* Three users fail at once, poison third: an outage, poison probes. */
+    complete_all(&f, NO_ANSWER);
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_OUTAGE);
+    tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+    TT_EQ_INT(f.nrunning, 1);
+    if (f.nrunning == 1)
+        TT_EQ_STR(f.running[0]->ev.user_id, "poison");
+    for (int i = 0; i < 10 && scheduler_paused(f.s) != SCHED_PAUSE_NONE; i++) {
+        if (i > 0)
+            tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
+        TT_EQ_INT(f.nrunning, 1);
+        if (f.nrunning == 1)
+            complete(&f, NULL, strcmp(f.running[0]->ev.user_id, "poison") == 0 ? NO_ANSWER : OK);
+    }
+    TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
+    for (int round = 0; round < 20 && scheduler_jobs(f.s); round++) {
+        tick(&f, 300);
+        while (f.nrunning > 0)
+            complete(&f, NULL, strcmp(f.running[0]->ev.user_id, "poison") == 0 ? BUSY : OK);
+    }
+    TT_EQ_INT(scheduler_jobs(f.s), 0);
+    TT_EQ_INT(f.nfinals, 4);
+    for (int i = 0; i < f.nfinals; i++)
+        TT_EQ_INT(f.finals[i]->status,
+                  strcmp(f.finals[i]->ev.user_id, "poison") == 0 ? JOB_FAILURE : JOB_SUCCESS);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_systemic_pause);
@@ -511,5 +554,6 @@ int main(void)
     TT_RUN(test_outage_refund_in_flight);
     TT_RUN(test_outage_refunds_streak);
     TT_RUN(test_clock_skew_pauses);
+    TT_RUN(test_probe_rotates);
     TT_DONE();
 }
