@@ -10,6 +10,15 @@
 #include "common/clock.h"
 #include "worker/kconf.h"
 
+/* A coordinator normally answers a commit in milliseconds; librdkafka's
+ * synchronous calls wait for one that does not answer at all without a
+ * limit, freezing the loop (its health endpoint, a stop). A commit on revoke
+ * waits at most COMMIT_WAIT_MS, the final close at most CLOSE_WAIT_MS:
+ * with shutdown_grace_ms 15 s a stop then ends within 30 s whatever the
+ * coordinator does. */
+#define COMMIT_WAIT_MS 2000
+#define CLOSE_WAIT_MS  5000
+
 struct consumer {
     const config_t *cfg;
     consumer_opts_t opts;
@@ -226,6 +235,24 @@ static void report_share(consumer_t *c, int refresh)
     free(idx);
 }
 
+/* rd_kafka_commit, synchronous but waiting at most COMMIT_WAIT_MS
+ * (RD_KAFKA_RESP_ERR__TIMED_OUT then; the commit may still land later). */
+static rd_kafka_resp_err_t commit_bounded(consumer_t *c, const rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_resp_err_t err;
+    if (!q)
+        return rd_kafka_commit(c->rk, l, 1); /* no memory for a queue: not waited for */
+    err = rd_kafka_commit_queue(c->rk, l, q, NULL, NULL);
+    if (!err) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, COMMIT_WAIT_MS);
+        err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q); /* a late answer is dropped with it */
+    return err;
+}
+
 static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -238,7 +265,7 @@ static void commit_revoked(consumer_t *c, const rd_kafka_topic_partition_list_t 
                 ->offset = wm;
     }
     if (l->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 0);
+        rd_kafka_resp_err_t err = commit_bounded(c, l);
         /* librdkafka does not say which partitions failed: each is named with
          * the offset it was committing; its next owner repeats nothing from it on. */
         for (int i = 0; err && err != RD_KAFKA_RESP_ERR__NO_OFFSET && i < l->cnt; i++)
@@ -481,23 +508,57 @@ fail:
     return NULL;
 }
 
-void consumer_destroy(consumer_t *c)
+/* Leaves the group and commits the stored offsets (rd_kafka_consumer_close),
+ * serving its rebalance on a queue of its own for at most CLOSE_WAIT_MS. 0
+ * closed, -1 not within that time (logged). */
+static int close_bounded(consumer_t *c)
 {
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_error_t *error;
+    int64_t end = clock_mono_us() + (int64_t)CLOSE_WAIT_MS * 1000;
+    int ret = 0;
+    if (!q) {
+        rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+        if (err)
+            log_msg(c->log, LOG_WARN, "consumer close", "error", rd_kafka_err2str(err), NULL);
+        return 0;
+    }
+    if ((error = rd_kafka_consumer_close_queue(c->rk, q))) {
+        log_msg(c->log, LOG_WARN, "consumer close", "error", rd_kafka_error_string(error), NULL);
+        rd_kafka_error_destroy(error);
+    }
+    while (!rd_kafka_consumer_closed(c->rk) && clock_mono_us() < end)
+        rd_kafka_queue_poll_callback(q, 100);
+    if (!rd_kafka_consumer_closed(c->rk)) {
+        log_msg(c->log, LOG_WARN,
+                "consumer close did not finish: the group coordinator does not answer; the "
+                "final commit may not have landed (the next owner repeats from the last one)",
+                "#waited_ms", LOG_NUM(CLOSE_WAIT_MS), NULL);
+        ret = -1;
+    }
+    rd_kafka_queue_destroy(q);
+    return ret;
+}
+
+int consumer_destroy(consumer_t *c)
+{
+    int left = 0;
     if (!c)
-        return;
+        return 0;
     revoke_finish(c); /* unassigned before the close revokes the rest */
     c->closing = 1;
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
     if (c->rk) {
-        rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
-        if (err)
-            log_msg(c->log, LOG_WARN, "consumer close", "error", rd_kafka_err2str(err), NULL);
-        rd_kafka_destroy(c->rk);
+        if (close_bounded(c) == 0)
+            rd_kafka_destroy(c->rk);
+        else
+            left = 1; /* its threads go with the process (see consumer.h) */
     }
     offsets_destroy(c->offsets);
     free(c->topic_parts);
     free(c);
+    return left;
 }
 
 rd_kafka_t *consumer_rk(consumer_t *c)

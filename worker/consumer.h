@@ -84,8 +84,12 @@ typedef struct consumer consumer_t;
  * opts->topics. cfg and log are borrowed. NULL with errstr on failure. */
 consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t *log, char *errstr,
                          size_t errstr_size);
-/* Closes (final commit of stored offsets unless dry run) and destroys. NULL ok. */
-void consumer_destroy(consumer_t *c);
+/* Closes (final commit of stored offsets unless dry run) and destroys. NULL
+ * ok. Returns 1 when the group coordinator did not answer the close in time:
+ * the librdkafka handle is then left to the process's end (destroying it
+ * would wait for the unanswered commits, up to socket.timeout.ms), and the
+ * process must end with _exit, not wait for it; else 0. */
+int consumer_destroy(consumer_t *c);
 
 rd_kafka_t *consumer_rk(consumer_t *c);
 /* The queue the loop waits on (for rd_kafka_queue_io_event_enable). */

@@ -351,8 +351,10 @@ static int setup(loop_t *l, char *err, size_t errsz)
     return 0;
 }
 
-static void teardown(loop_t *l)
+/* Frees everything; 1 when the consumer was left running (consumer_destroy). */
+static int teardown(loop_t *l)
 {
+    int left;
     if (l->pub) {
         /* Results of calls that finished: deliver them, so their offsets can
          * be stored before the consumer's final commit (also before exit 1). */
@@ -361,8 +363,8 @@ static void teardown(loop_t *l)
     }
     if (l->cons)
         rd_kafka_queue_io_event_enable(consumer_queue(l->cons), -1, NULL, 0);
-    consumer_destroy(l->cons); /* final commit of stored offsets */
-    zim_api_destroy(l->api);   /* no callbacks: the scheduler frees the jobs */
+    left = consumer_destroy(l->cons); /* final commit of stored offsets */
+    zim_api_destroy(l->api);          /* no callbacks: the scheduler frees the jobs */
     schemareg_destroy(l->registry);
     evloop_timer_free(l->el, l->wake);
     publisher_destroy(l->pub); /* purged deliveries free their jobs */
@@ -373,6 +375,7 @@ static void teardown(loop_t *l)
     procmetrics_destroy(l->proc);
     metrics_destroy(l->metrics);
     evloop_destroy(l->el); /* the Kafka waker with it, after the clients */
+    return left;
 }
 
 /* One turn's intake: messages while there are any. Returns 1 when more may
@@ -533,7 +536,7 @@ static int64_t turn(loop_t *l)
     return next;
 }
 
-int loop_run(const loop_opts_t *opts)
+int loop_run(const loop_opts_t *opts, int *exit_now)
 {
     loop_t l;
     char err[512] = "";
@@ -546,7 +549,7 @@ int loop_run(const loop_opts_t *opts)
         log_msg(l.log, LOG_ERROR, "start-up failed", "error", err, NULL);
         l.exit_code = 1;
         l.deadline_us = clock_mono_us();
-        teardown(&l);
+        *exit_now = teardown(&l);
         return 1;
     }
     log_msg(l.log, LOG_INFO, "worker started", "worker", l.worker_id, "brokers", l.cfg->brokers,
@@ -570,6 +573,6 @@ int loop_run(const loop_opts_t *opts)
         log_redrive_summary(&l);
     log_msg(l.log, LOG_INFO, "stopped", "exit_code", l.exit_code ? "1" : "0", NULL);
     int code = l.exit_code;
-    teardown(&l);
+    *exit_now = teardown(&l);
     return code;
 }

@@ -11,8 +11,10 @@
  * retries, revoke and stop deadlines). There is no fixed tick.
  *
  * loop_run() returns the process exit code: 0 after a clean stop (signal,
- * or --until-end reached), 1 after a fatal error (logged). main.c decides to
- * exit; nothing here does. */
+ * or --until-end reached), 1 after a fatal error (logged); *exit_now is set
+ * when the Kafka consumer was left running (its group coordinator did not
+ * answer the close: consumer_destroy) and the process must end with _exit.
+ * main.c decides to exit; nothing here does. */
 #ifndef ZU_LOOP_H
 #define ZU_LOOP_H
 
@@ -32,6 +34,6 @@ typedef struct loop_opts {
 } loop_opts_t;
 
 /* Runs the worker until stopped. Returns 0 or 1 (see above). */
-int loop_run(const loop_opts_t *opts);
+int loop_run(const loop_opts_t *opts, int *exit_now);
 
 #endif

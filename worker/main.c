@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     cli_t cli;
     config_t cfg;
     char err[1024];
-    int code = 1;
+    int code = 1, exit_now = 0;
     log_t *log = NULL;
     unsigned char key[EVP_MAX_MD_SIZE];
     unsigned int key_len = 0;
@@ -172,11 +172,18 @@ int main(int argc, char **argv)
         .start_ts_ms = cli.start_ts_ms,
         .signal_fd = sfd,
     };
-    code = loop_run(&lo);
+    code = loop_run(&lo, &exit_now);
 out:
     if (sfd >= 0)
         close(sfd);
     log_destroy(log);
     config_free(&cfg);
+    if (exit_now) {
+        /* librdkafka's consumer still waits for a coordinator that does not
+         * answer: end without its threads (exit's handlers would tear down
+         * what they use). */
+        fflush(NULL);
+        _exit(code);
+    }
     return code;
 }
