@@ -5,19 +5,7 @@
 
 #include "tests/unit/tt.h"
 
-/* The test binary is linked with --wrap=malloc: the next fail_mallocs
- * allocations of the code under test fail. */
-static int fail_mallocs;
-void *__real_malloc(size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_malloc(size_t n)
-{
-    if (fail_mallocs > 0) {
-        fail_mallocs--;
-        return NULL;
-    }
-    return __real_malloc(n);
-}
+#include "tests/unit/fail_malloc.h"
 
 #define N 5000
 

@@ -4,19 +4,7 @@
  * partitions (gate drop). The pauses are in test_scheduler_pause.c. */
 #include "tests/unit/sched_fake.h"
 
-/* The test binary is linked with --wrap=malloc: the next fail_mallocs
- * allocations fail. */
-static int fail_mallocs;
-void *__real_malloc(size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_malloc(size_t n)
-{
-    if (fail_mallocs > 0) {
-        fail_mallocs--;
-        return NULL;
-    }
-    return __real_malloc(n);
-}
+#include "tests/unit/fail_malloc.h"
 
 static void test_per_user_order_and_cap(void)
 {
