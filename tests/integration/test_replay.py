@@ -170,11 +170,18 @@ def replica_leaves_mid_replay():
     event answered and the group committed at the ends (a partition given
     back keeps the end it had)."""
     with replay_setup() as (mk, sb, cfg):
-        produced = evs("lv", 100)  # 300 events: 15 s at 20 calls/s
+        produced = evs("lv", 100)  # 300 events: 30 s at 10 calls/s
         produce(mk.bootstrap, INPUT_TOPIC, produced)
         end = ends(mk)
         group = "zu-replay-leave"
         args = ["--group", group, "--from-beginning", "--until-end"]
+        # 10 calls/s: a replica's own partitions (one of three at least, 10 s
+        # or more of work) outlast the dead replica's eviction (its session
+        # time-out, 6 s, then a rebalance), so its partitions come back to a
+        # replica that is still at work (README: a replica already done
+        # exits without waiting for them).
+        cfg = write_config(os.path.dirname(cfg), mk.bootstrap, sb.endpoint,
+                           zim={"rate_limit_qps": 10.0})
         with Worker(cfg, args=args).start() as a, Worker(cfg, args=args).start() as b:
             def holds(w):
                 return any(r.get("msg") == "partition assigned" for r in w.logs())
