@@ -557,7 +557,10 @@ int consumer_destroy(consumer_t *c)
     }
     offsets_destroy(c->offsets);
     free(c->topic_parts);
-    free(c);
+    /* Left running, librdkafka's threads may still log through c->kctx
+     * until the process ends: c stays. */
+    if (!left)
+        free(c);
     return left;
 }
 

@@ -87,8 +87,9 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t
 /* Closes (final commit of stored offsets unless dry run) and destroys. NULL
  * ok. Returns 1 when the group coordinator did not answer the close in time:
  * the librdkafka handle is then left to the process's end (destroying it
- * would wait for the unanswered commits, up to socket.timeout.ms), and the
- * process must end with _exit, not wait for it; else 0. */
+ * would wait for the unanswered commits, up to socket.timeout.ms), with c
+ * and the log its threads may still write to, and the process must end with
+ * _exit, not wait for it; else 0. */
 int consumer_destroy(consumer_t *c);
 
 rd_kafka_t *consumer_rk(consumer_t *c);

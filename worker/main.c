@@ -173,17 +173,17 @@ int main(int argc, char **argv)
         .signal_fd = sfd,
     };
     code = loop_run(&lo, &exit_now);
+    if (exit_now) {
+        /* librdkafka's consumer still waits for a coordinator that does not
+         * answer, and its threads may log: end now, log and all, without
+         * exit's handlers tearing down what they use. */
+        fflush(NULL);
+        _exit(code);
+    }
 out:
     if (sfd >= 0)
         close(sfd);
     log_destroy(log);
     config_free(&cfg);
-    if (exit_now) {
-        /* librdkafka's consumer still waits for a coordinator that does not
-         * answer: end without its threads (exit's handlers would tear down
-         * what they use). */
-        fflush(NULL);
-        _exit(code);
-    }
     return code;
 }
