@@ -23,9 +23,11 @@
  *  - outage: ZIM answers nobody (common/outage.h: retryable failures across
  *    distinct users with no answer in between).
  * During a pause no job fails: jobs whose calls come back are parked, and
- * one probe call is retried with capped backoff. The pause ends on the
- * first answer that is neither systemic nor a retryable failure; then
- * everything resumes. Calls made during a pause, and the failures that
+ * one probe call at a time goes out with capped backoff, each time another
+ * waiting user's job when there is one. The pause ends on the first answer
+ * that is neither systemic nor a retryable failure ("signature expired"
+ * counts as one: only the host's clock causes it); then everything
+ * resumes. Calls made during a pause, and the failures that
  * revealed an outage, do not count toward max_attempts. (With
  * systemic_final, used by --once, a systemic answer ends the job as a
  * failure with error class rejected instead, and no outage pause is taken.)
