@@ -236,14 +236,12 @@ static void report_share(consumer_t *c, int refresh)
 }
 
 /* rd_kafka_commit, synchronous but waiting at most COMMIT_WAIT_MS
- * (RD_KAFKA_RESP_ERR__TIMED_OUT then; the commit may still land later). */
+ * (RD_KAFKA_RESP_ERR__TIMED_OUT then; the commit may still land later).
+ * rd_kafka_queue_new aborts rather than return NULL. */
 static rd_kafka_resp_err_t commit_bounded(consumer_t *c, const rd_kafka_topic_partition_list_t *l)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
-    rd_kafka_resp_err_t err;
-    if (!q)
-        return rd_kafka_commit(c->rk, l, 1); /* no memory for a queue: not waited for */
-    err = rd_kafka_commit_queue(c->rk, l, q, NULL, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, l, q, NULL, NULL);
     if (!err) {
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, COMMIT_WAIT_MS);
         err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
@@ -517,18 +515,21 @@ static int close_bounded(consumer_t *c)
     rd_kafka_error_t *error;
     int64_t end = clock_mono_us() + (int64_t)CLOSE_WAIT_MS * 1000;
     int ret = 0;
-    if (!q) {
-        rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
-        if (err)
-            log_msg(c->log, LOG_WARN, "consumer close", "error", rd_kafka_err2str(err), NULL);
-        return 0;
-    }
     if ((error = rd_kafka_consumer_close_queue(c->rk, q))) {
         log_msg(c->log, LOG_WARN, "consumer close", "error", rd_kafka_error_string(error), NULL);
         rd_kafka_error_destroy(error);
     }
-    while (!rd_kafka_consumer_closed(c->rk) && clock_mono_us() < end)
-        rd_kafka_queue_poll_callback(q, 100);
+    /* As rd_kafka_consumer_close serves its queue: the rebalance is handled,
+     * everything else (messages, end-of-partition and error events still
+     * forwarded there) is dropped. rd_kafka_queue_poll_callback would abort
+     * on those: it can only serve what has a callback. */
+    while (!rd_kafka_consumer_closed(c->rk) && clock_mono_us() < end) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            rebalance_cb(c->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev),
+                         &c->kctx);
+        rd_kafka_event_destroy(ev);
+    }
     if (!rd_kafka_consumer_closed(c->rk)) {
         log_msg(c->log, LOG_WARN,
                 "consumer close did not finish: the group coordinator does not answer; the "
