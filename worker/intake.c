@@ -335,13 +335,11 @@ static int take_redrive(intake_t *in, rd_kafka_message_t *msg, job_t *job)
     rec.src_topic = NULL;
     /* Parsed as from its original source: an event that had no event_id
      * gets the same default as the first time (see redrive.h). */
-    if (job->src_topic)
-        job->ev_status = event_parse(in->o.cfg, rec.event_json, rec.event_len, job->src_topic,
-                                     job->src_partition, job->src_offset, &job->ev);
-    else
-        job->ev_status =
-            event_parse(in->o.cfg, rec.event_json, rec.event_len, rd_kafka_topic_name(msg->rkt),
-                        msg->partition, msg->offset, &job->ev);
+    int src = job->src_topic != NULL;
+    job->ev_status = event_parse(in->o.cfg, rec.event_json, rec.event_len,
+                                 src ? job->src_topic : rd_kafka_topic_name(msg->rkt),
+                                 src ? job->src_partition : msg->partition,
+                                 src ? job->src_offset : msg->offset, &job->ev);
     redrive_rec_clear(&rec);
     return 1;
 }

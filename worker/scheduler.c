@@ -631,13 +631,13 @@ static void probe_rotate(scheduler_t *s)
     s->probe = next ? next : probe_pick(s);
 }
 
-/* The probe's partition was given up: its next owner processes the event,
- * so this replica must not call for it again. */
-static void probe_drop(scheduler_t *s)
+/* The head job's partition was given up: its next owner processes the
+ * event, so this replica must not call for it again. Riders gathered for
+ * earlier attempts go back to waiting (the gate decides for each of them
+ * again). u is on no list. */
+static void drop_head(scheduler_t *s, user_t *u)
 {
-    job_t *job = s->probe;
-    user_t *u = job->user;
-    s->probe = NULL;
+    job_t *job = u->head;
     job->riders = 0;
     user_pop(s, u);
     s->cbs.drop(s->cbs.ctx, job);
@@ -653,6 +653,22 @@ static int needed_behind(scheduler_t *s, const job_t *head)
     return 0;
 }
 
+/* The gate's word on a user's head job. A head beyond its cut still starts
+ * when a stop or revoke waits for a job behind it: holding it would hold
+ * them. */
+static sched_gate_t gate(scheduler_t *s, const job_t *head)
+{
+    sched_gate_t g = s->cbs.gate ? s->cbs.gate(s->cbs.ctx, head) : SCHED_START;
+    return g == SCHED_HOLD && needed_behind(s, head) ? SCHED_START : g;
+}
+
+/* The gate held u's head (beyond a stop's cut). u is on no list. */
+static void hold(scheduler_t *s, user_t *u)
+{
+    u->state = USER_HELD;
+    list_push(&s->held, u);
+}
+
 /* During a pause only the probe starts, when due, if the gate lets it. A
  * probe the gate drops goes (its partition's next owner has it); one it
  * holds (beyond a stop's cut, with nothing needed behind it) waits with the
@@ -664,17 +680,14 @@ static void run_probe(scheduler_t *s, int64_t now_us)
         s->probe = probe_pick(s);
     while (s->probe && !s->probe_running && now_us >= s->probe_due_us &&
            s->in_flight < s->opts.max_in_flight) {
-        sched_gate_t g = s->cbs.gate ? s->cbs.gate(s->cbs.ctx, s->probe) : SCHED_START;
-        if (g == SCHED_HOLD && needed_behind(s, s->probe))
-            g = SCHED_START;
-        if (g == SCHED_DROP) {
-            probe_drop(s);
-            s->probe = probe_pick(s);
-            continue;
-        }
-        if (g == SCHED_HOLD) {
-            s->probe->user->state = USER_HELD;
-            list_push(&s->held, s->probe->user);
+        sched_gate_t g = gate(s, s->probe);
+        if (g != SCHED_START) {
+            user_t *u = s->probe->user;
+            s->probe = NULL;
+            if (g == SCHED_DROP)
+                drop_head(s, u);
+            else
+                hold(s, u);
             s->probe = probe_pick(s);
             continue;
         }
@@ -697,23 +710,13 @@ void scheduler_run(scheduler_t *s, int64_t now_us)
     }
     while (s->in_flight < s->opts.max_in_flight && (u = next_user(s, &from))) {
         job_t *job = u->head;
-        sched_gate_t g = s->cbs.gate ? s->cbs.gate(s->cbs.ctx, job) : SCHED_START;
-        if (g == SCHED_DROP) {
+        sched_gate_t g = gate(s, job);
+        if (g != SCHED_START) {
             list_remove(from, u);
-            /* Riders gathered for earlier attempts go back to waiting:
-             * the gate decides for each of them again. */
-            job->riders = 0;
-            user_pop(s, u);
-            s->cbs.drop(s->cbs.ctx, job);
-            user_next(s, u);
-            continue;
-        }
-        if (g == SCHED_HOLD && needed_behind(s, job))
-            g = SCHED_START; /* beyond its cut, but holding it would hold them */
-        if (g == SCHED_HOLD) {
-            list_remove(from, u);
-            u->state = USER_HELD;
-            list_push(&s->held, u);
+            if (g == SCHED_DROP)
+                drop_head(s, u);
+            else
+                hold(s, u);
             continue;
         }
         int64_t wait = ratelimit_acquire(s->rl, now_us);

@@ -19,6 +19,12 @@ and a registry stand-in (zu_registry.py).
   registry answers, every event gets exactly one call and one success
   result, and the first replica lets go of what it held for the partitions
   it gave up (no leak under the sanitizers: it exits 0).
+- drain keeps held: events waiting for their schema on a partition being
+  drained for a revoke stay held when the schema arrives, and go to the
+  partition's next owner: each gets one result, published by the replica
+  that owns its partition then (an invalid one's result and DLQ copy were
+  produced by the draining replica, and again by the next owner when the
+  delivery was not yet acknowledged at the hand-over).
 - systemic: a registry that answers 401 (wrong basic_auth_user_info) pauses
   as systemic; the credential reaches the registry as basic auth, and never
   shows in --check-config or the log.
@@ -284,6 +290,59 @@ def test_rebalance_while_held():
     print("  %d events held through a rebalance: one call and one result each" % n, flush=True)
 
 
+def test_drain_keeps_held():
+    parts = 3
+    # Per partition: a valid plain event whose call takes 6 s (the revoke's
+    # drain waits for it), then a framed event without user_id (invalid),
+    # waiting for its schema behind it.
+    with cluster(sandbox_kw={"qps": 0, "latency_ms": 6000}) as (tmp, mk, sb), \
+            Registry(SCHEMAS).start() as reg:
+        reg.set_mode("hold")
+        msgs = []
+        for p in range(parts):
+            msgs.append({"value": plain_value({"type": "account-deleted", "user_id": "dk-%d" % p,
+                                               "event_id": "dk-call-%d" % p}), "partition": p})
+            msgs.append({"value": avro_value({"type": "account-deleted",
+                                              "event_id": "dk-bad-%d" % p}), "partition": p})
+        produce(mk.bootstrap, INPUT_TOPIC, msgs)
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint,
+                           zim={"rate_limit_qps": 200.0, "request_timeout_ms": 15000},
+                           events={"format": "auto"},
+                           schema_registry={"url": reg.url, "request_timeout_ms": 30000})
+        with Worker(cfg).start() as a:
+            assert wait_for(lambda: any(r.get("msg") == "partition assigned"
+                                        for r in a.logs()) or None, timeout=60), a.dump()
+            with Worker(cfg).start() as b:
+                assert wait_for(lambda: [r for r in a.logs()
+                                         if r.get("msg", "").startswith("partition revoking")],
+                                timeout=60), a.dump()
+                reg.set_mode("ok")  # the schema arrives during the drain
+                assert wait_for(lambda: len(read_results(mk)) >= 2 * parts, timeout=90), \
+                    "A:\n%s\nB:\n%s" % (a.dump(), b.dump())
+                moved = {int(r["partition"]) for r in a.logs()
+                         if r.get("msg") == "partition revoked"}
+                assert moved, a.dump()
+                assert b.terminate() == 0, b.dump()
+            assert a.terminate() == 0, a.dump()
+        worker_of = {}
+        for w in (a, b):
+            for r in w.logs():
+                if r.get("msg") == "worker started":
+                    worker_of[w] = r["worker"]
+        vals = [v for _, v in read_results(mk)]
+        dlq = consume_all(mk.bootstrap, DLQ_TOPIC)
+    got = collections.Counter(v["event_id"] for v in vals)
+    assert set(got.values()) == {1} and len(got) == 2 * parts, got
+    for p in moved:
+        bad = [v for v in vals if v["event_id"] == "dk-bad-%d" % p][0]
+        assert bad["error_class"] == "invalid_event", bad
+        assert bad["worker"] == worker_of[b], \
+            "partition %d's held event answered by the draining replica: %s" % (p, bad)
+    assert len(dlq) == parts, [m["value"][:40] for m in dlq]
+    print("  %d partition(s) moved while their events waited for the schema: the next owner "
+          "answered them, one result each" % len(moved), flush=True)
+
+
 def test_systemic_and_credentials():
     cred = "zu-reg:reg-TOPSECRET-9"
     with cluster() as (tmp, mk, sb), Registry(SCHEMAS, user_info=cred).start() as reg:
@@ -324,5 +383,6 @@ if __name__ == "__main__":
     run.case(test_formats)
     run.case(test_outage)
     run.case(test_rebalance_while_held)
+    run.case(test_drain_keeps_held)
     run.case(test_systemic_and_credentials)
     run.finish()

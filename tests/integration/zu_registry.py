@@ -9,7 +9,8 @@ It serves GET /schemas/ids/{id} as Confluent Schema Registry does: 200 with
 {"schema": "...", "schemaType": ...} (schemaType left out for Avro, as the
 registry does), 404 {"error_code": 40403, ...} for an id it does not have.
 Modes, switchable at any time: "ok", "503" (every request answered 503),
-"401" (every request answered 401). With user_info set, a request without
+"401" (every request answered 401), "hold" (requests wait, unanswered, until
+the mode changes, then get the new mode's answer). With user_info set, a request without
 that HTTP basic authentication is answered 401. Binds 127.0.0.1 on a port
 the kernel picks; runs in a thread of the test process.
 """
@@ -19,6 +20,7 @@ import http.server
 import json
 import re
 import threading
+import time
 
 _PATH = re.compile(r"^/schemas/ids/([0-9]+)$")
 
@@ -36,7 +38,7 @@ class Registry:
         self.url = None
 
     def set_mode(self, mode):
-        assert mode in ("ok", "503", "401"), mode
+        assert mode in ("ok", "503", "401", "hold"), mode
         with self._lock:
             self.mode = mode
 
@@ -52,7 +54,12 @@ class Registry:
     def _answer(self, path, auth):
         with self._lock:
             self._requests.append((path, auth))
-            mode = self.mode
+        while True:
+            with self._lock:
+                mode = self.mode
+            if mode != "hold":
+                break
+            time.sleep(0.05)
         if mode == "503":
             return 503, {"error_code": 50003, "message": "Service unavailable"}
         want = None
