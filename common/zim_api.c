@@ -659,7 +659,7 @@ void zim_api_destroy(zim_api_t *api)
         next = c->next;
         call_free(c);
     }
-    curlev_destroy(api->cm); /* after the handles: its sockets leave the loop */
+    curlev_destroy(api->cm);     /* after the handles: its sockets leave the loop */
     curl_url_cleanup(api->base); /* after the handles that point at it */
     zim_signer_destroy(api->signer);
     if (api->secret) {
