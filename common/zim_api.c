@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -27,6 +26,7 @@
 #include "common/curlev.h"
 #include "common/fmt.h"
 #include "common/zim_sign.h"
+#include "common/zim_url.h"
 
 #ifndef ZU_VERSION
 #define ZU_VERSION "0.0.0"
@@ -114,150 +114,6 @@ const char *zim_outcome_name(zim_outcome_t o)
         return "systemic";
     }
     return "unknown";
-}
-
-/* ---- URL building ---------------------------------------------------------------------- */
-
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-static size_t enc_len(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++)
-        n += is_unreserved((unsigned char)*s) ? 1 : 3;
-    return n;
-}
-
-/* Writes s percent-encoded (RFC 3986, uppercase hex) at p; returns the new end. */
-static char *put_enc(char *p, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (is_unreserved(c)) {
-            *p++ = (char)c;
-        } else {
-            *p++ = '%';
-            *p++ = hex[c >> 4];
-            *p++ = hex[c & 0x0f];
-        }
-    }
-    return p;
-}
-
-/* Checks an endpoint: http:// or https://, a host, no query, fragment, space or
- * control character. *needs_slash is set when it has no path. */
-static int endpoint_check(const char *endpoint, int *needs_slash, char *errstr, size_t errstr_size)
-{
-    const char *host;
-
-    if (!endpoint || !*endpoint) {
-        seterr(errstr, errstr_size, "endpoint: empty");
-        return -1;
-    }
-    if (strncasecmp(endpoint, "https://", 8) == 0) {
-        host = endpoint + 8;
-    } else if (strncasecmp(endpoint, "http://", 7) == 0) {
-        host = endpoint + 7;
-    } else {
-        seterr(errstr, errstr_size, "endpoint \"%.64s\": must start with http:// or https://",
-               endpoint);
-        return -1;
-    }
-    if (*host == '\0' || *host == '/') {
-        seterr(errstr, errstr_size, "endpoint \"%.64s\": no host", endpoint);
-        return -1;
-    }
-    for (const char *p = endpoint; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c <= ' ' || c == 0x7f || c == '?' || c == '#') {
-            seterr(errstr, errstr_size,
-                   "endpoint \"%.64s\": must not contain a query, fragment, space or control "
-                   "character",
-                   endpoint);
-            return -1;
-        }
-    }
-    *needs_slash = strchr(host, '/') == NULL;
-    return 0;
-}
-
-int zim_api_build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id,
-                      const char *secret, const char *user_id, int delete_type, const char *nonce,
-                      int64_t timestamp, char **out, char *errstr, size_t errstr_size)
-{
-    char app_s[FMT_I64_MAX], ts_s[FMT_I64_MAX], dt_s[FMT_I64_MAX], sig[ZIM_SIGNATURE_LEN + 1];
-    const char *names[8] = {"Action",           "AppId",     "SignatureNonce", "Timestamp",
-                            "SignatureVersion", "Signature", "FromUserId",     "DeleteType"};
-    const char *values[8];
-    int needs_slash = 0;
-    size_t total, ep_len;
-    char *url, *p;
-
-    if (endpoint_check(endpoint, &needs_slash, errstr, errstr_size) != 0)
-        return -1;
-    if (!user_id || !*user_id) {
-        seterr(errstr, errstr_size, "FromUserId: empty");
-        return -1;
-    }
-    if (delete_type != ZIM_DELETE_TWO_WAY && delete_type != ZIM_DELETE_ONE_WAY) {
-        seterr(errstr, errstr_size, "DeleteType %d: must be 0 or 1", delete_type);
-        return -1;
-    }
-    if (!nonce || !*nonce) {
-        seterr(errstr, errstr_size, "SignatureNonce: empty");
-        return -1;
-    }
-    if (timestamp < 0) {
-        seterr(errstr, errstr_size, "Timestamp %" PRId64 ": negative", timestamp);
-        return -1;
-    }
-    if (zim_signer_signature(signer, app_id, nonce, secret, timestamp, sig, errstr, errstr_size) !=
-        0)
-        return -1;
-    fmt_i64(app_s, app_id);
-    fmt_i64(ts_s, timestamp);
-    fmt_i64(dt_s, delete_type);
-    values[0] = "DeleteAllFriends";
-    values[1] = app_s;
-    values[2] = nonce;
-    values[3] = ts_s;
-    values[4] = "2.0";
-    values[5] = sig;
-    values[6] = user_id;
-    values[7] = dt_s;
-
-    ep_len = strlen(endpoint);
-    total = ep_len + (size_t)needs_slash + 1;
-    for (size_t i = 0; i < 8; i++)
-        total += 2 + strlen(names[i]) + enc_len(values[i]); /* '?'/'&', name, '=', value */
-
-    url = malloc(total);
-    if (!url) {
-        seterr(errstr, errstr_size, "request URL: out of memory");
-        return -1;
-    }
-    memcpy(url, endpoint, ep_len);
-    p = url + ep_len;
-    if (needs_slash)
-        *p++ = '/';
-    for (size_t i = 0; i < 8; i++) {
-        size_t nl = strlen(names[i]);
-        *p++ = i == 0 ? '?' : '&';
-        memcpy(p, names[i], nl);
-        p += nl;
-        *p++ = '=';
-        p = put_enc(p, values[i]);
-    }
-    *p = '\0';
-    *out = url;
-    return 0;
 }
 
 /* ---- response parsing and classification --------------------------------------------- */
@@ -533,7 +389,7 @@ out:
 static void on_done(void *ctx, CURL *easy, CURLcode result);
 
 /* Sets api->base and api->target_off for api->endpoint (checked by
- * endpoint_check). 0 ok, -1 out of memory.
+ * zim_url_check_endpoint). 0 ok, -1 out of memory.
  *
  * A handle then keeps the endpoint, parsed once (api->base), as its URL and
  * gets each call's path and query as CURLOPT_REQUEST_TARGET: libcurl neither
@@ -584,7 +440,7 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
                      : "event loop");
         return NULL;
     }
-    if (endpoint_check(opts->endpoint, &needs_slash, errstr, errstr_size) != 0)
+    if (zim_url_check_endpoint(opts->endpoint, &needs_slash, errstr, errstr_size) != 0)
         return NULL;
     if (!opts->secret || !*opts->secret) {
         seterr(errstr, errstr_size, "server secret: empty");
@@ -687,8 +543,8 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t 
     }
     if (zim_signer_nonce(api->signer, nonce, errstr, errstr_size) != 0)
         goto out;
-    if (zim_api_build_url(api->signer, api->endpoint, api->app_id, api->secret, user_id,
-                          delete_type, nonce, (int64_t)time(NULL), &url, errstr, errstr_size) != 0)
+    if (zim_url_build(api->signer, api->endpoint, api->app_id, api->secret, user_id, delete_type,
+                      nonce, (int64_t)time(NULL), &url, errstr, errstr_size) != 0)
         goto out;
     c = call_get(api);
     if (!c || !(c->user_id = strdup(user_id))) {

@@ -103,13 +103,6 @@ int zim_api_unreachable(const zim_api_result_t *res);
 /* Calls running now. */
 int zim_api_in_flight(const zim_api_t *api);
 
-/* Builds the full request URL with every query value percent-encoded, signed
- * with signer (NULL: the stateless zim_sign_signature, same result).
- * *out is malloc'ed (caller frees). 0 ok, -1 with errstr. */
-int zim_api_build_url(zim_signer_t *signer, const char *endpoint, uint32_t app_id,
-                      const char *secret, const char *user_id, int delete_type, const char *nonce,
-                      int64_t timestamp, char **out, char *errstr, size_t errstr_size);
-
 /* Parses a response body (any bytes) into res->has_code/code/message/request_id.
  * Returns 0 when it was a JSON object with an integer Code, -1 otherwise
  * (res->message then says why). Never crashes on any input. */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/zim_api.h"
+#include "common/zim_url.h"
 #include "common/zim_sign.h"
 
 #define WARM_UP 100
@@ -73,8 +74,8 @@ static int signed_url(floor_run_t *run, int i, char **url)
     }
     snprintf(user, sizeof(user), "floor-%d", i);
     if (zim_signer_nonce(run->signer, nonce, err, sizeof(err)) != 0 ||
-        zim_api_build_url(run->signer, run->endpoint, 1, "floor-secret", user, 0, nonce,
-                          (int64_t)time(NULL), url, err, sizeof(err)) != 0) {
+        zim_url_build(run->signer, run->endpoint, 1, "floor-secret", user, 0, nonce,
+                      (int64_t)time(NULL), url, err, sizeof(err)) != 0) {
         fprintf(stderr, "bench_http_floor: %s\n", err);
         return -1;
     }

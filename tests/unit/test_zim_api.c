@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "common/zim_api.h"
+#include "common/zim_url.h"
 #include "tests/unit/tt.h"
 
 #define APP_ID       1234567890u
@@ -99,9 +100,8 @@ static void check_url_for(const char *user_id, int delete_type)
 {
     char names[8][32], values[8][128], *url = NULL, err[256] = "", sig[33];
 
-    TT_EQ_INT(zim_api_build_url(NULL, "https://zim-api.zego.im/", APP_ID, SECRET, user_id,
-                                delete_type, "0123456789abcdef", 1700000000, &url, err,
-                                sizeof(err)),
+    TT_EQ_INT(zim_url_build(NULL, "https://zim-api.zego.im/", APP_ID, SECRET, user_id, delete_type,
+                            "0123456789abcdef", 1700000000, &url, err, sizeof(err)),
               0);
     if (!url)
         return;
@@ -126,9 +126,8 @@ static void check_url_for(const char *user_id, int delete_type)
     zim_signer_t *signer = zim_signer_new(err, sizeof(err));
     char *again = NULL;
     TT_CHECK(signer != NULL);
-    TT_EQ_INT(zim_api_build_url(signer, "https://zim-api.zego.im/", APP_ID, SECRET, user_id,
-                                delete_type, "0123456789abcdef", 1700000000, &again, err,
-                                sizeof(err)),
+    TT_EQ_INT(zim_url_build(signer, "https://zim-api.zego.im/", APP_ID, SECRET, user_id,
+                            delete_type, "0123456789abcdef", 1700000000, &again, err, sizeof(err)),
               0);
     TT_EQ_STR(again ? again : "", url);
     free(again);
@@ -158,8 +157,8 @@ static void test_url_exact_encoding(void)
 {
     char *url = NULL, err[256];
 
-    TT_EQ_INT(zim_api_build_url(NULL, "http://127.0.0.1:8080", 4294967295u, "k", "a&b=c ~._-%+/", 1,
-                                "ffffffffffffffff", 0, &url, err, sizeof(err)),
+    TT_EQ_INT(zim_url_build(NULL, "http://127.0.0.1:8080", 4294967295u, "k", "a&b=c ~._-%+/", 1,
+                            "ffffffffffffffff", 0, &url, err, sizeof(err)),
               0);
     /* no path: "/" is added; uppercase %XX; unreserved left alone */
     TT_CHECK(url && strncmp(url,
@@ -173,11 +172,41 @@ static void test_url_exact_encoding(void)
     free(url);
     url = NULL;
     /* a path is kept as it is */
-    TT_EQ_INT(zim_api_build_url(NULL, "https://zim-api-fra.zego.im/v2/x", 1, "k", "u", 0,
-                                "0000000000000000", 1, &url, err, sizeof(err)),
+    TT_EQ_INT(zim_url_build(NULL, "https://zim-api-fra.zego.im/v2/x", 1, "k", "u", 0,
+                            "0000000000000000", 1, &url, err, sizeof(err)),
               0);
     TT_CHECK(url && strncmp(url, "https://zim-api-fra.zego.im/v2/x?Action=", 40) == 0);
     free(url);
+}
+
+/* Every byte 1..255 as a user id: the 66 unreserved characters of RFC 3986
+ * go as they are, every other byte as uppercase %XX. */
+static void test_url_every_byte(void)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int plain_seen = 0;
+
+    for (int b = 1; b < 256; b++) {
+        char user[2] = {(char)b, '\0'}, want[64], *url = NULL, err[256];
+        int plain = (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') ||
+                    b == '-' || b == '.' || b == '_' || b == '~';
+
+        if (plain) {
+            snprintf(want, sizeof(want), "&FromUserId=%c&DeleteType=0", b);
+            plain_seen++;
+        } else {
+            snprintf(want, sizeof(want), "&FromUserId=%%%c%c&DeleteType=0", hex[b >> 4],
+                     hex[b & 15]);
+        }
+        TT_EQ_INT(zim_url_build(NULL, "https://x/", 1, "k", user, 0, "0123456789abcdef", 1, &url,
+                                err, sizeof(err)),
+                  0);
+        if (!url || !strstr(url, want))
+            fprintf(stderr, "byte %d: %s\n", b, url ? url : err);
+        TT_CHECK(url && strstr(url, want) != NULL);
+        free(url);
+    }
+    TT_EQ_INT(plain_seen, 66);
 }
 
 static void test_url_errors(void)
@@ -186,33 +215,24 @@ static void test_url_errors(void)
     const char *n = "0123456789abcdef";
 
     err[0] = '\0';
-    TT_EQ_INT(zim_api_build_url(NULL, "ftp://x/", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
-              -1);
+    TT_EQ_INT(zim_url_build(NULL, "ftp://x/", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "http://") != NULL);
-    TT_EQ_INT(
-        zim_api_build_url(NULL, "https://x/?a=b", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
-        -1);
+    TT_EQ_INT(zim_url_build(NULL, "https://x/?a=b", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
+              -1);
     TT_CHECK(strstr(err, "query") != NULL);
-    TT_EQ_INT(zim_api_build_url(NULL, "https:///p", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)),
-              -1);
+    TT_EQ_INT(zim_url_build(NULL, "https:///p", 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "no host") != NULL);
-    TT_EQ_INT(zim_api_build_url(NULL, NULL, 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
-    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "", 0, n, 1, &url, err, sizeof(err)),
-              -1);
+    TT_EQ_INT(zim_url_build(NULL, NULL, 1, "k", "u", 0, n, 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_url_build(NULL, "https://x/", 1, "k", "", 0, n, 1, &url, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "FromUserId") != NULL);
-    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", NULL, 0, n, 1, &url, err, sizeof(err)),
-              -1);
-    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "u", 2, n, 1, &url, err, sizeof(err)),
-              -1);
+    TT_EQ_INT(zim_url_build(NULL, "https://x/", 1, "k", NULL, 0, n, 1, &url, err, sizeof(err)), -1);
+    TT_EQ_INT(zim_url_build(NULL, "https://x/", 1, "k", "u", 2, n, 1, &url, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "DeleteType") != NULL);
-    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "u", 0, "", 1, &url, err, sizeof(err)),
-              -1);
+    TT_EQ_INT(zim_url_build(NULL, "https://x/", 1, "k", "u", 0, "", 1, &url, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "SignatureNonce") != NULL);
-    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, "k", "u", 0, n, -5, &url, err, sizeof(err)),
-              -1);
+    TT_EQ_INT(zim_url_build(NULL, "https://x/", 1, "k", "u", 0, n, -5, &url, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "Timestamp") != NULL);
-    TT_EQ_INT(zim_api_build_url(NULL, "https://x/", 1, NULL, "u", 0, n, 1, &url, err, sizeof(err)),
-              -1);
+    TT_EQ_INT(zim_url_build(NULL, "https://x/", 1, NULL, "u", 0, n, 1, &url, err, sizeof(err)), -1);
     TT_CHECK(strstr(err, "secret") != NULL);
     TT_CHECK(url == NULL);
 }
@@ -387,6 +407,7 @@ int main(void)
 {
     TT_RUN(test_url_every_special_character);
     TT_RUN(test_url_exact_encoding);
+    TT_RUN(test_url_every_byte);
     TT_RUN(test_url_errors);
     TT_RUN(test_parse_response);
     TT_RUN(test_classify_codes);

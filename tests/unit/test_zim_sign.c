@@ -165,7 +165,7 @@ static void test_signer(void)
     TT_EQ_INT(dups, 0);
     zim_signer_destroy(s);
     zim_signer_destroy(NULL);
-    /* No signer: the stateless signature (zim_api_build_url signs so). */
+    /* No signer: the stateless signature (zim_url_build signs so). */
     TT_EQ_INT(zim_signer_signature(NULL, 1, "0123456789abcdef", "s", 100, a, err, sizeof(err)), 0);
     TT_EQ_INT(zim_sign_signature(1, "0123456789abcdef", "s", 100, b, err, sizeof(err)), 0);
     TT_EQ_STR(a, b);

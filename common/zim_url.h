@@ -1,0 +1,24 @@
+/* zim_url.h - the signed DeleteAllFriends request URL (docs/contract.md,
+ * "The API it calls"). */
+#ifndef ZU_ZIM_URL_H
+#define ZU_ZIM_URL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/zim_sign.h"
+
+/* Checks an endpoint: http:// or https://, a host, no query, fragment,
+ * space or control character. *needs_slash is set when it has no path (the
+ * URL then adds '/'). 0 ok, -1 with errstr. */
+int zim_url_check_endpoint(const char *endpoint, int *needs_slash, char *errstr,
+                           size_t errstr_size);
+
+/* Builds the full request URL with every query value percent-encoded, signed
+ * with signer (NULL: the stateless zim_sign_signature, same result).
+ * *out is malloc'ed (caller frees). 0 ok, -1 with errstr. */
+int zim_url_build(zim_signer_t *signer, const char *endpoint, uint32_t app_id, const char *secret,
+                  const char *user_id, int delete_type, const char *nonce, int64_t timestamp,
+                  char **out, char *errstr, size_t errstr_size);
+
+#endif
