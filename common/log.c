@@ -1,15 +1,18 @@
 /* log.c - level-gated structured logging: one record, one line, one write(2).
  *
  * A record is formatted into a stack buffer of LOG_RECORD_MAX bytes and
- * written with a single write(2). Strings are escaped (JSON or text rules),
- * invalid UTF-8 bytes become U+FFFD, and a record that does not fit is cut at
- * a character boundary and marked "truncated":true, so every line is a
- * complete JSON object. The only mutable state is the level (atomic). */
+ * written with a single write(2), or, while the owner thread holds its
+ * records (log_hold), appended to a buffer written by log_flush. Strings are
+ * escaped (JSON or text rules), invalid UTF-8 bytes become U+FFFD, and a
+ * record that does not fit is cut at a character boundary and marked
+ * "truncated":true, so every line is a complete JSON object. Mutable state:
+ * the level (atomic) and the hold buffer (the owner thread's only). */
 #include "common/log.h"
 #include "common/fmt.h"
 #include "common/utf8.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include <openssl/hmac.h>
 
 #define LOG_RECORD_MAX 8192
+#define LOG_HOLD_MAX   (64 * 1024) /* held records are written when this would overflow */
 /* Room kept back for the record's closing: '"' + ",\"truncated\":true}\n". */
 #define LOG_TAIL_RESERVE 32
 
@@ -32,6 +36,12 @@ struct zlog {
     log_format_t format;
     unsigned char *key; /* NULL: redaction off */
     size_t key_len;
+    /* Records held by the owner thread (the one that made the logger), read
+     * and written by it only. */
+    pthread_t owner;
+    int holding;
+    char *held; /* LOG_HOLD_MAX bytes, allocated by the first log_hold */
+    size_t held_len;
 };
 
 /* Bounded writer over the record buffer. cap excludes the tail reserve. */
@@ -52,6 +62,7 @@ log_t *log_new(int fd, log_level_t level, log_format_t format, const void *redac
     if (!lg)
         return NULL;
     lg->fd = fd;
+    lg->owner = pthread_self();
     lg->level = (unsigned)level <= LOG_DEBUG ? (int)level : LOG_INFO;
     lg->format = format == LOG_FORMAT_TEXT ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
     if (redact_key) {
@@ -71,11 +82,54 @@ void log_destroy(log_t *lg)
 {
     if (!lg)
         return;
+    log_hold(lg, 0);
     if (lg->key) {
         OPENSSL_cleanse(lg->key, lg->key_len);
         free(lg->key);
     }
+    free(lg->held);
     free(lg);
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t n = write(fd, p + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* nowhere to report a logging failure */
+        off += (size_t)n;
+    }
+}
+
+static int is_owner(const log_t *lg)
+{
+    return pthread_equal(pthread_self(), lg->owner);
+}
+
+void log_flush(log_t *lg)
+{
+    if (!lg || !is_owner(lg) || lg->held_len == 0)
+        return;
+    write_all(lg->fd, lg->held, lg->held_len);
+    lg->held_len = 0;
+}
+
+void log_hold(log_t *lg, int on)
+{
+    if (!lg || !is_owner(lg))
+        return;
+    if (!on) {
+        log_flush(lg);
+        lg->holding = 0;
+        return;
+    }
+    if (!lg->held && !(lg->held = malloc(LOG_HOLD_MAX)))
+        return; /* out of memory: records keep going out one by one */
+    lg->holding = 1;
 }
 
 void log_set_level(log_t *lg, log_level_t level)
@@ -308,7 +362,6 @@ void log_msg(log_t *lg, log_level_t level, const char *msg, ...)
     char ts[FMT_TIME_MAX];
     wbuf_t w = {buf, 0, sizeof(buf) - LOG_TAIL_RESERVE, 0};
     va_list ap;
-    size_t off = 0;
 
     if (!log_enabled(lg, level))
         return;
@@ -320,14 +373,19 @@ void log_msg(log_t *lg, log_level_t level, const char *msg, ...)
         format_json(&w, ts, level, msg, &ap);
     va_end(ap);
 
-    while (off < w.len) {
-        ssize_t n = write(lg->fd, buf + off, w.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* nowhere to report a logging failure */
-        off += (size_t)n;
+    if (!is_owner(lg)) {
+        write_all(lg->fd, buf, w.len); /* other threads never touch the held records */
+        return;
     }
+    if (lg->holding && level >= LOG_INFO) {
+        if (lg->held_len + w.len > LOG_HOLD_MAX)
+            log_flush(lg);
+        memcpy(lg->held + lg->held_len, buf, w.len);
+        lg->held_len += w.len;
+        return;
+    }
+    log_flush(lg); /* a warning or an error goes out at once, after what it follows */
+    write_all(lg->fd, buf, w.len);
 }
 
 const char *log_user(const log_t *lg, const char *user_id, char *buf, size_t size)

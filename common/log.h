@@ -3,7 +3,10 @@
  * One record is one line: a JSON object {"ts","level","msg",fields...} or,
  * in text format, "TS LEVEL msg key=value ...". Each record is written with a
  * single write(2), so records from librdkafka's threads never interleave;
- * log_msg() may be called from any thread. The logger never sees the server
+ * log_msg() may be called from any thread. The thread that made the logger
+ * may hold its info and debug records and write them together (log_hold,
+ * log_flush): the worker does so for each turn of its loop, so a busy turn
+ * costs one write, not one per event. The logger never sees the server
  * secret: callers must not pass it, and nothing here reads configuration.
  *
  * With redaction on, log_user() replaces a user id by a short keyed hash
@@ -26,6 +29,17 @@ log_t *log_new(int fd, log_level_t level, log_format_t format, const void *redac
                size_t key_len);
 void log_destroy(log_t *lg);
 void log_set_level(log_t *lg, log_level_t level);
+/* on: from now on the owner thread's (the thread that called log_new) info
+ * and debug records are held in a buffer, written by log_flush or when it is
+ * full (64 KiB); its warnings and errors go out at once, after the held
+ * records. Other threads' records are never held. off: flushes, stops
+ * holding. Held records are lost if the process dies before the flush:
+ * hold only around work that does not block (the loop flushes before each
+ * wait). Called from another thread: does nothing. */
+void log_hold(log_t *lg, int on);
+/* Writes the held records (owner thread only; others: nothing). */
+void log_flush(log_t *lg);
+
 /* True when a record of this level would be written. */
 int log_enabled(const log_t *lg, log_level_t level);
 

@@ -365,6 +365,7 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
         SETOPT(CURLOPT_SSL_CTX_DATA, api->ca_file);
     }
     SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_BUFFERSIZE, 1024L);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_TCP_KEEPIDLE, 30L);
     SETOPT(CURLOPT_TCP_KEEPINTVL, 15L);

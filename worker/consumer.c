@@ -142,6 +142,7 @@ static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *part
         int tidx = consumer_topic_index(c, p->topic);
         if (tidx < 0 || offsets_end(c->offsets, (size_t)tidx, p->partition) >= 0)
             continue;
+        log_flush(c->log); /* the lines so far are out while this waits (up to 10 s) */
         rd_kafka_resp_err_t err =
             rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 10000);
         if (err) {
@@ -165,6 +166,7 @@ static int topic_partition_count(consumer_t *c, const char *topic)
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topic, NULL);
     if (!rkt)
         return -1;
+    log_flush(c->log); /* the lines so far are out while this waits (up to 5 s) */
     if (rd_kafka_metadata(c->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (md->topic_cnt == 1 && !md->topics[0].err)
             n = md->topics[0].partition_cnt;
@@ -242,6 +244,7 @@ static rd_kafka_resp_err_t commit_bounded(consumer_t *c, const rd_kafka_topic_pa
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
     rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, l, q, NULL, NULL);
+    log_flush(c->log); /* the lines so far are out while this waits (up to 2 s) */
     if (!err) {
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, COMMIT_WAIT_MS);
         err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;

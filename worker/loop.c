@@ -556,6 +556,9 @@ int loop_run(const loop_opts_t *opts, int *exit_now)
             "group_id", l.cfg->group_id, "result_topic", l.cfg->result_topic, "dry_run",
             opts->dry_run ? "true" : "false", "redrive", opts->redrive ? "true" : "false", NULL);
 
+    /* A turn's info lines (one per result when busy) go out in one write,
+     * before the loop waits again. */
+    log_hold(l.log, 1);
     for (;;) {
         int64_t next = turn(&l);
         if (next == -2)
@@ -564,11 +567,13 @@ int loop_run(const loop_opts_t *opts, int *exit_now)
             evloop_timer_at(l.el, l.wake, next);
         else
             evloop_timer_cancel(l.el, l.wake);
+        log_flush(l.log);
         if (evloop_run_once(l.el, -1, err, sizeof(err)) == -1) {
             log_msg(l.log, LOG_ERROR, "event loop", "error", err, NULL);
             begin_stop(&l, "event loop error", 1);
         }
     }
+    log_hold(l.log, 0);
     if (opts->redrive)
         log_redrive_summary(&l);
     log_msg(l.log, LOG_INFO, "stopped", "exit_code", l.exit_code ? "1" : "0", NULL);

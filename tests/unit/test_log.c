@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -420,6 +422,111 @@ static void test_threads(void)
     TT_EQ_INT(bad, 0);
 }
 
+/* Lines of text, each with "msg":"<name>", in order: 1 when text has exactly
+ * these messages. */
+static int msgs_are(const char *text, const char *const *names, int n)
+{
+    const char *p = text;
+    for (int i = 0; i < n; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "\"msg\":\"%s\"", names[i]);
+        const char *nl = strchr(p, '\n'), *hit = strstr(p, want);
+        if (!nl || !hit || hit > nl)
+            return 0;
+        p = nl + 1;
+    }
+    return *p == '\0';
+}
+
+static void *hold_other(void *arg)
+{
+    log_t *lg = arg;
+    log_hold(lg, 1); /* not the owner: nothing */
+    log_msg(lg, LOG_INFO, "t1", NULL);
+    return NULL;
+}
+
+/* The owner's info and debug records wait for log_flush; a warning writes
+ * them first, then itself; another thread's records go out at once and it
+ * cannot hold; log_hold(0) and log_destroy flush. */
+static void test_hold(void)
+{
+    sink_t *s = calloc(1, sizeof(*s));
+    pthread_t th;
+
+    sink_open(s);
+    log_t *lg = log_new(s->wr, LOG_DEBUG, LOG_FORMAT_JSON, NULL, 0);
+    log_hold(lg, 1);
+    log_msg(lg, LOG_INFO, "a", NULL);
+    log_msg(lg, LOG_DEBUG, "b", NULL);
+    TT_EQ_STR(sink_read(s), "");
+    log_msg(lg, LOG_WARN, "c", NULL);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"a", "b", "c"}, 3));
+    log_msg(lg, LOG_INFO, "d", NULL);
+    TT_EQ_STR(sink_read(s), "");
+    log_flush(lg);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"d"}, 1));
+    log_msg(lg, LOG_INFO, "m1", NULL);
+    TT_CHECK(pthread_create(&th, NULL, hold_other, lg) == 0);
+    pthread_join(th, NULL);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"t1"}, 1));
+    log_msg(lg, LOG_ERROR, "e", NULL);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"m1", "e"}, 2));
+    log_msg(lg, LOG_INFO, "f", NULL);
+    log_hold(lg, 0);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"f"}, 1));
+    log_msg(lg, LOG_INFO, "g", NULL); /* not holding: at once */
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"g"}, 1));
+    log_hold(lg, 1);
+    log_msg(lg, LOG_INFO, "h", NULL);
+    log_destroy(lg);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"h"}, 1));
+    sink_close(s);
+    free(s);
+}
+
+/* More held records than the buffer takes: whole records are written as it
+ * fills, none lost or reordered. */
+static void test_hold_full(void)
+{
+    char path[] = "/tmp/zu_test_log_XXXXXX", pad[300];
+    int fd = mkstemp(path), lines = 0, in_order = 1;
+    log_t *lg = fd >= 0 ? log_new(fd, LOG_INFO, LOG_FORMAT_JSON, NULL, 0) : NULL;
+    struct stat st;
+
+    TT_CHECK(lg != NULL);
+    memset(pad, 'p', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    log_hold(lg, 1);
+    for (int i = 0; i < 1000; i++)
+        log_msg(lg, LOG_INFO, "full", "#i", LOG_NUM(i), "pad", pad, NULL);
+    TT_CHECK(fstat(fd, &st) == 0 && st.st_size > 0);
+    off_t before = st.st_size;
+    char last = 0;
+    TT_CHECK(pread(fd, &last, 1, before - 1) == 1 && last == '\n'); /* whole records */
+    log_flush(lg);
+    TT_CHECK(fstat(fd, &st) == 0 && st.st_size > before); /* some were still held */
+    log_destroy(lg);
+
+    FILE *f = fdopen(fd, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    rewind(f);
+    while (getline(&line, &cap, f) > 0) {
+        json_error_t err;
+        json_t *j = json_loads(line, 0, &err);
+        if (!j || json_integer_value(json_object_get(j, "i")) != lines)
+            in_order = 0;
+        json_decref(j);
+        lines++;
+    }
+    free(line);
+    fclose(f);
+    unlink(path);
+    TT_EQ_INT(lines, 1000);
+    TT_CHECK(in_order);
+}
+
 int main(void)
 {
     TT_RUN(test_json_exact);
@@ -432,5 +539,7 @@ int main(void)
     TT_RUN(test_redaction);
     TT_RUN(test_parse);
     TT_RUN(test_threads);
+    TT_RUN(test_hold);
+    TT_RUN(test_hold_full);
     TT_DONE();
 }
