@@ -67,7 +67,6 @@ typedef struct job {
     job_status_t status;
     result_error_t error_class;
     char *covered_by;        /* a rider: the event_id of the job whose call answered it */
-    char reason[256];        /* the worker's reason when no ZIM message applies */
     int64_t completed_at_ms; /* set by the final callback's owner (wall clock) */
     int deliveries_pending;  /* publisher-owned */
 } job_t;

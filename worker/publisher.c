@@ -334,9 +334,7 @@ static char *result_json(const config_t *cfg, const char *worker_id, const job_t
     r.delete_type = (job->attempts > 0 || status) ? job->ev.delete_type : -1;
     r.has_code = job->answered && job->last.has_code;
     r.code = job->last.code;
-    if (job->reason[0])
-        r.message = job->reason;
-    else if (job->answered)
+    if (job->answered)
         r.message = job->last.message;
     else if (job->ev.error[0])
         r.message = job->ev.error;
@@ -444,7 +442,7 @@ static pub_msg_t *dlq_msg(publisher_t *p, job_t *job)
     snprintf(part, sizeof(part), "%" PRId32, job->partition);
     snprintf(off, sizeof(off), "%" PRId64, job->offset);
     rd_kafka_header_add(m->hdrs, "error_class", -1, result_error_name(job->error_class), -1);
-    rd_kafka_header_add(m->hdrs, "error", -1, job->reason[0] ? job->reason : job->ev.error, -1);
+    rd_kafka_header_add(m->hdrs, "error", -1, job->ev.error, -1);
     rd_kafka_header_add(m->hdrs, "source_topic", -1, job->topic, -1);
     rd_kafka_header_add(m->hdrs, "source_partition", -1, part, -1);
     rd_kafka_header_add(m->hdrs, "source_offset", -1, off, -1);
