@@ -5,7 +5,8 @@ Runs the worker binary of $ZU_BUILD_DIR against zim-mock-kafka and an
 instant zim-sandbox, with info logging, and prints:
 
 - idle: CPU of the worker over 30 s after it joined, with no events
-  (% of one core);
+  (% of one core; its threads' run time to the nanosecond, where the
+  process's 10 ms ticks would be 9 ticks give or take one);
 - throughput: N unthrottled events: events/s and CPU microseconds per event
   (utime + stime of the worker from /proc), over the whole run (start-up,
   group join and the last commit included) and in steady state (from the
@@ -43,7 +44,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from zu_kafka import MockKafka, consume_all, produce  # noqa: E402
 from zu_harness import (APP_ID, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, SECRET, Sandbox,  # noqa
                         binary, event, scratch_dir, wait_for)
-from zu_bench import committed_total, cpu_s, peak_rss_kib  # noqa: E402
+from zu_bench import committed_total, cpu_s, cpu_s_threads, peak_rss_kib  # noqa: E402
 
 def config(mk, sb, fetch_wait_ms=None):
     consumer = ['"session.timeout.ms=6000"', '"heartbeat.interval.ms=500"']
@@ -88,9 +89,9 @@ def idle():
         proc, log = start(config(mk, sb))
         assert wait_for(lambda: joined(log), timeout=60), "did not join"
         time.sleep(2)
-        c0, t0 = cpu_s(proc.pid), time.time()
+        c0, t0 = cpu_s_threads(proc.pid), time.time()
         time.sleep(30)
-        c1, t1 = cpu_s(proc.pid), time.time()
+        c1, t1 = cpu_s_threads(proc.pid), time.time()
         stop(proc)
     print("idle: %.2f%% of a core over %.0f s after the join" % ((c1 - c0) / (t1 - t0) * 100,
                                                                  t1 - t0), flush=True)
