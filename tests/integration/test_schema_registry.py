@@ -332,7 +332,16 @@ def test_drain_keeps_held():
         vals = [v for _, v in read_results(mk)]
         dlq = consume_all(mk.bootstrap, DLQ_TOPIC)
     got = collections.Counter(v["event_id"] for v in vals)
-    assert set(got.values()) == {1} and len(got) == 2 * parts, got
+    assert len(got) == 2 * parts, got
+    # The invalid events: once each. A valid one twice only where Guarantee 1
+    # allows it: the draining replica's commit on revoke failed (the mock
+    # answers "rebalance in progress" when the drain outlasts its rebalance).
+    uncommitted = {int(r["partition"]) for r in a.logs()
+                   if r.get("msg", "").startswith("commit on revoke failed")}
+    for eid, n in got.items():
+        p = int(eid.rsplit("-", 1)[1])
+        assert n == 1 or (eid.startswith("dk-call-") and n == 2 and p in uncommitted), \
+            (got, uncommitted)
     for p in moved:
         bad = [v for v in vals if v["event_id"] == "dk-bad-%d" % p][0]
         assert bad["error_class"] == "invalid_event", bad
