@@ -1,6 +1,8 @@
 /* fmt.c - fast formatting of integers and UTC times (see fmt.h). */
 #include "common/fmt.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* RFC 3339 needs a four-digit year: 0000-01-01 .. 9999-12-31T23:59:59.999. */
@@ -90,4 +92,15 @@ size_t fmt_time_ms(char *out, int64_t unix_ms)
     out[23] = 'Z';
     out[24] = '\0';
     return 24;
+}
+
+void fmt_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errstr || errstr_size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errstr_size, fmt, ap);
+    va_end(ap);
 }

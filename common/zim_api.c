@@ -13,7 +13,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,21 +80,6 @@ struct zim_api {
     int in_flight;
     long maxconnects;
 };
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 const char *zim_outcome_name(zim_outcome_t o)
 {
@@ -376,7 +360,7 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
     SETOPT(CURLOPT_WRITEDATA, (void *)&c->body);
 out:
     if (rc != CURLE_OK) {
-        seterr(errstr, errstr_size, "curl: %s: %s", what, curl_easy_strerror(rc));
+        fmt_err(errstr, errstr_size, "curl: %s: %s", what, curl_easy_strerror(rc));
         /* A handle with half its options must not be reused as if complete. */
         if (c->easy) {
             curl_easy_cleanup(c->easy);
@@ -435,16 +419,16 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
     size_t n;
 
     if (!opts || !cb || !el) {
-        seterr(errstr, errstr_size, "zim_api_new: %s is NULL",
-               !opts ? "opts"
-               : !cb ? "callback"
-                     : "event loop");
+        fmt_err(errstr, errstr_size, "zim_api_new: %s is NULL",
+                !opts ? "opts"
+                : !cb ? "callback"
+                      : "event loop");
         return NULL;
     }
     if (zim_url_check_endpoint(opts->endpoint, &needs_slash, errstr, errstr_size) != 0)
         return NULL;
     if (!opts->secret || !*opts->secret) {
-        seterr(errstr, errstr_size, "server secret: empty");
+        fmt_err(errstr, errstr_size, "server secret: empty");
         return NULL;
     }
     api = calloc(1, sizeof(*api));
@@ -489,12 +473,12 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
     api->maxconnects = ZIM_DEFAULT_MAXCONNECTS;
     mc = curl_multi_setopt(api->multi, CURLMOPT_MAXCONNECTS, api->maxconnects);
     if (mc != CURLM_OK) {
-        seterr(errstr, errstr_size, "curl: CURLMOPT_MAXCONNECTS: %s", curl_multi_strerror(mc));
+        fmt_err(errstr, errstr_size, "curl: CURLMOPT_MAXCONNECTS: %s", curl_multi_strerror(mc));
         goto fail;
     }
     return api;
 oom:
-    seterr(errstr, errstr_size, "zim_api_new: out of memory");
+    fmt_err(errstr, errstr_size, "zim_api_new: out of memory");
 fail:
     zim_api_destroy(api);
     return NULL;
@@ -539,7 +523,7 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t 
     int ret = -1;
 
     if (!api) {
-        seterr(errstr, errstr_size, "zim_api_start: api is NULL");
+        fmt_err(errstr, errstr_size, "zim_api_start: api is NULL");
         return -1;
     }
     if (zim_signer_nonce(api->signer, nonce, errstr, errstr_size) != 0)
@@ -549,7 +533,7 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t 
         goto out;
     c = call_get(api);
     if (!c || !(c->user_id = strdup(user_id))) {
-        seterr(errstr, errstr_size, "zim_api_start: out of memory");
+        fmt_err(errstr, errstr_size, "zim_api_start: out of memory");
         goto out;
     }
     c->delete_type = delete_type;
@@ -560,7 +544,7 @@ int zim_api_start(zim_api_t *api, const char *user_id, int delete_type, int64_t 
         goto out;
     mc = curl_multi_add_handle(api->multi, c->easy);
     if (mc != CURLM_OK) {
-        seterr(errstr, errstr_size, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+        fmt_err(errstr, errstr_size, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
         goto out;
     }
     c->prev = NULL;

@@ -3,7 +3,6 @@
 #include "common/zim_url.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,21 +10,6 @@
 
 #include "common/fmt.h"
 #include "common/zim_api.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-url_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!errstr || errstr_size == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 /* RFC 3986 unreserved characters: A-Z a-z 0-9 - . _ ~ (1 in the table). */
 static const unsigned char unreserved[256] = {
@@ -74,7 +58,7 @@ int zim_url_check_endpoint(const char *endpoint, int *needs_slash, char *errstr,
     const char *host;
 
     if (!endpoint || !*endpoint) {
-        url_err(errstr, errstr_size, "endpoint: empty");
+        fmt_err(errstr, errstr_size, "endpoint: empty");
         return -1;
     }
     if (strncasecmp(endpoint, "https://", 8) == 0) {
@@ -82,18 +66,18 @@ int zim_url_check_endpoint(const char *endpoint, int *needs_slash, char *errstr,
     } else if (strncasecmp(endpoint, "http://", 7) == 0) {
         host = endpoint + 7;
     } else {
-        url_err(errstr, errstr_size, "endpoint \"%.64s\": must start with http:// or https://",
+        fmt_err(errstr, errstr_size, "endpoint \"%.64s\": must start with http:// or https://",
                 endpoint);
         return -1;
     }
     if (*host == '\0' || *host == '/') {
-        url_err(errstr, errstr_size, "endpoint \"%.64s\": no host", endpoint);
+        fmt_err(errstr, errstr_size, "endpoint \"%.64s\": no host", endpoint);
         return -1;
     }
     for (const char *p = endpoint; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c <= ' ' || c == 0x7f || c == '?' || c == '#') {
-            url_err(errstr, errstr_size,
+            fmt_err(errstr, errstr_size,
                     "endpoint \"%.64s\": must not contain a query, fragment, space or control "
                     "character",
                     endpoint);
@@ -119,19 +103,19 @@ int zim_url_build(zim_signer_t *signer, const char *endpoint, uint32_t app_id, c
     if (zim_url_check_endpoint(endpoint, &needs_slash, errstr, errstr_size) != 0)
         return -1;
     if (!user_id || !*user_id) {
-        url_err(errstr, errstr_size, "FromUserId: empty");
+        fmt_err(errstr, errstr_size, "FromUserId: empty");
         return -1;
     }
     if (delete_type != ZIM_DELETE_TWO_WAY && delete_type != ZIM_DELETE_ONE_WAY) {
-        url_err(errstr, errstr_size, "DeleteType %d: must be 0 or 1", delete_type);
+        fmt_err(errstr, errstr_size, "DeleteType %d: must be 0 or 1", delete_type);
         return -1;
     }
     if (!nonce || !*nonce) {
-        url_err(errstr, errstr_size, "SignatureNonce: empty");
+        fmt_err(errstr, errstr_size, "SignatureNonce: empty");
         return -1;
     }
     if (timestamp < 0) {
-        url_err(errstr, errstr_size, "Timestamp %" PRId64 ": negative", timestamp);
+        fmt_err(errstr, errstr_size, "Timestamp %" PRId64 ": negative", timestamp);
         return -1;
     }
     if (zim_signer_signature(signer, app_id, nonce, secret, timestamp, sig, errstr, errstr_size) !=
@@ -156,7 +140,7 @@ int zim_url_build(zim_signer_t *signer, const char *endpoint, uint32_t app_id, c
 
     url = malloc(total);
     if (!url) {
-        url_err(errstr, errstr_size, "request URL: out of memory");
+        fmt_err(errstr, errstr_size, "request URL: out of memory");
         return -1;
     }
     memcpy(url, endpoint, ep_len);
