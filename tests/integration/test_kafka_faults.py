@@ -300,11 +300,22 @@ def test_offset_commit_errors():
             rc = w.terminate(timeout=60)
             assert rc == 0, "exit code %r after SIGTERM; log:\n%s" % (rc, w.dump())
             kerr = kafka_log_lines(w)
-        vals, reqs, succ = check_outcome(mk, sb, where, ends, exactly_once=True)
+            lost = [r["ts"] for r in log_records(w, "partition lost")]
+            done = collections.defaultdict(list)
+            for r in log_records(w, "event done"):
+                done[r["event_id"]].append(r["ts"])
+        # Exactly once, unless the coordinator's errors outlasted the session
+        # (under load it can: "session timed out ... revoking assignment"):
+        # then Guarantee 1 allows repeating what was answered but not
+        # committed before the loss, once.
+        vals, reqs, succ = check_outcome(mk, sb, where, ends, exactly_once=not lost)
+    rep = sorted(e for e, k in succ.items() if k > 1)
+    for e in rep:
+        assert succ[e] == 2 and min(done[e]) < min(lost), (e, done[e], lost)
     commit_warn = [r for r in kerr if "ommit" in r.get("msg", "")]
     print("  committed when errors were injected: %s; %d results, %d sandbox calls; %d "
-          "librdkafka commit log lines" % (marks, len(vals), len(reqs), len(commit_warn)),
-          flush=True)
+          "librdkafka commit log lines; %d partitions lost, %d events repeated" % (
+              marks, len(vals), len(reqs), len(commit_warn), len(lost), len(rep)), flush=True)
     drop_logs(w)
 
 
