@@ -6,7 +6,10 @@ instant zim-sandbox, with info logging, and prints:
 
 - idle: CPU of the worker over 30 s after it joined, with no events
   (% of one core; its threads' run time to the nanosecond, where the
-  process's 10 ms ticks would be 9 ticks give or take one);
+  process's 10 ms ticks would be 9 ticks give or take one), with the
+  heartbeat every 500 ms the other figures use, and with librdkafka's
+  default 3 s heartbeat of deploy/worker.cfg.example; almost all of it is
+  librdkafka's own timers (the worker's thread does not wake);
 - throughput: N unthrottled events: events/s and CPU microseconds per event
   (utime + stime of the worker from /proc), over the whole run (start-up,
   group join and the last commit included) and in steady state (from the
@@ -46,8 +49,10 @@ from zu_harness import (APP_ID, DLQ_TOPIC, INPUT_TOPIC, RESULT_TOPIC, SECRET, Sa
                         binary, event, scratch_dir, wait_for)
 from zu_bench import committed_total, cpu_s, cpu_s_threads, peak_rss_kib  # noqa: E402
 
-def config(mk, sb, fetch_wait_ms=None):
-    consumer = ['"session.timeout.ms=6000"', '"heartbeat.interval.ms=500"']
+def config(mk, sb, fetch_wait_ms=None, quick_group=True):
+    # quick_group: the suite's fast failure detection (a heartbeat every
+    # 500 ms); False: librdkafka's defaults, as deploy/worker.cfg.example runs.
+    consumer = ['"session.timeout.ms=6000"', '"heartbeat.interval.ms=500"'] if quick_group else []
     if fetch_wait_ms is not None:
         consumer.append('"fetch.wait.max.ms=%d"' % fetch_wait_ms)
     text = """kafka: { brokers = "%s"; group_id = "zu-bench"; input_topics = [ "%s" ];
@@ -84,17 +89,19 @@ def cluster():
         topics={INPUT_TOPIC: 4, RESULT_TOPIC: 4, DLQ_TOPIC: 1})
 
 
-def idle():
+def idle(quick_group=True):
     with cluster() as mk, Sandbox(qps=0).start() as sb:
-        proc, log = start(config(mk, sb))
+        proc, log = start(config(mk, sb, quick_group=quick_group))
         assert wait_for(lambda: joined(log), timeout=60), "did not join"
         time.sleep(2)
         c0, t0 = cpu_s_threads(proc.pid), time.time()
         time.sleep(30)
         c1, t1 = cpu_s_threads(proc.pid), time.time()
         stop(proc)
-    print("idle: %.2f%% of a core over %.0f s after the join" % ((c1 - c0) / (t1 - t0) * 100,
-                                                                 t1 - t0), flush=True)
+    print("idle: %.2f%% of a core over %.0f s after the join (%s)" % (
+        (c1 - c0) / (t1 - t0) * 100, t1 - t0,
+        "heartbeat.interval.ms=500, as in the other figures" if quick_group
+        else "the example config: librdkafka's default 3 s heartbeat"), flush=True)
 
 
 def throughput(n):
@@ -197,3 +204,4 @@ if __name__ == "__main__":
     http_floor(n)
     latency()
     idle()
+    idle(quick_group=False)
