@@ -385,8 +385,8 @@ static void on_done(void *ctx, CURL *easy, CURLcode result);
  * parses nor re-prints the long signed URL, which cost it more than the rest
  * of the call (a byte-at-a-time printf of ~250 bytes, three times). That is
  * only exact when libcurl would send the endpoint's path unchanged (it
- * removes dot segments, for one): otherwise (target_off 0, base NULL) the
- * whole URL is set at every call. */
+ * removes dot segments and percent-encodes bytes >= 0x80): otherwise
+ * (target_off 0, base NULL) the whole URL is set at every call. */
 static int target_setup(zim_api_t *api, int needs_slash)
 {
     const char *ep = api->endpoint, *path = strchr(strstr(ep, "://") + 3, '/');
@@ -398,8 +398,8 @@ static int target_setup(zim_api_t *api, int needs_slash)
     if (!u)
         return -1;
     rc = curl_url_set(u, CURLUPART_URL, ep, 0);
-    if (rc == CURLUE_OK)
-        rc = curl_url_get(u, CURLUPART_PATH, &sent, 0);
+    if (rc == CURLUE_OK) /* as it goes on the wire: bytes >= 0x80 percent-encoded */
+        rc = curl_url_get(u, CURLUPART_PATH, &sent, CURLU_URLENCODE);
     if (rc == CURLUE_OUT_OF_MEMORY) {
         curl_url_cleanup(u);
         return -1;

@@ -9,8 +9,8 @@
  * request gets a fresh nonce, timestamp and signature; TLS (1.2 or later) is
  * always verified.
  *
- * Pure helpers (URL building, response parsing, classification) are
- * exposed for unit tests and fuzzing. */
+ * Pure helpers (response parsing, classification) are exposed for unit
+ * tests and fuzzing; the signed URL is built by common/zim_url. */
 #ifndef ZU_ZIM_API_H
 #define ZU_ZIM_API_H
 

@@ -111,6 +111,7 @@ static int first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *part
         times = rd_kafka_topic_partition_list_copy(parts);
         for (int i = 0; i < times->cnt; i++)
             times->elems[i].offset = c->opts.start_ts_ms;
+        log_flush(c->log); /* the lines so far are out while this waits (up to 10 s) */
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c->rk, times, 10000);
         if (timestamp_error(c, times, err) == -1) {
             log_msg(c->log, LOG_ERROR, "start position not found", "error", c->fatal, NULL);

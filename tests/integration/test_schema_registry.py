@@ -349,7 +349,8 @@ def test_drain_keeps_held():
             "partition %d's held event answered by the draining replica: %s" % (p, bad)
     assert len(dlq) == parts, [m["value"][:40] for m in dlq]
     print("  %d partition(s) moved while their events waited for the schema: the next owner "
-          "answered them, one result each" % len(moved), flush=True)
+          "answered them, one result each; %d valid event(s) repeated after a failed commit "
+          "on revoke" % (len(moved), sum(1 for n in got.values() if n > 1)), flush=True)
 
 
 def test_systemic_and_credentials():

@@ -1,7 +1,8 @@
 /* test_zim_target.c - what goes on the wire as a ZIM call's request line:
  * the endpoint's path and the signed query, exactly as libcurl would send
  * the whole URL, whether the client hands libcurl the request target (the
- * usual case) or the whole URL (an endpoint whose path libcurl rewrites);
+ * usual case) or the whole URL (an endpoint whose path libcurl rewrites:
+ * dot segments, bytes >= 0x80);
  * several calls on one kept connection and handle; and through a proxy
  * from the environment, always a CONNECT tunnel. A raw loopback server and
  * proxy of this file record every request line. */
@@ -239,7 +240,8 @@ static void test_request_line(void)
         {"/v2/x", "/v2/x"},
         {"/v2/x/", "/v2/x/"},
         {"/a%2Fb", "/a%2Fb"},
-        {"/a/../b/./c", "/b/c"}, /* libcurl removes dot segments: the whole URL is set */
+        {"/a/../b/./c", "/b/c"},    /* libcurl removes dot segments: the whole URL is set */
+        {"/\xc3\xbc/", "/%c3%bc/"}, /* and percent-encodes bytes >= 0x80: the same */
     };
     static const char *const users[] = {"u1", "a%26b", "u3"};
     const char *const sent_users[] = {"u1", "a%2526b", "u3"};
