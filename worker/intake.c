@@ -556,11 +556,13 @@ int intake_message(intake_t *in, rd_kafka_message_t *msg)
 
     if (in->stopping || gen == 0)
         goto out; /* not ours (any more), or stopping: not tracked, not committed */
-    if (in->o.until_end) {
-        int64_t end = offsets_end(consumer_offsets(in->o.cons), (size_t)tidx, msg->partition);
-        if (end >= 0 && msg->offset >= end)
-            goto out; /* past the job's end (one not read yet is OFFSETS_END_AT_EOF) */
-    }
+    /* --until-end: a record at or past its partition's end is not the job's
+     * (live traffic, or a redrive's own results): neither processed, counted
+     * nor committed. Without --until-end no end is set (-1); one not read
+     * yet is OFFSETS_END_AT_EOF. */
+    int64_t end = offsets_end(consumer_offsets(in->o.cons), (size_t)tidx, msg->partition);
+    if (end >= 0 && msg->offset >= end)
+        goto out;
     if (!(job = job_new()))
         goto oom;
     job->tidx = (size_t)tidx;

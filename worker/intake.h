@@ -55,10 +55,6 @@ typedef struct intake_opts {
     const char *worker_id;
     int dry_run;
     int redrive; /* messages are result records of kafka.result_topic */
-    /* --until-end: a record at or past its partition's end offset is not
-     * the job's (live traffic, or the job's own results in a redrive): it is
-     * neither processed, counted nor committed. */
-    int until_end;
     /* events.format = "auto": framed values are decoded with their writer
      * schema from this client (borrowed); NULL: every value is plain JSON. */
     schemareg_t *registry;

@@ -318,7 +318,6 @@ static int setup(loop_t *l, char *err, size_t errsz)
         .worker_id = l->worker_id,
         .dry_run = l->o->dry_run,
         .redrive = l->o->redrive,
-        .until_end = l->o->until_end,
         .registry = l->registry,
     };
     if (!(l->intake = intake_new(&io, err, errsz)))

@@ -183,6 +183,16 @@ static inline void complete_all(fake_t *f, zim_api_result_t res)
         complete(f, NULL, res);
 }
 
+/* Every call answers res, turns 300 ms apart, until no job is left (at most
+ * rounds turns). */
+static inline void drain(fake_t *f, int rounds, zim_api_result_t res)
+{
+    for (int round = 0; round < rounds && scheduler_jobs(f->s); round++) {
+        tick(f, 300);
+        complete_all(f, res);
+    }
+}
+
 #define OK           answer(ZIM_SUCCESS, 1, 0)
 #define BUSY         answer(ZIM_RETRY, 1, 660000001)
 #define NO_ANSWER    answer(ZIM_RETRY, 0, 0)

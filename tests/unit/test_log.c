@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "tests/unit/fail_malloc.h"
 #include "tests/unit/tt.h"
 
 #define TS_LEN 24 /* 2026-11-25T18:00:00.123Z */
@@ -527,6 +528,29 @@ static void test_hold_full(void)
     TT_CHECK(in_order);
 }
 
+/* No memory for the hold buffer: records go out one by one, none held;
+ * a later log_hold that gets it holds. */
+static void test_hold_out_of_memory(void)
+{
+    sink_t *s = calloc(1, sizeof(*s));
+
+    sink_open(s);
+    log_t *lg = log_new(s->wr, LOG_INFO, LOG_FORMAT_JSON, NULL, 0);
+    fail_mallocs = 1;
+    log_hold(lg, 1);
+    TT_EQ_INT(fail_mallocs, 0);
+    log_msg(lg, LOG_INFO, "a", NULL);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"a"}, 1));
+    log_hold(lg, 1);
+    log_msg(lg, LOG_INFO, "b", NULL);
+    TT_EQ_STR(sink_read(s), "");
+    log_flush(lg);
+    TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"b"}, 1));
+    log_destroy(lg);
+    sink_close(s);
+    free(s);
+}
+
 int main(void)
 {
     TT_RUN(test_json_exact);
@@ -541,5 +565,6 @@ int main(void)
     TT_RUN(test_threads);
     TT_RUN(test_hold);
     TT_RUN(test_hold_full);
+    TT_RUN(test_hold_out_of_memory);
     TT_DONE();
 }

@@ -60,10 +60,7 @@ static void test_probe_partition_given_up(void)
     TT_CHECK(f.ncalls == before + 1 && f.running[0]->partition != probed);
     complete_all(&f, OK);
     TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
-    for (int round = 0; round < 10 && scheduler_jobs(f.s); round++) {
-        tick(&f, 300);
-        complete_all(&f, OK);
-    }
+    drain(&f, 10, OK);
     TT_EQ_INT(scheduler_jobs(f.s), 0);
     TT_EQ_INT(f.nfinals, 2);
     for (int i = 0; i < f.ncalls; i++)
@@ -213,10 +210,7 @@ static void test_outage_pause(void)
     tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
     complete(&f, NULL, OK); /* the first answer resumes */
     TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
-    for (int round = 0; round < 10 && scheduler_jobs(f.s); round++) {
-        tick(&f, 300);
-        complete_all(&f, OK);
-    }
+    drain(&f, 10, OK);
     TT_EQ_INT(f.nfinals, 6);
     for (int i = 0; i < f.nfinals; i++)
         TT_EQ_INT(f.finals[i]->status, JOB_SUCCESS);
@@ -232,10 +226,7 @@ static void test_outage_pause(void)
     TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_SYSTEMIC);
     tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
     complete(&f, NULL, OK);
-    for (int round = 0; round < 10 && scheduler_jobs(f.s); round++) {
-        tick(&f, 300);
-        complete_all(&f, OK);
-    }
+    drain(&f, 10, OK);
     TT_EQ_INT(f.nfinals, 9);
     TT_EQ_INT(scheduler_jobs(f.s), 0);
     fake_free(&f);
@@ -487,10 +478,7 @@ static void test_clock_skew_pauses(void)
     tick(&f, scheduler_next_us(f.s, f.now) / 1000 + 1);
     complete_all(&f, OK); /* the clock is right again */
     TT_EQ_INT(scheduler_paused(f.s), SCHED_PAUSE_NONE);
-    for (int round = 0; round < 10 && scheduler_jobs(f.s); round++) {
-        tick(&f, 300);
-        complete_all(&f, OK);
-    }
+    drain(&f, 10, OK);
     TT_EQ_INT(f.nfinals, 4);
     for (int i = 0; i < f.nfinals; i++)
         TT_EQ_INT(f.finals[i]->status, JOB_SUCCESS);
