@@ -1,7 +1,8 @@
 /* event.c - input events: parsing and validation (docs/contract.md, "Input events").
  *
  * The order of work: cheap byte checks on the raw value (empty, size, NUL,
- * UTF-8), then jansson (duplicate keys rejected), then every field is read
+ * UTF-8), then the JSON (duplicate keys rejected: jread_scan for the
+ * common event, jansson for the rest and for its error), then every field is read
  * and its first problem noted. Problems that hide the event's type (bad
  * CloudEvents envelope, bad "type") make the event invalid; otherwise an
  * unmatched type makes it EVENT_UNKNOWN_TYPE before any other field is
@@ -14,6 +15,7 @@
  * that are not valid UTF-8 become \xNN, and the cut never splits a
  * character, so ev->error is always one line of valid UTF-8. */
 #include "common/event.h"
+#include "common/jread.h"
 #include "common/utf8.h"
 
 #include <inttypes.h>
@@ -150,45 +152,24 @@ int event_user_id_valid(const char *s, size_t len)
     return 1;
 }
 
-static const char *json_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-    default:
-        return "null";
-    }
-}
-
 /* Reads user_id from body into ev->user_id when valid; notes the problem. */
-static int read_user_id(event_t *ev, const json_t *body, const char *pfx, problem_t *pb)
+static int read_user_id(event_t *ev, const jread_val_t *body, const char *pfx, problem_t *pb)
 {
-    const json_t *j = json_object_get(body, "user_id");
+    jread_val_t j = jread_get(body, "user_id");
     const char *s;
     size_t len, count, i = 0;
     uint32_t cp;
 
-    if (!j) {
+    if (j.kind == JREAD_ABSENT) {
         note(pb, "%suser_id: missing", pfx);
         return 0;
     }
-    if (!json_is_string(j)) {
-        note(pb, "%suser_id: must be a string, not %s", pfx, json_kind(j));
+    if (j.kind != JREAD_STRING) {
+        note(pb, "%suser_id: must be a string, not %s", pfx, jread_kind_name(j.kind));
         return 0;
     }
-    s = json_string_value(j);
-    len = json_string_length(j);
+    s = j.s;
+    len = j.len;
     if (len == 0) {
         note(pb, "%suser_id: empty, must be 1-%d characters", pfx, EVENT_USER_ID_MAX);
         return 0;
@@ -201,7 +182,7 @@ static int read_user_id(event_t *ev, const json_t *body, const char *pfx, proble
     while (i < len) {
         size_t n = utf8_next((const unsigned char *)s + i, len - i, &cp);
         if (n == 0) {
-            cp = (unsigned char)s[i]; /* not reached: jansson checked UTF-8 */
+            cp = (unsigned char)s[i]; /* not reached: the parser checked UTF-8 */
             n = 1;
         }
         if (cp >= 0x80 || !user_id_char_ok((unsigned char)cp)) {
@@ -217,39 +198,43 @@ static int read_user_id(event_t *ev, const json_t *body, const char *pfx, proble
 }
 
 /* Reads an optional delete_type; *out = 0/1, or -1 when absent or bad. */
-static void read_delete_type(const json_t *body, const char *pfx, problem_t *pb, int *out)
+/* 1 when v is the string word (NUL-terminated). */
+static int is_word(const jread_val_t *v, const char *word)
 {
-    const json_t *j = json_object_get(body, "delete_type");
+    return v->kind == JREAD_STRING && v->len == strlen(word) && memcmp(v->s, word, v->len) == 0;
+}
+
+static void read_delete_type(const jread_val_t *body, const char *pfx, problem_t *pb, int *out)
+{
+    jread_val_t j = jread_get(body, "delete_type");
 
     *out = -1;
-    if (!j)
+    if (j.kind == JREAD_ABSENT)
         return;
-    if (json_is_string(j) && strcmp(json_string_value(j), "two-way") == 0 &&
-        json_string_length(j) == 7)
+    if (is_word(&j, "two-way"))
         *out = 0;
-    else if (json_is_string(j) && strcmp(json_string_value(j), "one-way") == 0 &&
-             json_string_length(j) == 7)
+    else if (is_word(&j, "one-way"))
         *out = 1;
-    else if (json_is_integer(j) && (json_integer_value(j) == 0 || json_integer_value(j) == 1))
-        *out = (int)json_integer_value(j);
+    else if (j.kind == JREAD_INTEGER && (j.i == 0 || j.i == 1))
+        *out = (int)j.i;
     else
         note(pb, "%sdelete_type: must be \"two-way\", \"one-way\", 0 or 1", pfx);
 }
 
-static void read_app_id(const config_t *cfg, const json_t *body, const char *pfx, problem_t *pb)
+static void read_app_id(const config_t *cfg, const jread_val_t *body, const char *pfx,
+                        problem_t *pb)
 {
-    const json_t *j = json_object_get(body, "app_id");
+    jread_val_t j = jread_get(body, "app_id");
     uint32_t want = cfg ? cfg->app_id : 0;
 
-    if (!j)
+    if (j.kind == JREAD_ABSENT)
         return;
-    if (!json_is_integer(j)) {
-        note(pb, "%sapp_id: must be an integer, not %s", pfx, json_kind(j));
+    if (j.kind != JREAD_INTEGER) {
+        note(pb, "%sapp_id: must be an integer, not %s", pfx, jread_kind_name(j.kind));
         return;
     }
-    if (json_integer_value(j) != (json_int_t)want)
-        note(pb, "%sapp_id %" JSON_INTEGER_FORMAT " does not match configured %" PRIu32, pfx,
-             json_integer_value(j), want);
+    if (j.i != (int64_t)want)
+        note(pb, "%sapp_id %" PRId64 " does not match configured %" PRIu32, pfx, j.i, want);
 }
 
 /* The class whose match list holds type exactly, or NULL. */
@@ -299,7 +284,8 @@ static int check_bytes(event_t *ev, const unsigned char *v, size_t len)
     return 0;
 }
 
-/* Parses the JSON object. Returns it (caller decrefs) or NULL (error set). */
+/* Parses the JSON object with jansson (what jread_scan did not take).
+ * Returns it (caller decrefs) or NULL (error set). */
 static json_t *parse_object(event_t *ev, const char *v, size_t len)
 {
     json_error_t jerr;
@@ -320,7 +306,7 @@ static json_t *parse_object(event_t *ev, const char *v, size_t len)
         return NULL;
     }
     if (!json_is_object(root)) {
-        ev_error(ev, "value is %s, not a JSON object", json_kind(root));
+        ev_error(ev, "value is %s, not a JSON object", jread_kind_name(jread_wrap(root).kind));
         json_decref(root);
         return NULL;
     }
@@ -330,22 +316,21 @@ static json_t *parse_object(event_t *ev, const char *v, size_t len)
 /* Reads an optional string field into *dst when it is a string of
  * min..max units (characters when chars, else bytes); notes a problem
  * otherwise. Returns -1 only on allocation failure. */
-static int read_string(const json_t *obj, const char *key, size_t min, size_t max, int chars,
+static int read_string(const jread_val_t *obj, const char *key, size_t min, size_t max, int chars,
                        char **dst, problem_t *pb)
 {
-    const json_t *j = json_object_get(obj, key);
-    size_t len, n;
+    jread_val_t j = jread_get(obj, key);
+    size_t n;
 
-    if (!j)
+    if (j.kind == JREAD_ABSENT)
         return 0;
-    if (!json_is_string(j))
+    if (j.kind != JREAD_STRING)
         goto bad;
-    len = json_string_length(j);
-    n = chars ? ev_utf8_count(json_string_value(j), len) : len;
+    n = chars ? ev_utf8_count(j.s, j.len) : j.len;
     if (n < min || n > max)
         goto bad;
     free(*dst);
-    *dst = strndup(json_string_value(j), len);
+    *dst = strndup(j.s, j.len);
     return *dst ? 0 : -1;
 bad:
     if (min > 0)
@@ -358,20 +343,20 @@ bad:
 }
 
 /* Reads "type" into ev->type; problems go to pre (they hide the class). */
-static int read_type(event_t *ev, const json_t *root, problem_t *pre)
+static int read_type(event_t *ev, const jread_val_t *root, problem_t *pre)
 {
-    const json_t *j = json_object_get(root, "type");
+    jread_val_t j = jread_get(root, "type");
     size_t len;
 
-    if (!j) {
+    if (j.kind == JREAD_ABSENT) {
         note(pre, "type: missing");
         return 0;
     }
-    if (!json_is_string(j)) {
-        note(pre, "type: must be a string, not %s", json_kind(j));
+    if (j.kind != JREAD_STRING) {
+        note(pre, "type: must be a string, not %s", jread_kind_name(j.kind));
         return 0;
     }
-    len = json_string_length(j);
+    len = j.len;
     if (len == 0) {
         note(pre, "type: empty");
         return 0;
@@ -380,34 +365,34 @@ static int read_type(event_t *ev, const json_t *root, problem_t *pre)
         note(pre, "type: %zu bytes, at most %d", len, EVENT_TYPE_MAX);
         return 0;
     }
-    ev->type = strndup(json_string_value(j), len);
+    ev->type = strndup(j.s, len);
     return ev->type ? 0 : -1;
 }
 
-/* The CloudEvents envelope: specversion, id, data. Returns the body holding
- * user_id etc. (NULL when data is unusable). */
-static const json_t *read_envelope(const json_t *root, problem_t *pre, problem_t *post)
+/* The CloudEvents envelope: specversion, id, data. Sets *body to data, the
+ * object holding user_id etc.; 0, or -1 when data is unusable. */
+static int read_envelope(const jread_val_t *root, jread_val_t *body, problem_t *pre,
+                         problem_t *post)
 {
-    const json_t *spec = json_object_get(root, "specversion");
-    const json_t *data = json_object_get(root, "data");
+    jread_val_t spec = jread_get(root, "specversion");
 
-    if (!json_is_string(spec) || strcmp(json_string_value(spec), "1.0") != 0 ||
-        json_string_length(spec) != 3)
+    *body = jread_get(root, "data");
+    if (!is_word(&spec, "1.0"))
         note(pre, "specversion: must be \"1.0\" (CloudEvents 1.0 structured mode)");
-    if (!json_object_get(root, "id"))
+    if (jread_get(root, "id").kind == JREAD_ABSENT)
         note(post, "id: missing (required by CloudEvents)");
-    if (!data) {
-        if (json_object_get(root, "data_base64"))
+    if (body->kind == JREAD_ABSENT) {
+        if (jread_get(root, "data_base64").kind != JREAD_ABSENT)
             note(post, "data_base64: not supported, send data as a JSON object");
         else
             note(post, "data: missing (CloudEvents data must hold user_id)");
-        return NULL;
+        return -1;
     }
-    if (!json_is_object(data)) {
-        note(post, "data: must be a JSON object, not %s", json_kind(data));
-        return NULL;
+    if (body->kind != JREAD_OBJECT) {
+        note(post, "data: must be a JSON object, not %s", jread_kind_name(body->kind));
+        return -1;
     }
-    return data;
+    return 0;
 }
 
 /* Starts an event: zeroed, delete_type unknown, the default event_id.
@@ -433,25 +418,26 @@ static int ev_init(event_t *ev, const char *topic, int32_t partition, int64_t of
 }
 
 /* Every field rule, on the parsed object root (see the top). */
-static event_status_t parse_fields(const config_t *cfg, const json_t *root, event_t *ev)
+static event_status_t parse_fields(const config_t *cfg, const jread_val_t *root, event_t *ev)
 {
     problem_t pre = {0, ""}, post = {0, ""};
     const config_event_class_t *cls;
-    const json_t *body;
+    jread_val_t body = *root;
     char quoted[QUOTE_MAX + 8];
-    int ce, override = -1, oom = 0;
+    int ce, usable = 1, override = -1, oom = 0;
 
-    ce = json_object_get(root, "specversion") != NULL;
-    body = ce ? read_envelope(root, &pre, &post) : root;
+    ce = jread_get(root, "specversion").kind != JREAD_ABSENT;
+    if (ce)
+        usable = read_envelope(root, &body, &pre, &post) == 0;
     oom |= read_string(root, ce ? "id" : "event_id", 1, EVENT_ID_MAX, 1, &ev->event_id, &post);
     oom |= read_type(ev, root, &pre);
     oom |= read_string(root, ce ? "time" : "occurred_at", 0, OCCURRED_AT_MAX, 0, &ev->occurred_at,
                        &post);
-    if (body) {
+    if (usable) {
         const char *pfx = ce ? "data." : "";
-        oom |= read_user_id(ev, body, pfx, &post);
-        read_delete_type(body, pfx, &post, &override);
-        read_app_id(cfg, body, pfx, &post);
+        oom |= read_user_id(ev, &body, pfx, &post);
+        read_delete_type(&body, pfx, &post, &override);
+        read_app_id(cfg, &body, pfx, &post);
     }
     if (oom) {
         ev_error(ev, "out of memory while parsing the event");
@@ -485,6 +471,8 @@ event_status_t event_parse(const config_t *cfg, const void *value, size_t len, c
                            int32_t partition, int64_t offset, event_t *ev)
 {
     json_t *root = NULL;
+    jread_doc_t doc;
+    jread_val_t top;
     event_status_t st = EVENT_INVALID;
 
     if (ev_init(ev, topic, partition, offset) == -1)
@@ -496,10 +484,16 @@ event_status_t event_parse(const config_t *cfg, const void *value, size_t len, c
         value = (const char *)value + 3;
         len -= 3;
     }
-    root = parse_object(ev, value, len);
-    if (!root)
-        goto out;
-    st = parse_fields(cfg, root, ev);
+    /* the scanner takes the common event; jansson the rest, naming errors */
+    if (jread_scan(&doc, value, len, JREAD_REJECT_DUPLICATES) == 0) {
+        top = jread_root(&doc);
+    } else {
+        root = parse_object(ev, value, len);
+        if (!root)
+            goto out;
+        top = jread_wrap(root);
+    }
+    st = parse_fields(cfg, &top, ev);
 out:
     json_decref(root);
     return st;
@@ -508,13 +502,15 @@ out:
 event_status_t event_parse_object(const config_t *cfg, const struct json_t *root, const char *topic,
                                   int32_t partition, int64_t offset, event_t *ev)
 {
+    jread_val_t top = jread_wrap(root);
+
     if (ev_init(ev, topic, partition, offset) == -1)
         return EVENT_INVALID;
-    if (!root || !json_is_object(root)) {
-        ev_error(ev, "value is %s, not an object", root ? json_kind(root) : "nothing");
+    if (top.kind != JREAD_OBJECT) {
+        ev_error(ev, "value is %s, not an object", root ? jread_kind_name(top.kind) : "nothing");
         return EVENT_INVALID;
     }
-    return parse_fields(cfg, root, ev);
+    return parse_fields(cfg, &top, ev);
 }
 
 event_status_t event_invalid(event_t *ev, const char *topic, int32_t partition, int64_t offset,

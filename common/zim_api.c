@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/curlev.h"
 #include "common/fmt.h"
+#include "common/jread.h"
 #include "common/zim_sign.h"
 #include "common/zim_url.h"
 
@@ -117,8 +118,10 @@ static void copy_utf8(char *dst, size_t dst_size, const char *src, size_t len)
 
 int zim_api_parse_response(const char *body, size_t len, zim_api_result_t *res)
 {
-    json_t *root = NULL, *v;
+    json_t *root = NULL;
     json_error_t jerr;
+    jread_doc_t doc;
+    jread_val_t top, v;
     int ret = -1;
 
     res->has_code = 0;
@@ -129,39 +132,42 @@ int zim_api_parse_response(const char *body, size_t len, zim_api_result_t *res)
         snprintf(res->message, sizeof(res->message), "response body is empty");
         goto out;
     }
-    /* flags 0: duplicates allowed (last wins), "\u0000" refused, object or array only */
-    root = json_loadb(body, len, 0, &jerr);
-    if (!root) {
-        snprintf(res->message, sizeof(res->message), "response body is not JSON (at byte %d)",
-                 jerr.position);
-        goto out;
-    }
-    if (!json_is_object(root)) {
-        snprintf(res->message, sizeof(res->message), "response body is not a JSON object");
-        goto out;
-    }
-
-    v = json_object_get(root, "Message");
-    if (json_is_string(v))
-        copy_utf8(res->message, sizeof(res->message), json_string_value(v), json_string_length(v));
-    v = json_object_get(root, "RequestId");
-    if (json_is_string(v)) {
-        copy_utf8(res->request_id, sizeof(res->request_id), json_string_value(v),
-                  json_string_length(v));
-    } else if (json_is_integer(v)) {
-        snprintf(res->request_id, sizeof(res->request_id), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(v));
-    } else if (json_is_real(v)) {
-        snprintf(res->request_id, sizeof(res->request_id), "%.17g", json_real_value(v));
+    /* Duplicates allowed (last wins), "\u0000" refused, object or array
+     * only (jansson's flags 0): the scanner takes the common answer, jansson
+     * the rest. */
+    if (jread_scan(&doc, body, len, 0) == 0) {
+        top = jread_root(&doc);
+    } else {
+        root = json_loadb(body, len, 0, &jerr);
+        if (!root) {
+            snprintf(res->message, sizeof(res->message), "response body is not JSON (at byte %d)",
+                     jerr.position);
+            goto out;
+        }
+        if (!json_is_object(root)) {
+            snprintf(res->message, sizeof(res->message), "response body is not a JSON object");
+            goto out;
+        }
+        top = jread_wrap(root);
     }
 
-    v = json_object_get(root, "Code");
-    if (json_is_integer(v)) {
-        res->code = (int64_t)json_integer_value(v);
-    } else if (json_is_real(v) && isfinite(json_real_value(v)) &&
-               floor(json_real_value(v)) == json_real_value(v) &&
-               fabs(json_real_value(v)) <= ZIM_EXACT_DOUBLE_MAX) {
-        res->code = (int64_t)json_real_value(v);
+    v = jread_get(&top, "Message");
+    if (v.kind == JREAD_STRING)
+        copy_utf8(res->message, sizeof(res->message), v.s, v.len);
+    v = jread_get(&top, "RequestId");
+    if (v.kind == JREAD_STRING)
+        copy_utf8(res->request_id, sizeof(res->request_id), v.s, v.len);
+    else if (v.kind == JREAD_INTEGER)
+        snprintf(res->request_id, sizeof(res->request_id), "%" PRId64, v.i);
+    else if (v.kind == JREAD_REAL)
+        snprintf(res->request_id, sizeof(res->request_id), "%.17g", v.r);
+
+    v = jread_get(&top, "Code");
+    if (v.kind == JREAD_INTEGER) {
+        res->code = v.i;
+    } else if (v.kind == JREAD_REAL && isfinite(v.r) && floor(v.r) == v.r &&
+               fabs(v.r) <= ZIM_EXACT_DOUBLE_MAX) {
+        res->code = (int64_t)v.r;
     } else {
         snprintf(res->message, sizeof(res->message), "response has no integer Code");
         goto out;

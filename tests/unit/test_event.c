@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/event.h"
+#include "common/jread.h"
 #include "tests/unit/tt.h"
 
 #define TOPIC  "account-events"
@@ -775,6 +776,62 @@ static void test_schema_examples(void)
     }
 }
 
+static int same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* jread_scan takes the common event and jansson the rest: both give the
+ * same event, and the same error. Each body is taken by the scanner; with
+ * a real number added (which only jansson takes) it goes through jansson. */
+static void test_both_parsers(void)
+{
+    static const char *const bodies[] = {
+        "{\"type\":\"account-deleted\",\"user_id\":\"u1\",\"event_id\":\"e1\","
+        "\"occurred_at\":\"2026-12-07T10:00:00Z\",\"app_id\":1234567890}",
+        "{\"type\":\"friend-reset\",\"user_id\":\"u\\u0031\",\"delete_type\":\"two-way\"}",
+        "{\"type\":\"user.deleted\",\"user_id\":\"u1\",\"delete_type\":1}",
+        "{\"specversion\":\"1.0\",\"id\":\"c1\",\"type\":\"account-deleted\","
+        "\"time\":\"t\",\"data\":{\"user_id\":\"u2\",\"delete_type\":\"one-way\"}}",
+        "{\"type\":\"other\",\"user_id\":\"u1\"}",
+        "{\"type\":\"account-deleted\",\"user_id\":5}",
+        "{\"type\":\"account-deleted\",\"user_id\":\"a b\"}",
+        "{\"type\":\"account-deleted\",\"user_id\":\"u1\",\"app_id\":7}",
+        "{\"type\":\"account-deleted\",\"user_id\":\"u1\",\"app_id\":\"7\"}",
+        "{\"type\":\"account-deleted\",\"user_id\":\"u1\",\"delete_type\":2}",
+        "{\"type\":[],\"user_id\":\"u1\"}",
+        "{\"user_id\":\"u1\"}",
+        "{\"type\":\"account-deleted\",\"event_id\":\"\",\"user_id\":\"u1\"}",
+        "{\"specversion\":\"1.1\",\"id\":\"c1\",\"type\":\"account-deleted\",\"data\":{}}",
+        "{\"specversion\":\"1.0\",\"type\":\"account-deleted\",\"data\":null}",
+        "{\"specversion\":\"1.0\",\"id\":\"c\",\"type\":\"account-deleted\","
+        "\"data_base64\":\"eA==\"}",
+    };
+    config_t cfg = make_cfg();
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        char slow[512];
+        jread_doc_t doc;
+        event_t a, b;
+        event_status_t sa, sb;
+
+        TT_EQ_INT(jread_scan(&doc, bodies[i], strlen(bodies[i]), JREAD_REJECT_DUPLICATES), 0);
+        snprintf(slow, sizeof(slow), "{\"pad\":0.5,%s", bodies[i] + 1);
+        TT_EQ_INT(jread_scan(&doc, slow, strlen(slow), JREAD_REJECT_DUPLICATES), -1);
+        sa = event_parse(&cfg, bodies[i], strlen(bodies[i]), TOPIC, 3, 42, &a);
+        sb = event_parse(&cfg, slow, strlen(slow), TOPIC, 3, 42, &b);
+        TT_EQ_INT(sa, sb);
+        TT_EQ_STR(a.error, b.error);
+        TT_CHECK(same_str(a.type, b.type) && same_str(a.user_id, b.user_id) &&
+                 same_str(a.event_id, b.event_id) && same_str(a.occurred_at, b.occurred_at));
+        TT_EQ_INT(a.delete_type, b.delete_type);
+        if (i < 4)
+            TT_EQ_INT(sa, EVENT_OK);
+        event_clear(&a);
+        event_clear(&b);
+    }
+}
+
 static void test_clear(void)
 {
     event_t ev;
@@ -808,6 +865,7 @@ int main(void)
     TT_RUN(test_duplicate_keys);
     TT_RUN(test_cloudevents);
     TT_RUN(test_schema_examples);
+    TT_RUN(test_both_parsers);
     TT_RUN(test_clear);
     TT_DONE();
 }

@@ -244,6 +244,35 @@ static int parse(const char *s, zim_api_result_t *r)
     return zim_api_parse_response(s, strlen(s), r);
 }
 
+/* The scanner takes the common answer, jansson the rest: with a real
+ * number added (which only jansson takes) each answer reads the same. */
+static void test_parse_both_parsers(void)
+{
+    static const char *const bodies[] = {
+        "{\"Code\":0,\"Message\":\"success\",\"RequestId\":\"r-1\"}",
+        "{\"Code\":660300005,\"RequestId\":12345678901234,\"Message\":\"\\u00e9\\n\"}",
+        "{\"Code\":1,\"Code\":2,\"ErrorList\":[{\"UserId\":\"u\",\"SubCode\":3}]}",
+        "{\"Code\":\"0\",\"RequestId\":\"r\"}",
+        "{\"Message\":5,\"RequestId\":[1]}",
+    };
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        char slow[512];
+        zim_api_result_t a, b;
+        int ra, rb;
+
+        snprintf(slow, sizeof(slow), "{\"pad\":0.5,%s", bodies[i] + 1);
+        ra = parse(bodies[i], &a);
+        rb = parse(slow, &b);
+        TT_EQ_INT(ra, rb);
+        TT_EQ_INT(a.has_code, b.has_code);
+        TT_EQ_INT(a.code, b.code);
+        TT_EQ_STR(a.message, b.message);
+        TT_EQ_STR(a.request_id, b.request_id);
+        TT_EQ_INT(ra, i < 3 ? 0 : -1);
+    }
+}
+
 static void test_parse_response(void)
 {
     zim_api_result_t r;
@@ -410,6 +439,7 @@ int main(void)
     TT_RUN(test_url_every_byte);
     TT_RUN(test_url_errors);
     TT_RUN(test_parse_response);
+    TT_RUN(test_parse_both_parsers);
     TT_RUN(test_classify_codes);
     TT_RUN(test_classify_http_and_transport);
     TT_DONE();
