@@ -68,6 +68,13 @@ struct zim_api {
     long request_timeout_ms;
     long connect_timeout_ms;
     char *ca_file; /* NULL = system store only */
+    /* The environment's proxy and no_proxy ("" for none), read once: libcurl
+     * would read five variables for every call. */
+    char *proxy;
+    char *noproxy;
+    /* User-Agent, as a header of our own: as CURLOPT_USERAGENT libcurl
+     * prints it twice per call, a byte at a time. */
+    struct curl_slist *headers;
     int64_t *success_codes;
     size_t success_codes_cnt;
     zim_api_done_cb *cb;
@@ -341,6 +348,8 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
      * tunnel: the proxy never reads the signed request, and the request
      * target stays the path and query a proxy would not take. */
     SETOPT(CURLOPT_HTTPPROXYTUNNEL, 1L);
+    SETOPT(CURLOPT_PROXY, api->proxy);
+    SETOPT(CURLOPT_NOPROXY, api->noproxy);
     SETOPT(CURLOPT_HTTPGET, 1L);
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
@@ -363,7 +372,8 @@ static int call_setup(zim_api_t *api, zim_call_t *c, const char *url, char *errs
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_TCP_KEEPIDLE, 30L);
     SETOPT(CURLOPT_TCP_KEEPINTVL, 15L);
-    SETOPT(CURLOPT_USERAGENT, "zim-unfriend/" ZU_VERSION);
+    SETOPT(CURLOPT_HTTPHEADER, api->headers);
+    SETOPT(CURLOPT_PROXYHEADER, api->headers); /* the CONNECT names us too */
     SETOPT(CURLOPT_PREREQFUNCTION, call_prereq);
     SETOPT(CURLOPT_PREREQDATA, (void *)c);
     SETOPT(CURLOPT_WRITEFUNCTION, curlev_body_write);
@@ -420,6 +430,24 @@ static int target_setup(zim_api_t *api, int needs_slash)
     return 0;
 }
 
+/* The environment's proxy settings (zim_url_env_proxy) and our headers.
+ * 0 ok, -1 out of memory. */
+static int proxy_setup(zim_api_t *api)
+{
+    const char *var, *proxy = zim_url_env_proxy(api->endpoint, &var),
+                     *noproxy = zim_url_env_noproxy();
+
+    api->proxy = strdup(proxy ? proxy : ""); /* "": no proxy, whatever libcurl finds */
+    api->noproxy = strdup(noproxy ? noproxy : "");
+    api->headers = curl_slist_append(NULL, "User-Agent: zim-unfriend/" ZU_VERSION);
+    if (!api->proxy || !api->noproxy || !api->headers)
+        return -1;
+    if (proxy) /* its name only: a proxy URL may hold a password */
+        log_msg(api->log, LOG_INFO, "calls go through a proxy", "from", var, "no_proxy",
+                noproxy ? "set" : "unset", NULL);
+    return 0;
+}
+
 zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb_ctx, log_t *log,
                        evloop_t *el, char *errstr, size_t errstr_size)
 {
@@ -467,6 +495,8 @@ zim_api_t *zim_api_new(const zim_api_opts_t *opts, zim_api_done_cb *cb, void *cb
         if (!api->ca_file)
             goto oom;
     }
+    if (proxy_setup(api) != 0)
+        goto oom;
     n = opts->success_codes && opts->success_codes_cnt ? opts->success_codes_cnt : 1;
     api->success_codes = calloc(n, sizeof(int64_t));
     if (!api->success_codes)
@@ -519,6 +549,9 @@ void zim_api_destroy(zim_api_t *api)
     }
     free(api->endpoint);
     free(api->ca_file);
+    free(api->proxy);
+    free(api->noproxy);
+    curl_slist_free_all(api->headers);
     free(api->success_codes);
     free(api);
 }

@@ -159,3 +159,36 @@ int zim_url_build(zim_signer_t *signer, const char *endpoint, uint32_t app_id, c
     *out = url;
     return 0;
 }
+
+/* getenv, with an empty value as unset (as libcurl reads them). */
+static const char *env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+const char *zim_url_env_proxy(const char *endpoint, const char **var)
+{
+    static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy",
+                                             "ALL_PROXY"};
+    static const char *const http_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+    int tls = strncasecmp(endpoint, "https://", 8) == 0;
+    const char *const *vars = tls ? https_vars : http_vars;
+    size_t n = tls ? 4 : 3;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *v = env_set(vars[i]);
+        if (v) {
+            *var = vars[i];
+            return v;
+        }
+    }
+    *var = NULL;
+    return NULL;
+}
+
+const char *zim_url_env_noproxy(void)
+{
+    const char *v = env_set("no_proxy");
+    return v ? v : env_set("NO_PROXY");
+}

@@ -14,6 +14,16 @@
 int zim_url_check_endpoint(const char *endpoint, int *needs_slash, char *errstr,
                            size_t errstr_size);
 
+/* The proxy libcurl would find in the environment for endpoint, by its
+ * rules: for https, https_proxy then HTTPS_PROXY; for http, http_proxy only
+ * (never HTTP_PROXY, which CGI lets a request set); then all_proxy, then
+ * ALL_PROXY. An empty variable counts as unset. Returns the variable's
+ * value (NULL when none) and its name in *var. */
+const char *zim_url_env_proxy(const char *endpoint, const char **var);
+
+/* no_proxy, else NO_PROXY (empty counts as unset), or NULL. */
+const char *zim_url_env_noproxy(void);
+
 /* Builds the full request URL with every query value percent-encoded, signed
  * with signer (NULL: the stateless zim_sign_signature, same result).
  * *out is malloc'ed (caller frees). 0 ok, -1 with errstr. */

@@ -302,13 +302,68 @@ static void test_proxy_tunnel(void)
     peer_stop(&s);
 }
 
-int main(void)
+static void unset_proxies(void)
 {
-    static const char *proxies[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                                    "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+    static const char *proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                    "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
     for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
         unsetenv(proxies[i]);
+}
+
+/* The proxy variables, read once when the client is made, by libcurl's
+ * rules: no_proxy wins, HTTP_PROXY is never read, an empty value is unset,
+ * all_proxy is the fallback. */
+static void test_proxy_env(void)
+{
+    static const char *const users[] = {"u1"};
+    static const struct {
+        const char *vars[3][2];
+        int tunnel;
+    } cases[] = {
+        {{{"http_proxy", "P"}, {"no_proxy", "127.0.0.1"}}, 0},
+        {{{"http_proxy", "P"}, {"NO_PROXY", "localhost,127.0.0.1"}}, 0},
+        {{{"HTTP_PROXY", "P"}}, 0},
+        {{{"https_proxy", "P"}, {"HTTPS_PROXY", "P"}}, 0}, /* not for http:// */
+        {{{"all_proxy", "P"}}, 1},
+        {{{"ALL_PROXY", "P"}}, 1},
+        {{{"http_proxy", ""}, {"all_proxy", "P"}}, 1},
+        {{{"http_proxy", "P"}, {"no_proxy", ""}}, 1},
+    };
+    peer_t s, px;
+    collect_t col;
+    char ep[128], proxy[128];
+
+    if (peer_start(&s, 0) != 0)
+        return;
+    if (peer_start(&px, s.port) != 0) {
+        peer_stop(&s);
+        return;
+    }
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", px.port);
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/v2", s.port);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int v = 0; v < 3 && cases[i].vars[v][0]; v++)
+            setenv(cases[i].vars[v][0],
+                   strcmp(cases[i].vars[v][1], "P") == 0 ? proxy : cases[i].vars[v][1], 1);
+        px.seen = s.seen = 0;
+        calls(ep, users, 1, &col);
+        unset_proxies();
+        TT_EQ_INT(col.done, 1);
+        TT_EQ_INT(col.res[0].outcome, ZIM_SUCCESS);
+        TT_EQ_INT(s.seen, 1);
+        if (px.seen != cases[i].tunnel)
+            fprintf(stderr, "case %zu: %d tunnels\n", i, px.seen);
+        TT_EQ_INT(px.seen, cases[i].tunnel);
+    }
+    peer_stop(&px);
+    peer_stop(&s);
+}
+
+int main(void)
+{
+    unset_proxies();
     TT_RUN(test_request_line);
     TT_RUN(test_proxy_tunnel);
+    TT_RUN(test_proxy_env);
     TT_DONE();
 }
