@@ -31,8 +31,10 @@ same script measures an older build (ZU_BUILD_DIR=...) for a before/after.
     ZU_BUILD_DIR=build python3 tests/bench/bench_loop.py [N] [--no-baseline]
 
 The same backlog also goes through tests/bench/baseline_worker.py (a plain
-Python worker on Debian's python3-confluent-kafka) for a side-by-side
-figure.
+Python worker on Debian's python3-confluent-kafka), measured the same way
+(whole run and steady state), and the ratio of the two is printed for
+each: the steady state compares the work per event, the whole run also
+the start-up (Python's imports, the group join) spread over N.
 """
 
 import json
@@ -104,34 +106,59 @@ def idle(quick_group=True):
         else "the example config: librdkafka's default 3 s heartbeat"), flush=True)
 
 
-def throughput(n):
-    with cluster() as mk, Sandbox(qps=0).start() as sb:
-        msgs = [{"key": b"u%d" % (i % 5000), "value": event(user_id="u%d" % (i % 5000),
-                                                            event_id="e%d" % i)}
-                for i in range(n)]
-        produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
-        proc, log = start(config(mk, sb))
-        t0 = time.time()
-        marks = []  # (calls the sandbox answered, worker CPU) while the backlog drains
-        while committed_total(mk, "zu-bench", INPUT_TOPIC) < n:
-            assert proc.poll() is None, "worker exited"
-            calls = sb.stats()["requests"]
-            if calls < n:
-                marks.append((calls, cpu_s(proc.pid)))
-            time.sleep(0.1)
-        secs = time.time() - t0
-        cpu = cpu_s(proc.pid)
-        peak = peak_rss_kib(proc.pid)
-        stop(proc)
-    # The worker drains the backlog in bursts (a partition paused by
-    # backpressure refetches), so the readings are uneven: take the widest span.
+def backlog(mk, n):
+    msgs = [{"key": b"u%d" % (i % 5000), "value": event(user_id="u%d" % (i % 5000),
+                                                        event_id="e%d" % i)}
+            for i in range(n)]
+    produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
+
+
+def drain(proc, sb, n, done):
+    """Samples the process while it works through the backlog, until
+    done(); returns (seconds, whole-run CPU us per event, steady-state CPU
+    us per event or None, peak RSS KiB). Steady state: from the first
+    reading of the sandbox's call count at or above 10% of n to the last
+    one below n, at least half of n later (start-up, join and the last
+    commit left out). Both workers drain in bursts, so the readings are
+    uneven: the widest span is taken."""
+    t0 = time.time()
+    marks = []  # (calls the sandbox answered, CPU seconds)
+    cpu, peak = 0.0, 0
+    while not done():
+        try:
+            cpu, peak = cpu_s(proc.pid), peak_rss_kib(proc.pid)
+        except OSError:  # it exited between the check and the reading
+            break
+        calls = sb.stats()["requests"]
+        if calls < n:
+            marks.append((calls, cpu))
+        time.sleep(0.1)
+    secs = time.time() - t0
     lo = next((m for m in marks if m[0] >= n // 10), None)
     hi = marks[-1] if marks and lo and marks[-1][0] - lo[0] >= n // 2 else None
-    steady = ("%.0f us" % ((hi[1] - lo[1]) / (hi[0] - lo[0]) * 1e6)
-              if lo and hi and hi[0] > lo[0] else "n/a")
+    steady = (hi[1] - lo[1]) / (hi[0] - lo[0]) * 1e6 if lo and hi and hi[0] > lo[0] else None
+    return secs, cpu / n * 1e6, steady, peak
+
+
+def us(x):
+    return "%.0f us" % x if x is not None else "n/a"
+
+
+def throughput(n):
+    with cluster() as mk, Sandbox(qps=0).start() as sb:
+        backlog(mk, n)
+        proc, log = start(config(mk, sb))
+
+        def done():
+            assert proc.poll() is None, "worker exited"
+            return committed_total(mk, "zu-bench", INPUT_TOPIC) >= n
+        secs, whole, steady, peak = drain(proc, sb, n, done)
+        whole = cpu_s(proc.pid) / n * 1e6  # the last commit included
+        stop(proc)
     print("throughput: %d events in %.1f s (join included): %.0f events/s, %.0f us CPU per "
           "event (the worker's whole run; %s in steady state), peak RSS %.1f MiB"
-          % (n, secs, n / secs, cpu / n * 1e6, steady, peak / 1024), flush=True)
+          % (n, secs, n / secs, whole, us(steady), peak / 1024), flush=True)
+    return whole, steady
 
 
 def baseline(n):
@@ -142,27 +169,18 @@ def baseline(n):
         print("baseline: skipped (python3-confluent-kafka not installed)", flush=True)
         return
     with cluster() as mk, Sandbox(qps=0).start() as sb:
-        msgs = [{"key": b"u%d" % (i % 5000), "value": event(user_id="u%d" % (i % 5000),
-                                                            event_id="e%d" % i)}
-                for i in range(n)]
-        produce(mk.bootstrap, INPUT_TOPIC, msgs, timeout=600)
-        t0 = time.time()
+        backlog(mk, n)
         # Its log lines go to a file, as the worker's do.
         log = open(os.path.join(scratch_dir(), "baseline-%d.log" % int(time.time() * 1e6)), "wb")
         proc = subprocess.Popen([py, os.path.join(HERE, "baseline_worker.py"), mk.bootstrap,
                                  sb.endpoint, str(APP_ID), SECRET, str(n)],
                                 stdout=subprocess.DEVNULL, stderr=log)
-        peak, cpu = 0, 0.0
-        while proc.poll() is None:
-            try:
-                cpu, peak = cpu_s(proc.pid), peak_rss_kib(proc.pid)
-            except OSError:
-                pass
-            time.sleep(0.2)
-        secs = time.time() - t0
+        secs, whole, steady, peak = drain(proc, sb, n, lambda: proc.poll() is not None)
+    # It exits when done: its CPU is read up to the last sample before that.
     print("baseline: %d events in %.1f s (join included): %.0f events/s, at least %.0f us CPU "
-          "per event, peak RSS %.1f MiB" % (n, secs, n / secs, cpu / n * 1e6, peak / 1024),
-          flush=True)
+          "per event (its whole run; %s in steady state), peak RSS %.1f MiB"
+          % (n, secs, n / secs, whole, us(steady), peak / 1024), flush=True)
+    return whole, steady
 
 
 def http_floor(n):
@@ -198,9 +216,14 @@ def latency(n=200):
 if __name__ == "__main__":
     args = [x for x in sys.argv[1:] if not x.startswith("--")]
     n = int(args[0]) if args else 8000
-    throughput(n)
+    worker = throughput(n)
     if "--no-baseline" not in sys.argv:
-        baseline(n)
+        base = baseline(n)
+        if base:
+            print("ratio: the baseline's CPU per event over the worker's: %s over the whole run "
+                  "(the baseline's at least), %s in steady state" % tuple(
+                      "%.1fx" % (b / w) if b and w else "n/a" for b, w in zip(base, worker)),
+                  flush=True)
     http_floor(n)
     latency()
     idle()
