@@ -8,6 +8,7 @@
  * "truncated":true, so every line is a complete JSON object. Mutable state:
  * the level (atomic) and the hold buffer (the owner thread's only). */
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/fmt.h"
 #include "common/utf8.h"
 
@@ -42,6 +43,7 @@ struct zlog {
     int holding;
     char *held; /* LOG_HOLD_MAX bytes, allocated by the first log_hold */
     size_t held_len;
+    int64_t held_since_us; /* clock_mono_us() of the oldest held record */
 };
 
 /* Bounded writer over the record buffer. cap excludes the tail reserve. */
@@ -116,6 +118,11 @@ void log_flush(log_t *lg)
         return;
     write_all(lg->fd, lg->held, lg->held_len);
     lg->held_len = 0;
+}
+
+int64_t log_held_since(const log_t *lg)
+{
+    return lg && is_owner(lg) && lg->held_len ? lg->held_since_us : 0;
 }
 
 void log_hold(log_t *lg, int on)
@@ -380,6 +387,8 @@ void log_msg(log_t *lg, log_level_t level, const char *msg, ...)
     if (lg->holding && level >= LOG_INFO) {
         if (lg->held_len + w.len > LOG_HOLD_MAX)
             log_flush(lg);
+        if (lg->held_len == 0)
+            lg->held_since_us = clock_mono_us();
         memcpy(lg->held + lg->held_len, buf, w.len);
         lg->held_len += w.len;
         return;

@@ -5,8 +5,8 @@
  * single write(2), so records from librdkafka's threads never interleave;
  * log_msg() may be called from any thread. The thread that made the logger
  * may hold its info and debug records and write them together (log_hold,
- * log_flush): the worker does so for each turn of its loop, so a busy turn
- * costs one write, not one per event. The logger never sees the server
+ * log_flush): the worker's loop writes them within 50 ms of the first, so
+ * a busy worker writes one block per 50 ms, not a line per event. The logger never sees the server
  * secret: callers must not pass it, and nothing here reads configuration.
  *
  * With redaction on, log_user() replaces a user id by a short keyed hash
@@ -16,6 +16,7 @@
 #define ZU_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 } log_level_t;
 typedef enum { LOG_FORMAT_JSON = 0, LOG_FORMAT_TEXT = 1 } log_format_t;
@@ -34,11 +35,14 @@ void log_set_level(log_t *lg, log_level_t level);
  * full (64 KiB); its warnings and errors go out at once, after the held
  * records. Other threads' records are never held. off: flushes, stops
  * holding. Held records are lost if the process dies before the flush:
- * hold only around work that does not block (the loop flushes before each
- * wait). Called from another thread: does nothing. */
+ * hold only with a bound on how long (the loop's), and flush before a call
+ * that may block for long. Called from another thread: does nothing. */
 void log_hold(log_t *lg, int on);
 /* Writes the held records (owner thread only; others: nothing). */
 void log_flush(log_t *lg);
+/* clock_mono_us() when the oldest record now held was logged; 0 when none
+ * is held (or not the owner thread). */
+int64_t log_held_since(const log_t *lg);
 
 /* True when a record of this level would be written. */
 int log_enabled(const log_t *lg, log_level_t level);

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "tests/unit/fail_malloc.h"
 #include "tests/unit/tt.h"
 
@@ -444,7 +446,7 @@ static void *hold_other(void *arg)
     log_t *lg = arg;
     log_hold(lg, 1); /* not the owner: nothing */
     log_msg(lg, LOG_INFO, "t1", NULL);
-    return NULL;
+    return (void *)(intptr_t)(log_held_since(lg) != 0); /* the owner's hold is not ours */
 }
 
 /* The owner's info and debug records wait for log_flush; a warning writes
@@ -457,19 +459,31 @@ static void test_hold(void)
 
     sink_open(s);
     log_t *lg = log_new(s->wr, LOG_DEBUG, LOG_FORMAT_JSON, NULL, 0);
+    void *other_saw;
+    int64_t t0 = clock_mono_us(), since;
+
     log_hold(lg, 1);
+    TT_EQ_INT(log_held_since(lg), 0);
     log_msg(lg, LOG_INFO, "a", NULL);
+    since = log_held_since(lg);
+    TT_CHECK(since >= t0 && since <= clock_mono_us());
     log_msg(lg, LOG_DEBUG, "b", NULL);
+    TT_EQ_INT(log_held_since(lg), since); /* the oldest held record's */
     TT_EQ_STR(sink_read(s), "");
     log_msg(lg, LOG_WARN, "c", NULL);
     TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"a", "b", "c"}, 3));
+    TT_EQ_INT(log_held_since(lg), 0);
     log_msg(lg, LOG_INFO, "d", NULL);
     TT_EQ_STR(sink_read(s), "");
+    TT_CHECK(log_held_since(lg) != 0);
     log_flush(lg);
     TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"d"}, 1));
+    TT_EQ_INT(log_held_since(lg), 0);
     log_msg(lg, LOG_INFO, "m1", NULL);
     TT_CHECK(pthread_create(&th, NULL, hold_other, lg) == 0);
-    pthread_join(th, NULL);
+    pthread_join(th, &other_saw);
+    TT_CHECK(other_saw == NULL);
+    TT_CHECK(log_held_since(lg) != 0);
     TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"t1"}, 1));
     log_msg(lg, LOG_ERROR, "e", NULL);
     TT_CHECK(msgs_are(sink_read(s), (const char *const[]){"m1", "e"}, 2));
