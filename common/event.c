@@ -270,6 +270,10 @@ static int check_bytes(event_t *ev, const unsigned char *v, size_t len)
         return -1;
     }
     while (i < len) {
+        if (v[i] >= 0x01 && v[i] <= 0x7F) { /* ASCII other than NUL: most of an event */
+            i++;
+            continue;
+        }
         size_t n = utf8_next(v + i, len - i, &cp);
         if (n == 0) {
             ev_error(ev, "value is not valid UTF-8: byte 0x%02X at offset %zu", (unsigned)v[i], i);
@@ -395,26 +399,34 @@ static int read_envelope(const jread_val_t *root, jread_val_t *body, problem_t *
     return 0;
 }
 
-/* Starts an event: zeroed, delete_type unknown, the default event_id.
- * 0 ok, -1 out of memory (error set). */
 char *event_default_id(char *out, size_t size, const char *topic, int32_t partition, int64_t offset)
 {
     snprintf(out, size, "%s/%" PRId32 "/%" PRId64, topic ? topic : "", partition, offset);
     return out;
 }
 
-static int ev_init(event_t *ev, const char *topic, int32_t partition, int64_t offset)
+/* Starts an event: zeroed, delete_type unknown. */
+static void ev_init(event_t *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->delete_type = -1;
+}
+
+/* Ends an event with status st: the default event_id when it has none of
+ * its own (made only then: most events have one). Returns st, or
+ * EVENT_INVALID when out of memory (error set, event_id NULL). */
+static event_status_t ev_finish(event_t *ev, event_status_t st, const char *topic,
+                                int32_t partition, int64_t offset)
 {
     char idbuf[EVENT_DEFAULT_ID_SIZE];
 
-    memset(ev, 0, sizeof(*ev));
-    ev->delete_type = -1;
+    if (ev->event_id)
+        return st;
     ev->event_id = strdup(event_default_id(idbuf, sizeof(idbuf), topic, partition, offset));
-    if (!ev->event_id) {
-        ev_error(ev, "out of memory while parsing the event");
-        return -1;
-    }
-    return 0;
+    if (ev->event_id)
+        return st;
+    ev_error(ev, "out of memory while parsing the event");
+    return EVENT_INVALID;
 }
 
 /* Every field rule, on the parsed object root (see the top). */
@@ -475,8 +487,7 @@ event_status_t event_parse(const config_t *cfg, const void *value, size_t len, c
     jread_val_t top;
     event_status_t st = EVENT_INVALID;
 
-    if (ev_init(ev, topic, partition, offset) == -1)
-        goto out;
+    ev_init(ev);
     if (check_bytes(ev, value, len) == -1)
         goto out;
     /* RFC 8259 lets a parser ignore a byte order mark: skip it */
@@ -496,21 +507,21 @@ event_status_t event_parse(const config_t *cfg, const void *value, size_t len, c
     st = parse_fields(cfg, &top, ev);
 out:
     json_decref(root);
-    return st;
+    return ev_finish(ev, st, topic, partition, offset);
 }
 
 event_status_t event_parse_object(const config_t *cfg, const struct json_t *root, const char *topic,
                                   int32_t partition, int64_t offset, event_t *ev)
 {
     jread_val_t top = jread_wrap(root);
+    event_status_t st = EVENT_INVALID;
 
-    if (ev_init(ev, topic, partition, offset) == -1)
-        return EVENT_INVALID;
-    if (top.kind != JREAD_OBJECT) {
+    ev_init(ev);
+    if (top.kind != JREAD_OBJECT)
         ev_error(ev, "value is %s, not an object", root ? jread_kind_name(top.kind) : "nothing");
-        return EVENT_INVALID;
-    }
-    return parse_fields(cfg, &top, ev);
+    else
+        st = parse_fields(cfg, &top, ev);
+    return ev_finish(ev, st, topic, partition, offset);
 }
 
 event_status_t event_invalid(event_t *ev, const char *topic, int32_t partition, int64_t offset,
@@ -519,13 +530,12 @@ event_status_t event_invalid(event_t *ev, const char *topic, int32_t partition, 
     char tmp[1024];
     va_list ap;
 
-    if (ev_init(ev, topic, partition, offset) == -1)
-        return EVENT_INVALID;
+    ev_init(ev);
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
     error_sanitize(ev->error, sizeof(ev->error), tmp);
-    return EVENT_INVALID;
+    return ev_finish(ev, EVENT_INVALID, topic, partition, offset);
 }
 
 void event_clear(event_t *ev)
