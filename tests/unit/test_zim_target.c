@@ -268,6 +268,20 @@ static void test_request_line(void)
     peer_stop(&s);
 }
 
+/* A server s and a tunnelling proxy px in front of it, whose URL goes to
+ * proxy. 0 ok, -1 (neither running). */
+static int peers_start(peer_t *s, peer_t *px, char *proxy, size_t size)
+{
+    if (peer_start(s, 0) != 0)
+        return -1;
+    if (peer_start(px, s->port) != 0) {
+        peer_stop(s);
+        return -1;
+    }
+    snprintf(proxy, size, "http://127.0.0.1:%u", px->port);
+    return 0;
+}
+
 /* http_proxy from the environment: the call goes through a CONNECT tunnel
  * (a proxy that only tunnels answers anything else 403), and the request
  * line inside it is the same origin-form line as without a proxy. */
@@ -278,13 +292,8 @@ static void test_proxy_tunnel(void)
     collect_t col;
     char ep[128], proxy[128], want[64];
 
-    if (peer_start(&s, 0) != 0)
+    if (peers_start(&s, &px, proxy, sizeof(proxy)) != 0)
         return;
-    if (peer_start(&px, s.port) != 0) {
-        peer_stop(&s);
-        return;
-    }
-    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", px.port);
     setenv("http_proxy", proxy, 1);
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/v2", s.port);
     calls(ep, users, 2, &col);
@@ -333,13 +342,8 @@ static void test_proxy_env(void)
     collect_t col;
     char ep[128], proxy[128];
 
-    if (peer_start(&s, 0) != 0)
+    if (peers_start(&s, &px, proxy, sizeof(proxy)) != 0)
         return;
-    if (peer_start(&px, s.port) != 0) {
-        peer_stop(&s);
-        return;
-    }
-    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", px.port);
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/v2", s.port);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (int v = 0; v < 3 && cases[i].vars[v][0]; v++)
