@@ -37,7 +37,10 @@ struct consumer {
     rd_kafka_topic_partition_list_t *revoking;
     int revoking_coop;
     int64_t revoke_deadline_us;
-    int closing;     /* the close's revoke must not wait: nothing turns the loop */
+    int closing; /* the close's revoke must not wait: nothing turns the loop */
+    /* librdkafka 2.0.2 aborts destroying a cooperative-sticky member that
+     * never had an assignment (fixed in 2.3.0): consumer_destroy leaves it. */
+    int subscribed, ever_assigned;
     char fatal[512]; /* a start-up error found while assigning; "" none */
 };
 
@@ -448,6 +451,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     revoke_finish(c); /* librdkafka sends nothing new before it; never two at once */
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->ever_assigned = 1;
         assign(c, parts, cooperative);
         report_share(c, 1);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk) &&
@@ -504,6 +508,7 @@ consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t
         snprintf(errstr, errstr_size, "kafka subscribe: %s", rd_kafka_err2str(rerr));
         goto fail;
     }
+    c->subscribed = 1;
     return c;
 fail:
     consumer_destroy(c);
@@ -555,10 +560,16 @@ int consumer_destroy(consumer_t *c)
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
     if (c->rk) {
-        if (close_bounded(c) == 0)
-            rd_kafka_destroy(c->rk);
-        else
+        if (close_bounded(c) != 0) {
             left = 1; /* its threads go with the process (see consumer.h) */
+        } else if (c->subscribed && !c->ever_assigned) {
+            /* Closed (the group is left), but destroying it would abort (see
+             * the struct): nothing was assigned, so nothing is lost. */
+            log_msg(c->log, LOG_INFO, "consumer closed before its first assignment", NULL);
+            left = 1;
+        } else {
+            rd_kafka_destroy(c->rk);
+        }
     }
     offsets_destroy(c->offsets);
     free(c->topic_parts);

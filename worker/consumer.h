@@ -85,11 +85,13 @@ typedef struct consumer consumer_t;
 consumer_t *consumer_new(const config_t *cfg, const consumer_opts_t *opts, log_t *log, char *errstr,
                          size_t errstr_size);
 /* Closes (final commit of stored offsets unless dry run) and destroys. NULL
- * ok. Returns 1 when the group coordinator did not answer the close in time:
- * the librdkafka handle is then left to the process's end (destroying it
- * would wait for the unanswered commits, up to socket.timeout.ms), with c
- * and the log its threads may still write to, and the process must end with
- * _exit, not wait for it; else 0. */
+ * ok. Returns 1 when the librdkafka handle is left to the process's end,
+ * with c and the log its threads may still write to, and the process must
+ * end with _exit, not wait for it: when the group coordinator did not
+ * answer the close in time (destroying it would wait for the unanswered
+ * commits, up to socket.timeout.ms), or when the consumer never had an
+ * assignment (librdkafka 2.0.2 aborts destroying such a group member; it
+ * holds nothing to commit). Else 0. */
 int consumer_destroy(consumer_t *c);
 
 rd_kafka_t *consumer_rk(consumer_t *c);

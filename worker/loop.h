@@ -13,7 +13,8 @@
  * loop_run() returns the process exit code: 0 after a clean stop (signal,
  * or --until-end reached), 1 after a fatal error (logged); *exit_now is set
  * when the Kafka consumer was left running (its group coordinator did not
- * answer the close: consumer_destroy) and the process must end with _exit.
+ * answer the close, or it never had an assignment: consumer_destroy) and
+ * the process must end with _exit.
  * main.c decides to exit; nothing here does. */
 #ifndef ZU_LOOP_H
 #define ZU_LOOP_H

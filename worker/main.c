@@ -174,9 +174,10 @@ int main(int argc, char **argv)
     };
     code = loop_run(&lo, &exit_now);
     if (exit_now) {
-        /* librdkafka's consumer still waits for a coordinator that does not
-         * answer, and its threads may log: end now, log and all, without
-         * exit's handlers tearing down what they use. */
+        /* librdkafka's consumer was left running (a coordinator that does
+         * not answer, or a handle librdkafka cannot destroy), and its threads
+         * may log: end now, log and all, without exit's handlers tearing down
+         * what they use. */
         fflush(NULL);
         _exit(code);
     }

@@ -12,6 +12,11 @@ without a limit; the worker bounds both (docs/design.md, "Clean stop").
 - stop_with_silent_coordinator: SIGTERM while the coordinator is silent: the
   worker exits 0 within 30 s (the Kubernetes and systemd stop grace), after
   logging that its close did not finish.
+- stop_before_first_assignment: the coordinator refuses every SyncGroup, so
+  the worker joins the group but never gets an assignment; SIGTERM: it
+  exits 0 (librdkafka 2.0.2 aborts when a cooperative-sticky member that
+  never had an assignment is destroyed; the worker leaves that handle to
+  the process's end).
 
 The group coordinator is broker 2; every partition leader is broker 1, so
 fetches and produces go on.
@@ -126,10 +131,29 @@ def test_stop_with_silent_coordinator():
         print("  SIGTERM with the coordinator silent: exit 0 after %.1f s" % took, flush=True)
 
 
+def test_stop_before_first_assignment():
+    with cluster(brokers=2, sandbox_kw={"qps": 0}) as (tmp, mk, sb):
+        setup(mk)
+        for _ in range(4):  # 27: REBALANCE_IN_PROGRESS, 240 refusals in all
+            mk.command("errors SyncGroup " + " ".join(["27"] * 60), check=True)
+        cfg = write_config(tmp, mk.bootstrap, sb.endpoint)
+        with Worker(cfg).start() as w:
+            assert wait_for(lambda: any(r.get("msg") == "worker started" for r in w.logs()),
+                            timeout=60), w.dump()
+            time.sleep(4)  # joins, and is refused its assignment again and again
+            assert not [r for r in w.logs() if r.get("msg") == "rate share"], w.dump()
+            w.proc.send_signal(signal.SIGTERM)
+            rc = w.wait(timeout=30)
+            assert rc == 0, "exit %d\n%s" % (rc, w.dump())
+            assert "Assertion" not in w.dump(), w.dump()
+        print("  SIGTERM before any assignment: exit 0", flush=True)
+
+
 def main():
     t = TestRun()
     t.case(test_silent_during_revoke)
     t.case(test_stop_with_silent_coordinator)
+    t.case(test_stop_before_first_assignment)
     t.finish()
 
 
