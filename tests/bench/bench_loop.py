@@ -29,12 +29,20 @@ The configuration uses only keys every version of the worker knows, so the
 same script measures an older build (ZU_BUILD_DIR=...) for a before/after.
 
     ZU_BUILD_DIR=build python3 tests/bench/bench_loop.py [N] [--no-baseline]
+        [--repeat K] [--instructions]
 
 The same backlog also goes through tests/bench/baseline_worker.py (a plain
 Python worker on Debian's python3-confluent-kafka), measured the same way
 (whole run and steady state), and the ratio of the two is printed for
 each: the steady state compares the work per event, the whole run also
 the start-up (Python's imports, the group join) spread over N.
+
+CPU time on a shared or virtual machine varies from run to run by more
+than many changes gain. --repeat K runs the worker and the baseline K times
+in turn and prints the median ratios with their range. --instructions also
+counts the worker's instructions per event under valgrind's callgrind (3,000
+events): the same count on every run, for before/after comparisons of the
+worker's own work (the kernel's is not counted).
 """
 
 import json
@@ -213,17 +221,70 @@ def latency(n=200):
           % (n, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1], lat[-1]), flush=True)
 
 
+def instructions(n=3000):
+    """The worker's instructions per event under callgrind, on the same kind
+    of backlog: all its threads with start-up and join (callgrind's total),
+    and its main thread (the pipeline) when callgrind_annotate finds main."""
+    out = os.path.join(scratch_dir(), "callgrind-%d.out" % int(time.time() * 1e6))
+    with cluster() as mk, Sandbox(qps=0).start() as sb:
+        backlog(mk, n)
+        log = open(os.path.join(scratch_dir(), "worker-cg-%d.log" % int(time.time() * 1e6)), "wb")
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                 binary("zim-unfriend-worker"), "-c", config(mk, sb)],
+                                env=dict(os.environ, ZIM_SERVER_SECRET=SECRET),
+                                stdout=subprocess.DEVNULL, stderr=log)
+        ok = wait_for(lambda: committed_total(mk, "zu-bench", INPUT_TOPIC) >= n, timeout=600)
+        proc.terminate()
+        proc.wait(300)  # callgrind writes its file as the worker exits
+        assert ok, "the worker under callgrind did not finish the backlog"
+    with open(out) as f:
+        total = next(int(line.split()[1]) for line in f if line.startswith(("summary:", "totals:")))
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", out], capture_output=True,
+                         text=True).stdout
+    main = next((int(line.split()[0].replace(",", "")) for line in ann.splitlines()
+                 if "worker/main.c:main" in line), None)
+    print("instructions: %d events under callgrind: %.0f k per event, all the worker's threads "
+          "(start-up and join included); %s on its main thread" % (
+              n, total / n / 1e3, "%.0f k" % (main / n / 1e3) if main else "n/a"), flush=True)
+
+
+def ratios(worker, base):
+    return tuple(b / w if b and w else None for b, w in zip(base, worker))
+
+
+def fmt_ratio(r):
+    return "%.1fx" % r if r else "n/a"
+
+
 if __name__ == "__main__":
-    args = [x for x in sys.argv[1:] if not x.startswith("--")]
-    n = int(args[0]) if args else 8000
-    worker = throughput(n)
-    if "--no-baseline" not in sys.argv:
-        base = baseline(n)
-        if base:
-            print("ratio: the baseline's CPU per event over the worker's: %s over the whole run "
-                  "(the baseline's at least), %s in steady state" % tuple(
-                      "%.1fx" % (b / w) if b and w else "n/a" for b, w in zip(base, worker)),
-                  flush=True)
+    args = sys.argv[1:]
+    repeat = int(args[args.index("--repeat") + 1]) if "--repeat" in args else 1
+    nums = [x for i, x in enumerate(args)
+            if not x.startswith("--") and (i == 0 or args[i - 1] != "--repeat")]
+    n = int(nums[0]) if nums else 8000
+    pairs = []
+    for _ in range(repeat):
+        worker = throughput(n)
+        if "--no-baseline" not in args:
+            base = baseline(n)
+            if base:
+                pairs.append(ratios(worker, base))
+                print("ratio: the baseline's CPU per event over the worker's: %s over the whole "
+                      "run (the baseline's at least), %s in steady state"
+                      % tuple(fmt_ratio(r) for r in pairs[-1]), flush=True)
+    if len(pairs) > 1:
+        def spread(k):
+            v = sorted(p[k] for p in pairs if p[k])
+            if not v:
+                return "n/a"
+            return "median %.1fx (%.1fx-%.1fx)" % (v[len(v) // 2] if len(v) % 2 else
+                                                   (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2,
+                                                   v[0], v[-1])
+        print("ratio over %d pairs: whole run %s, steady state %s, %d of %d steady at 8x or more"
+              % (len(pairs), spread(0), spread(1), sum(1 for p in pairs if p[1] and p[1] >= 8),
+                 len(pairs)), flush=True)
+    if "--instructions" in args:
+        instructions()
     http_floor(n)
     latency()
     idle()
