@@ -3,8 +3,9 @@
  *
  * Every event and every ZIM answer is a small JSON object, read for a few
  * fields. jansson builds a tree of allocated values for it (an object and
- * a string per field) and frees it after: for the worker that was a third
- * of its instructions per event. jread_scan() reads the same bytes in one
+ * a string per field) and frees it after: for the worker's main thread
+ * that was a fifth of its instructions per event. jread_scan() reads the
+ * same bytes in one
  * pass into a fixed array of tokens on the caller's side.
  *
  * It takes a document only when it can give exactly what json_loadb()
