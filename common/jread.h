@@ -5,8 +5,7 @@
  * fields. jansson builds a tree of allocated values for it (an object and
  * a string per field) and frees it after: for the worker's main thread
  * that was a fifth of its instructions per event. jread_scan() reads the
- * same bytes in one
- * pass into a fixed array of tokens on the caller's side.
+ * same bytes in one pass into a fixed array of tokens on the caller's side.
  *
  * It takes a document only when it can give exactly what json_loadb()
  * would (with JSON_REJECT_DUPLICATES when asked): any syntax error, a root
