@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "worker/kconf.h"
+#include "worker/kquery.h"
 
 /* A coordinator normally answers a commit in milliseconds; librdkafka's
  * synchronous calls wait for one that does not answer at all without a
@@ -88,39 +89,16 @@ static void log_part(consumer_t *c, log_level_t lv, const char *msg,
             LOG_NUM(p->offset), extra_k, extra_v, NULL);
 }
 
-/* A failed lookup by time: a start-up error naming the partition. Starting
- * anywhere else would skip events (at the end) or repeat them (at the start). */
-static int timestamp_error(consumer_t *c, const rd_kafka_topic_partition_list_t *times,
-                           rd_kafka_resp_err_t err)
-{
-    for (int i = 0; i < times->cnt; i++) {
-        const rd_kafka_topic_partition_t *t = &times->elems[i];
-        if (err || t->err) {
-            snprintf(c->fatal, sizeof(c->fatal),
-                     "--from-timestamp: looking up the offset of %s [%" PRId32 "] failed: %s",
-                     t->topic, t->partition, rd_kafka_err2str(err ? err : t->err));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* Start positions for the first assignment. -1 (c->fatal set) when they
  * cannot be found. */
 static int first_assignment(consumer_t *c, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *times = NULL;
-    if (c->opts.start == CONSUMER_START_TIMESTAMP) {
-        times = rd_kafka_topic_partition_list_copy(parts);
-        for (int i = 0; i < times->cnt; i++)
-            times->elems[i].offset = c->opts.start_ts_ms;
-        log_flush(c->log); /* the lines so far are out while this waits (up to 10 s) */
-        rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c->rk, times, 10000);
-        if (timestamp_error(c, times, err) == -1) {
-            log_msg(c->log, LOG_ERROR, "start position not found", "error", c->fatal, NULL);
-            rd_kafka_topic_partition_list_destroy(times);
-            return -1;
-        }
+    if (c->opts.start == CONSUMER_START_TIMESTAMP &&
+        kquery_times(c->rk, c->log, parts, c->opts.start_ts_ms, &times, c->fatal,
+                     sizeof(c->fatal)) == -1) {
+        log_msg(c->log, LOG_ERROR, "start position not found", "error", c->fatal, NULL);
+        return -1;
     }
     consumer_apply_start(parts, c->opts.start, times);
     if (times)
@@ -142,13 +120,11 @@ static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *part
 {
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t lo = 0, hi = 0;
+        int64_t hi = 0;
         int tidx = consumer_topic_index(c, p->topic);
         if (tidx < 0 || offsets_end(c->offsets, (size_t)tidx, p->partition) >= 0)
             continue;
-        log_flush(c->log); /* the lines so far are out while this waits (up to 10 s) */
-        rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 10000);
+        rd_kafka_resp_err_t err = kquery_end(c->rk, c->log, p->topic, p->partition, &hi);
         if (err) {
             /* Unknown end: the end-of-partition event, with nothing pending. */
             log_part(c, LOG_WARN, "end offset unknown; replay ends at end of partition", p, "error",
@@ -160,24 +136,6 @@ static void note_ends(consumer_t *c, const rd_kafka_topic_partition_list_t *part
         log_msg(c->log, LOG_INFO, "replay until end offset", "topic", p->topic, "#partition",
                 LOG_NUM(p->partition), "#end", LOG_NUM(hi), NULL);
     }
-}
-
-/* Partitions of a topic from the cluster's metadata; -1 when unknown. */
-static int topic_partition_count(consumer_t *c, const char *topic)
-{
-    const struct rd_kafka_metadata *md = NULL;
-    int n = -1;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topic, NULL);
-    if (!rkt)
-        return -1;
-    log_flush(c->log); /* the lines so far are out while this waits (up to 5 s) */
-    if (rd_kafka_metadata(c->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (md->topic_cnt == 1 && !md->topics[0].err)
-            n = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    return n;
 }
 
 int consumer_share_total(int last_total, int known, int unknown_topics, int assigned)
@@ -196,7 +154,7 @@ static void report_share(consumer_t *c, int refresh)
     if (refresh || c->total_partitions <= 0) {
         int known = 0, unknown = 0;
         for (size_t i = 0; i < c->opts.topic_cnt; i++) {
-            int n = topic_partition_count(c, c->opts.topics[i]);
+            int n = kquery_partitions(c->rk, c->log, c->opts.topics[i]);
             c->topic_parts[i] = n > 0 ? n : -1;
             if (n > 0) {
                 known += n;
@@ -335,7 +293,7 @@ static int assign_all(consumer_t *c, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < c->opts.topic_cnt; i++) {
-        int n = topic_partition_count(c, c->opts.topics[i]);
+        int n = kquery_partitions(c->rk, c->log, c->opts.topics[i]);
         if (n <= 0) {
             snprintf(errstr, errstr_size, "kafka: input topic %s: no partitions found",
                      c->opts.topics[i]);

@@ -146,6 +146,8 @@ def test_stop_before_first_assignment():
             rc = w.wait(timeout=30)
             assert rc == 0, "exit %d\n%s" % (rc, w.dump())
             assert "Assertion" not in w.dump(), w.dump()
+            assert [r for r in w.logs()
+                    if r.get("msg") == "consumer closed before its first assignment"], w.dump()
         print("  SIGTERM before any assignment: exit 0", flush=True)
 
 
