@@ -14,6 +14,10 @@ and zim-sandbox (driven with kcat).
   from_end                  --from-end skips what is on the topic and
                             processes what arrives after the assignment.
   until_end_empty           --until-end on an empty topic exits 0.
+  until_end_lookup_fails    the cluster refuses the end-offset lookups: the
+                            worker warns for each partition, replays up to
+                            each partition's end-of-partition event instead,
+                            and exits 0 with every event answered once.
   from_timestamp            an RFC 3339 / Unix ms time is accepted (the mock
                             answers ListOffsets by time with -1: it starts at
                             the end, without alarm); a bad time is exit 64.
@@ -252,6 +256,33 @@ def until_end_empty():
         print("  --until-end on an empty topic: exit 0 after %.2f s" % took, flush=True)
 
 
+def until_end_lookup_fails():
+    with replay_setup() as (mk, sb, cfg):
+        produced = evs("ul", 2)
+        produce(mk.bootstrap, INPUT_TOPIC, produced)
+        # Every end-offset lookup fails for good: each is two ListOffsets
+        # requests (the low and the high watermark), made in the assignment
+        # before fetching starts, so the next 2 x PARTS requests are theirs.
+        mk.command("errors ListOffsets " + " ".join(["TOPIC_AUTHORIZATION_FAILED"] * (2 * PARTS)),
+                   check=True)
+        with Worker(cfg, args=["--from-beginning", "--until-end"]).start() as w:
+            rc = w.wait(timeout=60)
+            assert rc == 0, "exit %s:\n%s" % (rc, w.dump())
+        warned = [r for r in w.logs()
+                  if r.get("msg") == "end offset unknown; replay ends at end of partition"]
+        assert sorted(int(r["partition"]) for r in warned) == list(range(PARTS)), w.dump()
+        for r in warned:
+            assert r["level"] == "warn" and "authoriz" in r["error"].lower(), r
+        assert not any(r.get("msg") == "replay until end offset" for r in w.logs()), w.dump()
+        assert not alarms(w, ("error",)), alarms(w, ("error",))
+        rs = results(mk.bootstrap)
+        assert ids(rs) == sorted(json.loads(m["value"])["event_id"] for m in produced), ids(rs)
+        assert_success(rs)
+        assert len(sb.requests()) == len(produced), len(sb.requests())
+        assert mk.committed(GROUP, INPUT_TOPIC) == ends(mk), mk.committed(GROUP, INPUT_TOPIC)
+        print("  end lookups refused: %d warnings, exit 0" % len(warned), flush=True)
+
+
 def from_timestamp():
     with replay_setup() as (mk, sb, cfg):
         produce(mk.bootstrap, INPUT_TOPIC, evs("old", 2))
@@ -366,7 +397,8 @@ def main():
     t = TestRun()
     only = set(sys.argv[1:])  # optional case names, for debugging
     for fn in (from_beginning_until_end, replica_leaves_mid_replay, from_end, until_end_empty,
-               from_timestamp, from_timestamp_lookup_fails, metrics_readyz):
+               until_end_lookup_fails, from_timestamp, from_timestamp_lookup_fails,
+               metrics_readyz):
         if not only or fn.__name__ in only:
             t.case(fn)
     t.finish()
