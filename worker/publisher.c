@@ -21,7 +21,8 @@ typedef struct pub_msg {
     struct publisher *p;
     job_t *job;
     const char *topic;
-    char *payload; /* owned when owns_payload, else the job's raw value */
+    rd_kafka_topic_t *rkt; /* the topic's handle (the publisher's), or NULL: by name */
+    char *payload;         /* owned when owns_payload, else the job's raw value */
     size_t len;
     int owns_payload; /* a result (owned JSON); else a DLQ copy */
     int reduced;      /* sent again without the copied key (and traceparent) */
@@ -39,6 +40,11 @@ struct publisher {
     kconf_ctx_t kctx;
     rd_kafka_t *rk; /* owned */
     rd_kafka_queue_t *queue;
+    /* Handles of the result and dead-letter topics (owned; NULL: produced
+     * by name). Made at start, the producer asks for their leaders then:
+     * otherwise the first results wait for its next metadata scan, up to
+     * a second after the first produce. */
+    rd_kafka_topic_t *rkt_result, *rkt_dlq;
     publisher_done_cb *done;
     void *ctx;
     pub_msg_t *backlog, *backlog_tail;
@@ -82,6 +88,11 @@ publisher_t *publisher_new(const config_t *cfg, const char *worker_id, log_t *lo
         goto fail;
     }
     p->queue = rd_kafka_queue_get_main(p->rk);
+    /* Names were checked with the configuration: NULL is out of memory,
+     * and producing by name still works. */
+    p->rkt_result = rd_kafka_topic_new(p->rk, cfg->result_topic, NULL);
+    if (cfg->dead_letter_topic[0])
+        p->rkt_dlq = rd_kafka_topic_new(p->rk, cfg->dead_letter_topic, NULL);
     return p;
 fail:
     publisher_destroy(p);
@@ -134,6 +145,10 @@ void publisher_destroy(publisher_t *p)
         rd_kafka_queue_destroy(p->queue);
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(p->rk, 0);
+        if (p->rkt_result)
+            rd_kafka_topic_destroy(p->rkt_result);
+        if (p->rkt_dlq)
+            rd_kafka_topic_destroy(p->rkt_dlq);
         rd_kafka_destroy(p->rk);
     }
     /* The backlog is ours. */
@@ -230,8 +245,13 @@ static void produce(publisher_t *p, pub_msg_t *m)
      * statement expressions, which -Wpedantic refuses. */
     rd_kafka_vu_t vus[5];
     memset(vus, 0, sizeof(vus));
-    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-    vus[0].u.cstr = m->topic;
+    if (m->rkt) {
+        vus[0].vtype = RD_KAFKA_VTYPE_RKT;
+        vus[0].u.rkt = m->rkt;
+    } else {
+        vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+        vus[0].u.cstr = m->topic;
+    }
     vus[1].vtype = RD_KAFKA_VTYPE_VALUE;
     vus[1].u.mem.ptr = m->payload;
     vus[1].u.mem.size = m->len;
@@ -374,7 +394,7 @@ char *publisher_result_json(const config_t *cfg, const char *worker_id, const jo
     return result_json(cfg, worker_id, job, status, NULL);
 }
 
-static pub_msg_t *msg_new(publisher_t *p, job_t *job, const char *topic)
+static pub_msg_t *msg_new(publisher_t *p, job_t *job, const char *topic, rd_kafka_topic_t *rkt)
 {
     pub_msg_t *m = calloc(1, sizeof(*m));
     if (!m)
@@ -382,6 +402,7 @@ static pub_msg_t *msg_new(publisher_t *p, job_t *job, const char *topic)
     m->p = p;
     m->job = job;
     m->topic = topic;
+    m->rkt = rkt;
     m->hdrs = rd_kafka_headers_new(5);
     if (!m->hdrs) {
         free(m);
@@ -392,7 +413,7 @@ static pub_msg_t *msg_new(publisher_t *p, job_t *job, const char *topic)
 
 static pub_msg_t *result_msg(publisher_t *p, job_t *job)
 {
-    pub_msg_t *m = msg_new(p, job, p->cfg->result_topic);
+    pub_msg_t *m = msg_new(p, job, p->cfg->result_topic, p->rkt_result);
     if (!m)
         return NULL;
     m->payload = publisher_result_json(p->cfg, p->worker_id, job, NULL);
@@ -431,7 +452,7 @@ static int reduce_result(publisher_t *p, pub_msg_t *m)
 
 static pub_msg_t *dlq_msg(publisher_t *p, job_t *job)
 {
-    pub_msg_t *m = msg_new(p, job, p->cfg->dead_letter_topic);
+    pub_msg_t *m = msg_new(p, job, p->cfg->dead_letter_topic, p->rkt_dlq);
     char part[16], off[24];
     if (!m)
         return NULL;

@@ -15,6 +15,9 @@ instant zim-sandbox, with info logging, and prints:
   group join and the last commit included) and in steady state (from the
   first reading of the sandbox's call count at or above 10% of N to the
   last one below N, at least half of N later: the fixed costs left out);
+- start-up: in the same run, from the worker's first "partition assigned"
+  log line to its first "event done" (the first result Kafka acknowledged),
+  with the backlog waiting;
 - http floor: the same number of signed calls through libcurl alone
   (bench_http_floor: one reused handle, no Kafka, no loop) against the same
   instant sandbox: CPU microseconds per call, the floor under the worker's
@@ -166,7 +169,35 @@ def throughput(n):
     print("throughput: %d events in %.1f s (join included): %.0f events/s, %.0f us CPU per "
           "event (the worker's whole run; %s in steady state), peak RSS %.1f MiB"
           % (n, secs, n / secs, whole, us(steady), peak / 1024), flush=True)
+    first = first_result_ms(log)
+    if first is not None:
+        print("start-up: the first result acknowledged %d ms after the first partition was "
+              "assigned (the backlog waiting)" % first, flush=True)
     return whole, steady
+
+
+def first_result_ms(log_path):
+    """Milliseconds from the worker's first "partition assigned" log line to
+    its first "event done" (logged when Kafka acknowledged the result), or
+    None when the log has neither."""
+    def ms(ts):  # "2026-12-07T18:00:44.063Z"
+        h, m, s = ts[11:23].split(":")
+        return ((int(h) * 60 + int(m)) * 60 + float(s)) * 1000
+    assigned = done = None
+    with open(log_path, "rb") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if assigned is None and rec.get("msg") == "partition assigned":
+                assigned = ms(rec["ts"])
+            elif assigned is not None and rec.get("msg") == "event done":
+                done = ms(rec["ts"])
+                break
+    if assigned is None or done is None:
+        return None
+    return (done - assigned) % (24 * 3600 * 1000)  # across midnight
 
 
 def baseline(n):

@@ -1,7 +1,10 @@
 /* test_publisher.c - the publisher against an in-process librdkafka mock
  * cluster: a result is handed back once acknowledged, and never after
  * publisher_destroy() began (the worker destroys its consumer first, so a
- * late acknowledgement must not reach it). */
+ * late acknowledgement must not reach it). Linked with
+ * --wrap=rd_kafka_topic_new: a test can make the topic handles the
+ * publisher makes at start fail (out of memory), and results then go by the
+ * topic's name. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
@@ -13,6 +16,21 @@
 #include "common/config.h"
 #include "tests/unit/tt.h"
 #include "worker/publisher.h"
+
+/* Set by a test: the next rd_kafka_topic_new() calls fail. */
+static int fail_topic_new;
+
+rd_kafka_topic_t *__real_rd_kafka_topic_new(rd_kafka_t *rk, const char *topic,
+                                            rd_kafka_topic_conf_t *conf);
+rd_kafka_topic_t *__wrap_rd_kafka_topic_new(rd_kafka_t *rk, const char *topic,
+                                            rd_kafka_topic_conf_t *conf);
+rd_kafka_topic_t *__wrap_rd_kafka_topic_new(rd_kafka_t *rk, const char *topic,
+                                            rd_kafka_topic_conf_t *conf)
+{
+    if (fail_topic_new)
+        return NULL;
+    return __real_rd_kafka_topic_new(rk, topic, conf);
+}
 
 typedef struct done_rec {
     int done;
@@ -155,9 +173,65 @@ static void test_queue_full(void)
     fixture_close(&fx);
 }
 
+/* The topic's messages in the mock cluster (10 s guard for want). */
+static int count_out(fixture_t *fx, int want)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(fx->mc), err,
+                      sizeof(err));
+    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "test-publisher", err, sizeof(err));
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!c)
+        return -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "out", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int n = 0;
+    for (int i = 0; i < 100 && n < want; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (m && !m->err)
+            n++;
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return n;
+}
+
+/* The result topic's handle is made at start; when that fails (out of
+ * memory), results go by the topic's name and are delivered all the same. */
+static void test_topics_by_name(void)
+{
+    fixture_t fx;
+    fail_topic_new = 1;
+    int rc = fixture_open(&fx, "");
+    fail_topic_new = 0;
+    if (rc == 0) {
+        TT_EQ_INT(publisher_publish(fx.p, result_job("u-1", 1)), 0);
+        TT_EQ_INT(publisher_publish(fx.p, result_job("u-2", 2)), 0);
+        serve_until(&fx, 2);
+        TT_EQ_INT(fx.rec.done, 2);
+        TT_EQ_INT(count_out(&fx, 2), 2);
+    }
+    fixture_close(&fx);
+    /* With the handle: the same. */
+    if (fixture_open(&fx, "") == 0) {
+        TT_EQ_INT(publisher_publish(fx.p, result_job("u-3", 3)), 0);
+        serve_until(&fx, 1);
+        TT_EQ_INT(fx.rec.done, 1);
+        TT_EQ_INT(count_out(&fx, 1), 1);
+    }
+    fixture_close(&fx);
+}
+
 int main(void)
 {
     TT_RUN(test_no_done_after_destroy);
     TT_RUN(test_queue_full);
+    TT_RUN(test_topics_by_name);
     TT_DONE();
 }
