@@ -87,7 +87,14 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, kconf_ctx_t *c
         return NULL;
     }
     /* Defaults the user may change. Memory stays bounded: librdkafka's
-     * prefetch queue is kept small, the worker's own queue is bounded too. */
+     * prefetch queue is capped in bytes, the worker's own queue is bounded
+     * too. Not in messages: librdkafka 2.0.2 stops fetching when its queue
+     * holds queued.min.messages and looks again only on its next wake-up,
+     * up to a second later, even when the worker has taken them all at
+     * once. At 1000 a dry run or a stream of events that finish at once
+     * read 1000 events per partition per second; the count limit is
+     * therefore librdkafka's default, which 16 MiB reaches first for
+     * events of over 160 bytes. */
     if (set(conf, "bootstrap.servers", cfg->brokers, "kafka.brokers", errstr, errstr_size) ||
         set(conf, "group.id", cfg->group_id, "kafka.group_id", errstr, errstr_size) ||
         set(conf, "client.id", "zim-unfriend", "kafka", errstr, errstr_size) ||
@@ -95,7 +102,7 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, kconf_ctx_t *c
             errstr_size) ||
         set(conf, "auto.offset.reset", "earliest", "kafka", errstr, errstr_size) ||
         set(conf, "queued.max.messages.kbytes", "16384", "kafka", errstr, errstr_size) ||
-        set(conf, "queued.min.messages", "1000", "kafka", errstr, errstr_size) ||
+        set(conf, "queued.min.messages", "100000", "kafka", errstr, errstr_size) ||
         /* Commit stored offsets every second: after a crash the worker
          * repeats the events published since the last commit (librdkafka's
          * default is 5 s, about a hundred events at full rate; 1 s is at most

@@ -18,6 +18,8 @@ instant zim-sandbox, with info logging, and prints:
 - start-up: in the same run, from the worker's first "partition assigned"
   log line to its first "event done" (the first result Kafka acknowledged),
   with the backlog waiting;
+- dry run: the same backlog read with --dry-run --until-end (what a user
+  runs before a replay): events/s from start to exit;
 - http floor: the same number of signed calls through libcurl alone
   (bench_http_floor: one reused handle, no Kafka, no loop) against the same
   instant sandbox: CPU microseconds per call, the floor under the worker's
@@ -222,6 +224,21 @@ def baseline(n):
     return whole, steady
 
 
+def dry_run(n):
+    with cluster() as mk, Sandbox(qps=0).start() as sb:
+        backlog(mk, n)
+        t0 = time.time()
+        out = subprocess.run([binary("zim-unfriend-worker"), "-c", config(mk, sb), "--dry-run",
+                              "--until-end"], env=dict(os.environ, ZIM_SERVER_SECRET=SECRET),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=600)
+        secs = time.time() - t0
+    lines = out.stdout.count(b"\n")
+    assert out.returncode == 0 and lines == n, "dry run: exit %d, %d lines" % (out.returncode,
+                                                                             lines)
+    print("dry run: %d events in %.2f s (start-up included): %.0f events/s"
+          % (n, secs, n / secs), flush=True)
+
+
 def http_floor(n):
     """libcurl alone, then a plain socket, against the same instant sandbox
     (bench_http_floor): the floors under the worker's CPU per event."""
@@ -316,6 +333,7 @@ if __name__ == "__main__":
                  len(pairs)), flush=True)
     if "--instructions" in args:
         instructions()
+    dry_run(n)
     http_floor(n)
     latency()
     idle()
