@@ -93,8 +93,8 @@ rd_kafka_conf_t *kconf_consumer(const config_t *cfg, int dry_run, kconf_ctx_t *c
      * up to a second later, even when the worker has taken them all at
      * once. At 1000 a dry run or a stream of events that finish at once
      * read 1000 events per partition per second; the count limit is
-     * therefore librdkafka's default, which 16 MiB reaches first for
-     * events of over 160 bytes. */
+     * therefore librdkafka's default, which the 16 MiB reach first for
+     * events of more than about 170 bytes. */
     if (set(conf, "bootstrap.servers", cfg->brokers, "kafka.brokers", errstr, errstr_size) ||
         set(conf, "group.id", cfg->group_id, "kafka.group_id", errstr, errstr_size) ||
         set(conf, "client.id", "zim-unfriend", "kafka", errstr, errstr_size) ||
