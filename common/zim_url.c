@@ -169,17 +169,15 @@ static const char *env_set(const char *name)
 
 const char *zim_url_env_proxy(const char *endpoint, const char **var)
 {
-    static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy",
-                                             "ALL_PROXY"};
-    static const char *const http_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+    static const char *const https_vars[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                             NULL};
+    static const char *const http_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
     int tls = strncasecmp(endpoint, "https://", 8) == 0;
-    const char *const *vars = tls ? https_vars : http_vars;
-    size_t n = tls ? 4 : 3;
 
-    for (size_t i = 0; i < n; i++) {
-        const char *v = env_set(vars[i]);
+    for (const char *const *name = tls ? https_vars : http_vars; *name; name++) {
+        const char *v = env_set(*name);
         if (v) {
-            *var = vars[i];
+            *var = *name;
             return v;
         }
     }
