@@ -20,6 +20,16 @@
 #define COMMIT_WAIT_MS 2000
 #define CLOSE_WAIT_MS  5000
 
+/* Partition counts are asked at every assignment. While one is unknown (a
+ * new replica then takes its partitions as the whole, and the whole rate)
+ * they are asked again, 1 s later, then 2, 4 ... up to 60 s, waiting 1 s at
+ * most: the share is right once the cluster answers, not at the next
+ * rebalance, and a silent cluster holds the loop up 1 s a minute at most. */
+#define COUNT_WAIT_MS        5000
+#define COUNT_RETRY_WAIT_MS  1000
+#define COUNT_RETRY_FIRST_MS 1000
+#define COUNT_RETRY_MAX_MS   60000
+
 struct consumer {
     const config_t *cfg;
     consumer_opts_t opts;
@@ -34,6 +44,10 @@ struct consumer {
     int assigned;
     int total_partitions; /* of all input topics, as of the last assignment */
     int *topic_parts;     /* each topic's partition count (-1 unknown), last asked */
+    /* A count was unknown: when to ask again (monotonic us; 0 none), and
+     * the wait before that ask (ms; 0 after an answer). */
+    int64_t count_retry_us;
+    int64_t count_retry_ms;
     /* A revoke being drained: the partitions, the protocol, the deadline. */
     rd_kafka_topic_partition_list_t *revoking;
     int revoking_coop;
@@ -149,12 +163,12 @@ int consumer_share_total(int last_total, int known, int unknown_topics, int assi
 /* Reports owned / total input partitions to the share callback. The total
  * is asked of the cluster when partitions arrive (topics may have grown);
  * a revoke reuses it: a metadata request then would wait behind fetches. */
-static void report_share(consumer_t *c, int refresh)
+static void report_share(consumer_t *c, int refresh, int wait_ms)
 {
     if (refresh || c->total_partitions <= 0) {
         int known = 0, unknown = 0;
         for (size_t i = 0; i < c->opts.topic_cnt; i++) {
-            int n = kquery_partitions(c->rk, c->log, c->opts.topics[i]);
+            int n = kquery_partitions(c->rk, c->log, c->opts.topics[i], wait_ms);
             c->topic_parts[i] = n > 0 ? n : -1;
             if (n > 0) {
                 known += n;
@@ -168,6 +182,14 @@ static void report_share(consumer_t *c, int refresh)
         }
         c->total_partitions =
             consumer_share_total(c->total_partitions, known, unknown, c->assigned);
+        if (unknown && c->assigned > 0) {
+            c->count_retry_ms = c->count_retry_ms ? c->count_retry_ms * 2 : COUNT_RETRY_FIRST_MS;
+            if (c->count_retry_ms > COUNT_RETRY_MAX_MS)
+                c->count_retry_ms = COUNT_RETRY_MAX_MS;
+            c->count_retry_us = clock_mono_us() + c->count_retry_ms * 1000;
+        } else {
+            c->count_retry_us = c->count_retry_ms = 0;
+        }
     }
     if (!c->opts.share)
         return;
@@ -293,7 +315,7 @@ static int assign_all(consumer_t *c, char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < c->opts.topic_cnt; i++) {
-        int n = kquery_partitions(c->rk, c->log, c->opts.topics[i]);
+        int n = kquery_partitions(c->rk, c->log, c->opts.topics[i], COUNT_WAIT_MS);
         if (n <= 0) {
             snprintf(errstr, errstr_size, "kafka: input topic %s: no partitions found",
                      c->opts.topics[i]);
@@ -309,7 +331,7 @@ static int assign_all(consumer_t *c, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "%s", c->fatal);
         return -1;
     }
-    report_share(c, 1);
+    report_share(c, 1, COUNT_WAIT_MS);
     return 0;
 }
 
@@ -335,7 +357,7 @@ static void give_up(consumer_t *c, rd_kafka_topic_partition_list_t *parts, int c
         rerr = rd_kafka_assign(c->rk, NULL);
     assignment_error(c, error, rerr);
     c->assigned = cooperative && c->assigned > parts->cnt ? c->assigned - parts->cnt : 0;
-    report_share(c, 0);
+    report_share(c, 0, COUNT_WAIT_MS);
     if (c->opts.revoked)
         c->opts.revoked(c->opts.ctx);
 }
@@ -385,6 +407,13 @@ static void revoke_begin(consumer_t *c, rd_kafka_topic_partition_list_t *parts, 
 
 void consumer_tick(consumer_t *c, int give_up_now)
 {
+    /* Not while a revoke drains (a metadata request then waits behind
+     * fetches): the ask waits for the revoke to end. */
+    if (c->count_retry_us && !c->revoking && clock_mono_us() >= c->count_retry_us) {
+        c->count_retry_us = 0;
+        if (c->assigned > 0 && !c->closing)
+            report_share(c, 1, COUNT_RETRY_WAIT_MS);
+    }
     if (!c->revoking)
         return;
     if (revoke_drained(c)) {
@@ -399,7 +428,9 @@ void consumer_tick(consumer_t *c, int give_up_now)
 
 int64_t consumer_deadline_us(const consumer_t *c)
 {
-    return c->revoking ? c->revoke_deadline_us : -1;
+    if (c->revoking)
+        return c->revoke_deadline_us;
+    return c->count_retry_us ? c->count_retry_us : -1;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -411,7 +442,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         c->ever_assigned = 1;
         assign(c, parts, cooperative);
-        report_share(c, 1);
+        report_share(c, 1, COUNT_WAIT_MS);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk) &&
                !c->opts.dry_run && !c->closing && c->opts.revoke_grace_ms > 0) {
         revoke_begin(c, parts, cooperative);

@@ -27,7 +27,8 @@
  * A failed lookup by time is a start-up error (consumer_fatal): the worker
  * never starts silently elsewhere.
  * The partition share (owned / all input partitions) is reported through the
- * share callback after every assignment change.
+ * share callback after every assignment change, and again when a partition
+ * count unknown then is learned (consumer_tick asks again, backing off).
  *
  * Single-threaded: the loop thread (callbacks run inside consumer_poll). */
 #ifndef ZU_CONSUMER_H
@@ -144,12 +145,14 @@ void consumer_stop_begin(consumer_t *c);
 /* The tracker, for queries (pending, drained, ends, position). */
 const offsets_t *consumer_offsets(const consumer_t *c);
 /* Ends a revoke in progress once its partitions' started events are done
- * (or at once with give_up_now, or when the grace expired). Call after
- * events complete and at consumer_deadline_us(). */
+ * (or at once with give_up_now, or when the grace expired), and asks for an
+ * unknown partition count again when that is due. Call after events
+ * complete and at consumer_deadline_us(). */
 void consumer_tick(consumer_t *c, int give_up_now);
 int consumer_paused(const consumer_t *c);
-/* When consumer_tick() must run at the latest (a revoke's grace), in
- * monotonic microseconds; -1 when nothing waits for time. */
+/* When consumer_tick() must run at the latest (a revoke's grace, the next
+ * ask for an unknown partition count), in monotonic microseconds; -1 when
+ * nothing waits for time. */
 int64_t consumer_deadline_us(const consumer_t *c);
 
 /* Partitions assigned now. */

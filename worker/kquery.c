@@ -4,10 +4,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#define KQUERY_METADATA_MS 5000
-#define KQUERY_OFFSETS_MS  10000
+#define KQUERY_OFFSETS_MS 10000
 
-int kquery_partitions(rd_kafka_t *rk, log_t *log, const char *topic)
+int kquery_partitions(rd_kafka_t *rk, log_t *log, const char *topic, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;
     int n = -1;
@@ -15,7 +14,7 @@ int kquery_partitions(rd_kafka_t *rk, log_t *log, const char *topic)
     if (!rkt)
         return -1;
     log_flush(log);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, KQUERY_METADATA_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (md->topic_cnt == 1 && !md->topics[0].err)
             n = md->topics[0].partition_cnt;
         rd_kafka_metadata_destroy(md);

@@ -14,9 +14,9 @@
 
 #include "common/log.h"
 
-/* The partitions of topic from the cluster's metadata (waits up to 5 s);
- * -1 when unknown. */
-int kquery_partitions(rd_kafka_t *rk, log_t *log, const char *topic);
+/* The partitions of topic from the cluster's metadata (waits up to
+ * timeout_ms); -1 when unknown. */
+int kquery_partitions(rd_kafka_t *rk, log_t *log, const char *topic, int timeout_ms);
 
 /* For each of parts, the offset of the first message at or after ts_ms
  * (waits up to 10 s): *out, a copy of parts (the caller destroys it). 0 ok;
