@@ -87,13 +87,17 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     curlev_t *cm = userp;
     char err[160];
     (void)socketp;
-    int events = what == CURL_POLL_REMOVE ? 0
-                                          : (what & CURL_POLL_IN ? EVLOOP_READ : 0) |
-                                                (what & CURL_POLL_OUT ? EVLOOP_WRITE : 0);
+    if (what == CURL_POLL_REMOVE) {
+        /* A kept-alive connection leaves curl's watch at the end of each
+         * call and comes back with the next: it stays in the epoll set
+         * meanwhile (curl never duplicates its sockets). */
+        evloop_fd_idle(cm->el, s);
+        return 0;
+    }
+    int events =
+        (what & CURL_POLL_IN ? EVLOOP_READ : 0) | (what & CURL_POLL_OUT ? EVLOOP_WRITE : 0);
     if (evloop_fd_set(cm->el, s, events, on_socket, cm, err, sizeof(err)) != 0) {
         log_msg(cm->log, LOG_ERROR, "http client socket", "client", cm->name, "error", err, NULL);
-        if (!events)
-            return 0; /* nothing is watched for it any more either way */
         /* That transfer fails alone, once curl returns: -1 here would mark
          * the multi handle dead for good (every later transfer aborted). */
         for (size_t i = 0; i < cm->nunwatched; i++)

@@ -26,7 +26,11 @@
 typedef struct reg {
     evloop_fd_cb *cb;
     void *ctx;
-    int events;
+    int events; /* watched for (EVLOOP_*); 0 not watched */
+    /* What the epoll set was last given for this number (EPOLL*; 0 not in
+     * it). The kernel drops it when the descriptor is closed, so a number
+     * may have been reused since: MOD then fails with ENOENT. */
+    uint32_t kevents;
 } reg_t;
 
 struct evloop_timer {
@@ -184,8 +188,8 @@ int evloop_fd_set(evloop_t *el, int fd, int events, evloop_fd_cb *cb, void *ctx,
     memset(&ev, 0, sizeof(ev));
     ev.data.fd = fd;
     ev.events = (events & EVLOOP_READ ? EPOLLIN : 0) | (events & EVLOOP_WRITE ? EPOLLOUT : 0);
-    int op = !events ? EPOLL_CTL_DEL : r->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    int rc = events || r->events ? epoll_ctl(el->epfd, op, fd, &ev) : 0;
+    int op = !events ? EPOLL_CTL_DEL : r->kevents ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int rc = events || r->kevents ? epoll_ctl(el->epfd, op, fd, &ev) : 0;
     /* A number closed and reused since its last registration: the kernel
      * dropped the old one (ENOENT on MOD), or the fd is gone (DEL). */
     if (rc != 0 && op == EPOLL_CTL_MOD && errno == ENOENT)
@@ -197,9 +201,20 @@ int evloop_fd_set(evloop_t *el, int fd, int events, evloop_fd_cb *cb, void *ctx,
         return -1;
     }
     r->events = events;
+    r->kevents = ev.events;
     r->cb = events ? cb : NULL;
     r->ctx = events ? ctx : NULL;
     return 0;
+}
+
+void evloop_fd_idle(evloop_t *el, int fd)
+{
+    if (fd < 0 || (size_t)fd >= el->nregs)
+        return;
+    reg_t *r = &el->regs[fd];
+    r->events = 0;
+    r->cb = NULL;
+    r->ctx = NULL;
 }
 
 /* ---- wakers ---- */
@@ -209,7 +224,9 @@ static void waker_ready(void *ctx, int fd, int events)
     evloop_waker_t *w = ctx;
     char buf[256];
     (void)events;
-    while (read(fd, buf, sizeof(buf)) > 0)
+    /* A short read emptied the pipe: no second read to learn that (a byte
+     * written meanwhile wakes the next turn). */
+    while (read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
         ;
     w->cb(w->ctx);
 }
@@ -351,8 +368,16 @@ int evloop_run_once(evloop_t *el, int64_t max_wait_us, char *errstr, size_t errs
     }
     for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
-        if ((size_t)fd >= el->nregs || !el->regs[fd].cb)
-            continue; /* removed by an earlier callback of this batch */
+        if ((size_t)fd >= el->nregs)
+            continue;
+        if (!el->regs[fd].cb) {
+            /* Unwatched by an earlier callback of this batch, or idle
+             * (evloop_fd_idle): out of the set, or it would report again. */
+            if (el->regs[fd].kevents)
+                epoll_ctl(el->epfd, EPOLL_CTL_DEL, fd, NULL); /* fails only if closed: out */
+            el->regs[fd].kevents = 0;
+            continue;
+        }
         int events = 0;
         if (evs[i].events & (EPOLLHUP | EPOLLERR))
             events = EVLOOP_READ | EVLOOP_WRITE; /* whoever reads or writes learns why */

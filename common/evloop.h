@@ -44,6 +44,13 @@ void evloop_destroy(evloop_t *el);
  * events 0 stops watching it. 0 ok, -1 with errstr. */
 int evloop_fd_set(evloop_t *el, int fd, int events, evloop_fd_cb *cb, void *ctx, char *errstr,
                   size_t errstr_size);
+/* Stops watching fd (no more callbacks) but leaves it in the kernel's epoll
+ * set, for a descriptor likely to be watched again soon (a kept-alive
+ * connection between two requests): watching it again then costs one
+ * system call, not two. It leaves the set when it reports an event while
+ * unwatched, or when it is closed. Only for descriptors never duplicated
+ * (dup, fork): a closed one would stay in the set through its copy. */
+void evloop_fd_idle(evloop_t *el, int fd);
 
 /* A timer, not armed. NULL on allocation failure; arming it later never
  * fails (the loop makes room for it here). */

@@ -1,6 +1,7 @@
 /* test_evloop.c - the event core: timers in order, re-armed and cancelled;
- * descriptors ready for reading and writing; wakers written from another
- * thread; an idle loop sleeps (no busy loop). */
+ * descriptors ready for reading and writing, and idle ones kept in the
+ * epoll set; wakers written from another thread; an idle loop sleeps (no
+ * busy loop). Linked with --wrap=epoll_ctl to count the operations. */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,6 +21,23 @@
 #include "common/clock.h"
 #include "common/evloop.h"
 #include "tt.h"
+
+/* epoll_ctl operations so far, by op (EPOLL_CTL_ADD, _DEL, _MOD). */
+static int ctl_ops[4];
+
+int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    if (op >= 0 && op < 4)
+        ctl_ops[op]++;
+    return __real_epoll_ctl(epfd, op, fd, ev);
+}
+
+static int ctl_total(void)
+{
+    return ctl_ops[EPOLL_CTL_ADD] + ctl_ops[EPOLL_CTL_DEL] + ctl_ops[EPOLL_CTL_MOD];
+}
 
 typedef struct rec {
     int order[64];
@@ -181,6 +200,69 @@ static void test_fds(void)
     evloop_destroy(el);
 }
 
+/* An idle descriptor (evloop_fd_idle) stays in the epoll set: watching it
+ * again is one MOD, no DEL and ADD. While idle it runs no callback, and one
+ * event takes it out of the set. Closed while idle, its number is taken up
+ * by the next registration (MOD fails, ADD). */
+static void test_fd_idle(void)
+{
+    char err[128];
+    int p[2], q[2];
+    evloop_t *el = evloop_new(err, sizeof(err));
+    fdctx_t f = {0, 0, -1};
+    TT_EQ_INT(pipe2(p, O_NONBLOCK), 0);
+    TT_EQ_INT(evloop_fd_set(el, p[0], EVLOOP_READ, on_fd, &f, err, sizeof(err)), 0);
+    memset(ctl_ops, 0, sizeof(ctl_ops));
+    evloop_fd_idle(el, p[0]);
+    TT_EQ_INT(ctl_total(), 0);
+    TT_EQ_INT(evloop_fd_set(el, p[0], EVLOOP_READ, on_fd, &f, err, sizeof(err)), 0);
+    TT_EQ_INT(ctl_ops[EPOLL_CTL_MOD], 1);
+    TT_EQ_INT(ctl_total(), 1);
+    TT_EQ_INT(write(p[1], "x", 1), 1);
+    TT_EQ_INT(evloop_run_once(el, 1000000, err, sizeof(err)), 1);
+    TT_EQ_INT(f.reads, 1);
+
+    /* Idle and ready: no callback, and out of the set. */
+    evloop_fd_idle(el, p[0]);
+    TT_EQ_INT(write(p[1], "x", 1), 1);
+    memset(ctl_ops, 0, sizeof(ctl_ops));
+    TT_EQ_INT(evloop_run_once(el, 1000000, err, sizeof(err)), 0);
+    TT_EQ_INT(ctl_ops[EPOLL_CTL_DEL], 1);
+    TT_EQ_INT(evloop_run_once(el, 0, err, sizeof(err)), 0);
+    TT_EQ_INT(ctl_ops[EPOLL_CTL_DEL], 1); /* not reported again */
+    TT_EQ_INT(f.reads, 1);
+    /* Watched again after that: ADD; the byte waiting is reported. */
+    TT_EQ_INT(evloop_fd_set(el, p[0], EVLOOP_READ, on_fd, &f, err, sizeof(err)), 0);
+    TT_EQ_INT(ctl_ops[EPOLL_CTL_ADD], 1);
+    TT_EQ_INT(evloop_run_once(el, 1000000, err, sizeof(err)), 1);
+    TT_EQ_INT(f.reads, 2);
+
+    /* Closed while idle, its number reused: watched through the new file. */
+    evloop_fd_idle(el, p[0]);
+    int num = p[0];
+    close(p[0]);
+    close(p[1]);
+    TT_EQ_INT(pipe2(q, O_NONBLOCK), 0);
+    TT_EQ_INT(q[0], num);
+    memset(ctl_ops, 0, sizeof(ctl_ops));
+    TT_EQ_INT(evloop_fd_set(el, q[0], EVLOOP_READ, on_fd, &f, err, sizeof(err)), 0);
+    TT_EQ_INT(ctl_ops[EPOLL_CTL_MOD], 1);
+    TT_EQ_INT(ctl_ops[EPOLL_CTL_ADD], 1);
+    TT_EQ_INT(write(q[1], "y", 1), 1);
+    TT_EQ_INT(evloop_run_once(el, 1000000, err, sizeof(err)), 1);
+    TT_EQ_INT(f.reads, 3);
+    /* Unwatched for good from idle: DEL. */
+    evloop_fd_idle(el, q[0]);
+    memset(ctl_ops, 0, sizeof(ctl_ops));
+    TT_EQ_INT(evloop_fd_set(el, q[0], 0, NULL, NULL, err, sizeof(err)), 0);
+    TT_EQ_INT(ctl_ops[EPOLL_CTL_DEL], 1);
+    evloop_fd_idle(el, -1); /* out of range: ignored */
+    evloop_fd_idle(el, 1000000);
+    close(q[0]);
+    close(q[1]);
+    evloop_destroy(el);
+}
+
 typedef struct wctx {
     int woken;
 } wctx_t;
@@ -319,6 +401,7 @@ int main(void)
     TT_RUN(test_timers);
     TT_RUN(test_many_timers);
     TT_RUN(test_fds);
+    TT_RUN(test_fd_idle);
     TT_RUN(test_waker_from_thread);
     TT_RUN(test_idle_sleeps);
 #ifdef __NR_epoll_pwait2
