@@ -43,7 +43,10 @@ each: the steady state compares the work per event, the whole run also
 the start-up (Python's imports, the group join) spread over N.
 
 CPU time on a shared or virtual machine varies from run to run by more
-than many changes gain. --repeat K runs the worker and the baseline K times
+than many changes gain, and in about half the runs librdkafka's idempotent
+producer busy-polls for 30-100 ms while the mock broker is slow to answer
+(docs/design.md, "Results in bursts"): the worker's steady-state figure is
+then up to 10 us higher. --repeat K runs the worker and the baseline K times
 in turn and prints the median ratios with their range. --instructions also
 counts the worker's instructions per event under valgrind's callgrind (3,000
 events): the same count on every run, for before/after comparisons of the
