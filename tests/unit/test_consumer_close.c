@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "tests/unit/mock_fixture.h"
 #include "tests/unit/tt.h"
 #include "worker/consumer.h"
 
@@ -38,40 +39,18 @@ static int produce(const char *bootstrap, int n)
 
 static void test_close_with_queued_events(void)
 {
-    char err[512] = "", path[] = "/tmp/zu-test-consumer-XXXXXX";
-    config_t cfg;
-    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(mconf, "log_level", "0", err, sizeof(err));
-    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
-    rd_kafka_mock_cluster_t *mc = mrk ? rd_kafka_mock_cluster_new(mrk, 1) : NULL;
-    TT_CHECK(mc != NULL);
-    if (!mc)
+    char err[512] = "";
+    mock_fixture_t fx;
+    if (mock_open(&fx, 1) != 0)
         return;
-    rd_kafka_mock_topic_create(mc, "in", 1, 1);
-    TT_EQ_INT(produce(rd_kafka_mock_cluster_bootstraps(mc), 20), 0);
-    int fd = mkstemp(path);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    TT_CHECK(f != NULL);
-    if (!f)
-        return;
-    fprintf(f,
-            "kafka: { brokers = \"%s\"; input_topics = [ \"in\" ]; result_topic = \"out\"; "
-            "consumer = [ \"session.timeout.ms=6000\", \"heartbeat.interval.ms=500\", "
-            "\"fetch.wait.max.ms=10\" ]; };\nzim: { app_id = 1; server_secret = \"s\"; };\n",
-            rd_kafka_mock_cluster_bootstraps(mc));
-    fclose(f);
-    int loaded = config_load(&cfg, path, err, sizeof(err)) == 0;
-    unlink(path);
-    TT_CHECK(loaded);
-    if (!loaded)
-        return;
+    TT_EQ_INT(produce(rd_kafka_mock_cluster_bootstraps(fx.mc), 20), 0);
     static const char *const topics[] = {"in"};
     consumer_opts_t o = {.topics = topics,
                          .topic_cnt = 1,
                          .max_pending_bytes = 1 << 20,
                          .max_run_ahead = 512,
                          .start = CONSUMER_START_BEGINNING};
-    consumer_t *c = consumer_new(&cfg, &o, NULL, err, sizeof(err));
+    consumer_t *c = consumer_new(&fx.cfg, &o, NULL, err, sizeof(err));
     TT_CHECK(c != NULL);
     if (c) {
         /* One message taken (the assignment served on the way); the rest,
@@ -89,9 +68,7 @@ static void test_close_with_queued_events(void)
         TT_CHECK(rd_kafka_queue_length(consumer_queue(c)) >= 19);
         TT_EQ_INT(consumer_destroy(c), 0); /* closed, not left running */
     }
-    config_free(&cfg);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(mrk);
+    mock_close(&fx);
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "tests/unit/mock_fixture.h"
 #include "tests/unit/tt.h"
 #include "worker/consumer.h"
 #include "worker/kquery.h"
@@ -76,32 +77,10 @@ static void check_next_ask(const consumer_t *c, const shares_t *s, int64_t delay
 
 static void test_count_asked_again_until_known(void)
 {
-    char err[512] = "", path[] = "/tmp/zu-test-consumer-share-XXXXXX";
-    config_t cfg;
+    char err[512] = "";
     shares_t s = {0};
-    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(mconf, "log_level", "0", err, sizeof(err));
-    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
-    rd_kafka_mock_cluster_t *mc = mrk ? rd_kafka_mock_cluster_new(mrk, 1) : NULL;
-    TT_CHECK(mc != NULL);
-    if (!mc)
-        return;
-    rd_kafka_mock_topic_create(mc, "in", 4, 1);
-    int fd = mkstemp(path);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    TT_CHECK(f != NULL);
-    if (!f)
-        return;
-    fprintf(f,
-            "kafka: { brokers = \"%s\"; input_topics = [ \"in\" ]; result_topic = \"out\"; "
-            "consumer = [ \"session.timeout.ms=6000\", \"heartbeat.interval.ms=500\", "
-            "\"fetch.wait.max.ms=10\" ]; };\nzim: { app_id = 1; server_secret = \"s\"; };\n",
-            rd_kafka_mock_cluster_bootstraps(mc));
-    fclose(f);
-    int loaded = config_load(&cfg, path, err, sizeof(err)) == 0;
-    unlink(path);
-    TT_CHECK(loaded);
-    if (!loaded)
+    mock_fixture_t fx;
+    if (mock_open(&fx, 4) != 0)
         return;
     static const char *const topics[] = {"in"};
     consumer_opts_t o = {.topics = topics,
@@ -112,7 +91,7 @@ static void test_count_asked_again_until_known(void)
                          .share = on_share,
                          .ctx = &s};
     fails_left = 2;
-    consumer_t *c = consumer_new(&cfg, &o, NULL, err, sizeof(err));
+    consumer_t *c = consumer_new(&fx.cfg, &o, NULL, err, sizeof(err));
     TT_CHECK(c != NULL);
     if (c) {
         for (int i = 0; i < 3000 && s.calls == 0; i++) {
@@ -157,9 +136,7 @@ static void test_count_asked_again_until_known(void)
         TT_EQ_INT(asks, 3);
         TT_EQ_INT(consumer_destroy(c), 0);
     }
-    config_free(&cfg);
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(mrk);
+    mock_close(&fx);
 }
 
 int main(void)

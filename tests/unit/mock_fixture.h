@@ -1,0 +1,71 @@
+/* mock_fixture.h - what the consumer unit tests share: an in-process
+ * librdkafka mock cluster with one input topic "in", and a worker
+ * configuration loaded for it (the suite's quick group settings,
+ * fetch.wait.max.ms=10).
+ *
+ * Header-only, for test_consumer_close.c and test_consumer_share.c: each
+ * includes it once. mock_open() makes both (0 ok; -1 after a failed check,
+ * with what it made freed); mock_close() frees them. */
+#ifndef ZU_MOCK_FIXTURE_H
+#define ZU_MOCK_FIXTURE_H
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "tests/unit/tt.h"
+
+typedef struct mock_fixture {
+    rd_kafka_t *rk; /* the handle the mock cluster lives in */
+    rd_kafka_mock_cluster_t *mc;
+    config_t cfg;
+} mock_fixture_t;
+
+static void mock_close(mock_fixture_t *fx)
+{
+    config_free(&fx->cfg);
+    if (fx->mc)
+        rd_kafka_mock_cluster_destroy(fx->mc);
+    if (fx->rk)
+        rd_kafka_destroy(fx->rk);
+    fx->mc = NULL;
+    fx->rk = NULL;
+}
+
+static int mock_open(mock_fixture_t *fx, int partitions)
+{
+    char err[512] = "", path[] = "/tmp/zu-test-mock-XXXXXX";
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+    memset(fx, 0, sizeof(*fx));
+    fx->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    fx->mc = fx->rk ? rd_kafka_mock_cluster_new(fx->rk, 1) : NULL;
+    TT_CHECK(fx->mc != NULL);
+    if (!fx->mc || rd_kafka_mock_topic_create(fx->mc, "in", partitions, 1) != 0)
+        goto fail;
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    TT_CHECK(f != NULL);
+    if (!f)
+        goto fail;
+    fprintf(f,
+            "kafka: { brokers = \"%s\"; input_topics = [ \"in\" ]; result_topic = \"out\"; "
+            "consumer = [ \"session.timeout.ms=6000\", \"heartbeat.interval.ms=500\", "
+            "\"fetch.wait.max.ms=10\" ]; };\nzim: { app_id = 1; server_secret = \"s\"; };\n",
+            rd_kafka_mock_cluster_bootstraps(fx->mc));
+    fclose(f);
+    int loaded = config_load(&fx->cfg, path, err, sizeof(err)) == 0;
+    unlink(path);
+    TT_CHECK(loaded);
+    if (loaded)
+        return 0;
+fail:
+    mock_close(fx);
+    return -1;
+}
+
+#endif
