@@ -22,9 +22,9 @@
 
 /* Partition counts are asked at every assignment. While one is unknown (a
  * new replica then takes its partitions as the whole, and the whole rate)
- * they are asked again, 1 s later, then 2, 4 ... up to 60 s, waiting 1 s at
- * most: the share is right once the cluster answers, not at the next
- * rebalance, and a silent cluster holds the loop up 1 s a minute at most. */
+ * they are asked again, 1 s later, then 2, 4 ... up to 60 s, waiting 1 s per
+ * topic at most: the share is right once the cluster answers, not at the
+ * next rebalance, and a silent cluster holds the loop up only that long. */
 #define COUNT_WAIT_MS        5000
 #define COUNT_RETRY_WAIT_MS  1000
 #define COUNT_RETRY_FIRST_MS 1000
