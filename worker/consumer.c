@@ -161,8 +161,9 @@ int consumer_share_total(int last_total, int known, int unknown_topics, int assi
 }
 
 /* Reports owned / total input partitions to the share callback. The total
- * is asked of the cluster when partitions arrive (topics may have grown);
- * a revoke reuses it: a metadata request then would wait behind fetches. */
+ * is asked of the cluster (waiting up to wait_ms per topic) when partitions
+ * arrive (topics may have grown) and while a count is unknown; a revoke
+ * reuses it: a metadata request then would wait behind fetches. */
 static void report_share(consumer_t *c, int refresh, int wait_ms)
 {
     if (refresh || c->total_partitions <= 0) {

@@ -55,6 +55,7 @@ worker's own work (the kernel's is not counted).
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -328,9 +329,7 @@ if __name__ == "__main__":
             v = sorted(p[k] for p in pairs if p[k])
             if not v:
                 return "n/a"
-            return "median %.1fx (%.1fx-%.1fx)" % (v[len(v) // 2] if len(v) % 2 else
-                                                   (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2,
-                                                   v[0], v[-1])
+            return "median %.1fx (%.1fx-%.1fx)" % (statistics.median(v), v[0], v[-1])
         print("ratio over %d pairs: whole run %s, steady state %s, %d of %d steady at 8x or more"
               % (len(pairs), spread(0), spread(1), sum(1 for p in pairs if p[1] and p[1] >= 8),
                  len(pairs)), flush=True)

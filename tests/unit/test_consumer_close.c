@@ -41,7 +41,7 @@ static void test_close_with_queued_events(void)
 {
     char err[512] = "";
     mock_fixture_t fx;
-    if (mock_open(&fx, 1) != 0)
+    if (mock_open(&fx, "in", 1, MOCK_QUICK_CONSUMER) != 0)
         return;
     TT_EQ_INT(produce(rd_kafka_mock_cluster_bootstraps(fx.mc), 20), 0);
     static const char *const topics[] = {"in"};

@@ -80,7 +80,7 @@ static void test_count_asked_again_until_known(void)
     char err[512] = "";
     shares_t s = {0};
     mock_fixture_t fx;
-    if (mock_open(&fx, 4) != 0)
+    if (mock_open(&fx, "in", 4, MOCK_QUICK_CONSUMER) != 0)
         return;
     static const char *const topics[] = {"in"};
     consumer_opts_t o = {.topics = topics,

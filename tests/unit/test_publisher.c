@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "tests/unit/mock_fixture.h"
 #include "tests/unit/tt.h"
 #include "worker/publisher.h"
 
@@ -70,10 +71,7 @@ static int wait_queued(publisher_t *p)
 }
 
 typedef struct fixture {
-    rd_kafka_t *mrk;
-    rd_kafka_mock_cluster_t *mc;
-    config_t cfg;
-    int loaded;
+    mock_fixture_t m;
     publisher_t *p;
     done_rec_t rec;
 } fixture_t;
@@ -82,31 +80,12 @@ typedef struct fixture {
  * into the kafka group. 0 ok (checked). */
 static int fixture_open(fixture_t *fx, const char *producer_x)
 {
-    char err[512] = "", path[] = "/tmp/zu-test-publisher-XXXXXX";
-    memset(fx, 0, sizeof(*fx));
-    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(mconf, "log_level", "0", err, sizeof(err));
-    fx->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
-    fx->mc = fx->mrk ? rd_kafka_mock_cluster_new(fx->mrk, 1) : NULL;
-    TT_CHECK(fx->mc != NULL);
-    if (!fx->mc)
+    char err[512] = "";
+    fx->p = NULL;
+    fx->rec.done = 0;
+    if (mock_open(&fx->m, "out", 1, producer_x) != 0)
         return -1;
-    rd_kafka_mock_topic_create(fx->mc, "out", 1, 1);
-    int fd = mkstemp(path);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    TT_CHECK(f != NULL);
-    if (!f)
-        return -1;
-    fprintf(f,
-            "kafka: { brokers = \"%s\"; input_topics = [ \"in\" ]; result_topic = \"out\"; %s "
-            "};\nzim: { app_id = 1; server_secret = \"s\"; };\n",
-            rd_kafka_mock_cluster_bootstraps(fx->mc), producer_x);
-    fclose(f);
-    fx->loaded = config_load(&fx->cfg, path, err, sizeof(err)) == 0;
-    unlink(path);
-    TT_CHECK(fx->loaded);
-    if (fx->loaded)
-        fx->p = publisher_new(&fx->cfg, "w-1", NULL, on_done, &fx->rec, err, sizeof(err));
+    fx->p = publisher_new(&fx->m.cfg, "w-1", NULL, on_done, &fx->rec, err, sizeof(err));
     TT_CHECK(fx->p != NULL);
     return fx->p ? 0 : -1;
 }
@@ -114,12 +93,8 @@ static int fixture_open(fixture_t *fx, const char *producer_x)
 static void fixture_close(fixture_t *fx)
 {
     publisher_destroy(fx->p);
-    if (fx->loaded)
-        config_free(&fx->cfg);
-    if (fx->mc)
-        rd_kafka_mock_cluster_destroy(fx->mc);
-    if (fx->mrk)
-        rd_kafka_destroy(fx->mrk);
+    fx->p = NULL;
+    mock_close(&fx->m);
 }
 
 /* Serves delivery reports until want jobs were handed back (10 s guard). */
@@ -157,7 +132,7 @@ static void test_queue_full(void)
 {
     fixture_t fx;
     if (fixture_open(&fx, "producer = [ \"queue.buffering.max.messages=1\" ];") == 0) {
-        rd_kafka_mock_broker_set_down(fx.mc, 1);
+        rd_kafka_mock_broker_set_down(fx.m.mc, 1);
         TT_EQ_INT(publisher_publish(fx.p, result_job("u-1", 1)), 0);
         TT_EQ_INT(publisher_publish(fx.p, result_job("u-2", 2)), 0);
         TT_EQ_INT(publisher_pending(fx.p), 2);
@@ -165,7 +140,7 @@ static void test_queue_full(void)
         clock_gettime(CLOCK_MONOTONIC, &t);
         int64_t now_us = (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
         TT_CHECK(publisher_next_retry_us(fx.p) > now_us);
-        rd_kafka_mock_broker_set_up(fx.mc, 1);
+        rd_kafka_mock_broker_set_up(fx.m.mc, 1);
         serve_until(&fx, 2);
         TT_EQ_INT(fx.rec.done, 2);
         TT_EQ_INT(publisher_pending(fx.p), 0);
@@ -178,7 +153,7 @@ static int count_out(fixture_t *fx, int want)
 {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(fx->mc), err,
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(fx->m.mc), err,
                       sizeof(err));
     rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
     rd_kafka_conf_set(conf, "group.id", "test-publisher", err, sizeof(err));
